@@ -1,0 +1,88 @@
+"""Model adapter: a Keras model or a plain callable becomes one function.
+
+Every capability calls the model through ``as_model_fn`` so that Keras models (run in
+inference mode), plain callables and, later, SavedModel signatures look the same:
+``f(batch) -> tensor (batch, *output_shape)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def as_model_fn(model) -> Callable[[tf.Tensor], tf.Tensor]:
+    """Return ``f(batch) -> outputs`` for a Keras model or a callable.
+
+    Keras models are called with ``training=False`` so that dropout and batch
+    normalisation behave as at prediction time.
+    """
+    if isinstance(model, keras.Model | keras.layers.Layer):
+
+        def keras_fn(batch):
+            return model(batch, training=False)
+
+        return keras_fn
+    if callable(model):
+        return model
+    raise TypeError(
+        f"`model` must be a Keras model or a callable mapping a float tensor batch to "
+        f"outputs, got {type(model).__name__}."
+    )
+
+
+def probe_output(model_fn, batch: np.ndarray) -> tuple[int, ...]:
+    """Run the model on a small batch; return the per-row output shape.
+
+    Raises clear errors for outputs that are not a single float tensor with the
+    batch on the first axis, or that are not finite.
+    """
+    try:
+        out = model_fn(tf.constant(batch))
+    except Exception as err:
+        raise ValueError(
+            f"Calling the model on a batch of shape {batch.shape} failed: "
+            f"{type(err).__name__}: {err}"
+        ) from err
+    if isinstance(out, list | tuple | dict):
+        raise ValueError(
+            "The model returns several outputs (a list, tuple or dict); wrap it in a "
+            "function that returns the one output tensor to explain."
+        )
+    out = tf.convert_to_tensor(out)
+    if not out.dtype.is_floating:
+        raise ValueError(
+            f"The model output has dtype {out.dtype.name}; a float output is needed to "
+            "take gradients (e.g. probabilities or logits, not argmax labels)."
+        )
+    if out.shape.rank == 0 or out.shape[0] != batch.shape[0]:
+        raise ValueError(
+            f"The model output has shape {tuple(out.shape)} for an input batch of "
+            f"{batch.shape[0]} row(s); the first axis of the output must be the batch."
+        )
+    if not np.all(np.isfinite(out.numpy())):
+        raise ValueError("The model output is NaN or Inf on the given inputs.")
+    return tuple(int(d) for d in out.shape[1:])
+
+
+NON_DIFFERENTIABLE_HINT = (
+    "The model output does not depend differentiably on its input (the gradient is "
+    "None). Common causes: an integer cast or rounding on the input (tf.cast to int, "
+    "tf.round, argmax), an Embedding layer applied to the input (explain the embedded "
+    "sequence with EmbeddingExplainerTF instead), or numpy code inside a callable "
+    "(use TensorFlow ops so that gradients flow)."
+)
+
+
+def check_differentiable(model_fn, batch: np.ndarray) -> None:
+    """Raise ValueError if the gradient of the output w.r.t. the input is None."""
+    x = tf.constant(batch)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = model_fn(x)
+        total = tf.reduce_sum(tf.cast(out, x.dtype))
+    if tape.gradient(total, x) is None:
+        raise ValueError(NON_DIFFERENTIABLE_HINT)
