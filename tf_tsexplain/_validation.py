@@ -52,9 +52,7 @@ def as_float_array(
             f"`{name}` must be an array of floats; could not convert it: {err}"
         ) from None
     if array.dtype == object:
-        raise TypeError(
-            f"`{name}` must be an array of floats, got a ragged or object array."
-        )
+        raise TypeError(f"`{name}` must be an array of floats, got a ragged or object array.")
     if not np.issubdtype(array.dtype, np.floating):
         raise TypeError(
             f"`{name}` must hold floating point values, got dtype {array.dtype}. "
@@ -62,9 +60,7 @@ def as_float_array(
             "token ids need an embedding first (see EmbeddingExplainerTF)."
         )
     if array.ndim < min_rank:
-        raise ValueError(
-            f"`{name}` must have rank >= {min_rank}, got shape {array.shape}."
-        )
+        raise ValueError(f"`{name}` must have rank >= {min_rank}, got shape {array.shape}.")
     if array.size == 0:
         raise ValueError(f"`{name}` is empty (shape {array.shape}).")
     target = dtype if dtype is not None else compute_dtype(array)
@@ -92,7 +88,5 @@ def check_seed(seed) -> int | None:
     if seed is None:
         return None
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(
-            f"`seed` must be None or a non-negative integer, got {seed!r}."
-        )
+        raise ValueError(f"`seed` must be None or a non-negative integer, got {seed!r}.")
     return int(seed)

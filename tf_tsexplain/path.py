@@ -43,9 +43,7 @@ class _Plan:
     Rows are ordered input by input: row ``r`` belongs to input ``r // num_samples``.
     """
 
-    def __init__(
-        self, inputs, baseline, baseline_index, alphas, weights, targets, leading
-    ):
+    def __init__(self, inputs, baseline, baseline_index, alphas, weights, targets, leading):
         self.inputs = inputs  # (N, *x_shape)
         self.baseline = baseline  # (B, *x_shape)
         self.baseline_index = baseline_index  # (N * S,) int32
@@ -212,9 +210,7 @@ class PathExplainerTF:
         check_positive_int(batch_size, "batch_size")
         num_samples = check_positive_int(num_samples, "num_samples")
         seed = check_seed(seed)
-        x = as_float_array(
-            inputs, "inputs", min_rank=2, allow_nonfinite=self.allow_nonfinite
-        )
+        x = as_float_array(inputs, "inputs", min_rank=2, allow_nonfinite=self.allow_nonfinite)
         n = x.shape[0]
         b = as_float_array(
             baseline,
@@ -250,9 +246,7 @@ class PathExplainerTF:
                     f"must be one baseline (shape {x_shape} or (1, ...)) or one per input "
                     f"(shape ({n}, ...)); got {b.shape[0]} baselines for {n} inputs."
                 )
-            nodes, node_weights = (gauss_log_01 if second_order else gauss_legendre_01)(
-                num_samples
-            )
+            nodes, node_weights = (gauss_log_01 if second_order else gauss_legendre_01)(num_samples)
             alphas = np.tile(nodes, n)
             weights = np.tile(node_weights, n)
 
@@ -289,9 +283,7 @@ class PathExplainerTF:
         key = (kind, plan.x_shape, plan.inputs.dtype.name)
         if key not in self._compiled:
             builder = _gradient_rows if kind == "gradients" else _hessian_rows
-            self._compiled[key] = builder(
-                self._model_fn, plan.x_shape, plan.inputs.dtype
-            )
+            self._compiled[key] = builder(self._model_fn, plan.x_shape, plan.inputs.dtype)
         return self._compiled[key]
 
     def _run(self, fn, plan: _Plan, batch_size, verbose, rows_index) -> np.ndarray:
@@ -326,11 +318,7 @@ class PathExplainerTF:
                 )
                 result[run, first : last + 1] += summed.numpy()
                 progress.advance(stop - start)
-        return (
-            result.reshape(plan.leading + result.shape[1:])
-            if plan.leading
-            else result[0]
-        )
+        return result.reshape(plan.leading + result.shape[1:]) if plan.leading else result[0]
 
 
 def _flat_position(index, x_shape) -> int:
@@ -354,11 +342,10 @@ def _flat_position(index, x_shape) -> int:
             f"`interaction_index` {index} has {len(index)} coordinate(s); inputs have "
             f"{len(x_shape)} non-batch axes (shape {x_shape})."
         )
-    for axis, (i, size) in enumerate(zip(index, x_shape)):
+    for axis, (i, size) in enumerate(zip(index, x_shape, strict=True)):
         if not 0 <= i < size:
             raise ValueError(
-                f"`interaction_index` {index} is out of range on axis {axis + 1} of "
-                f"size {size}."
+                f"`interaction_index` {index} is out of range on axis {axis + 1} of size {size}."
             )
     return int(np.ravel_multi_index(index, x_shape))
 
@@ -383,9 +370,7 @@ def _gather_path(x_all, b_all, input_index, baseline_index, alphas):
     x = tf.gather(x_all, input_index)
     base = tf.gather(b_all, baseline_index)
     delta = x - base
-    a = tf.reshape(
-        alphas, tf.concat([tf.shape(alphas), tf.ones([tf.rank(x) - 1], tf.int32)], 0)
-    )
+    a = tf.reshape(alphas, tf.concat([tf.shape(alphas), tf.ones([tf.rank(x) - 1], tf.int32)], 0))
     return delta, base + a * delta
 
 
@@ -393,9 +378,7 @@ def _gradient_rows(model_fn, x_shape, dtype):
     """Compiled: per-input sums of w * (x - x') * grad f(path point)."""
 
     @tf.function(input_signature=_row_signature(x_shape, dtype), reduce_retracing=True)
-    def gradients(
-        x_all, b_all, input_index, baseline_index, alphas, weights, target, first, n_seg
-    ):
+    def gradients(x_all, b_all, input_index, baseline_index, alphas, weights, target, first, n_seg):
         delta, points = _gather_path(x_all, b_all, input_index, baseline_index, alphas)
         with tf.GradientTape() as tape:
             tape.watch(points)
@@ -405,9 +388,7 @@ def _gradient_rows(model_fn, x_shape, dtype):
             weights,
             tf.concat([tf.shape(weights), tf.ones([tf.rank(delta) - 1], tf.int32)], 0),
         )
-        return tf.math.unsorted_segment_sum(
-            w * delta * grads, input_index - first, n_seg
-        )
+        return tf.math.unsorted_segment_sum(w * delta * grads, input_index - first, n_seg)
 
     return gradients
 
@@ -450,9 +431,7 @@ def _hessian_rows(model_fn, x_shape, dtype):
             outer.watch(tiled)
             with tf.GradientTape() as inner:
                 inner.watch(tiled)
-                y = select_output(
-                    tf.cast(model_fn(tiled), tiled.dtype), tf.repeat(target, r)
-                )
+                y = select_output(tf.cast(model_fn(tiled), tiled.dtype), tf.repeat(target, r))
             grads = tf.reshape(inner.gradient(y, tiled), [n * r, d])
             picked = tf.gather(grads, tf.tile(rows, [n]), axis=1, batch_dims=1)
         hess = tf.reshape(outer.gradient(picked, tiled), [n, r, d])
@@ -460,10 +439,7 @@ def _hessian_rows(model_fn, x_shape, dtype):
         delta = tf.reshape(delta, [n, d])
         delta_rows = tf.gather(delta, rows, axis=1)
         second = (
-            (weights * alphas)[:, None, None]
-            * delta_rows[:, :, None]
-            * delta[:, None, :]
-            * hess
+            (weights * alphas)[:, None, None] * delta_rows[:, :, None] * delta[:, None, :] * hess
         )
         main_effect = (weights[:, None] * delta * grads)[:, None, :]
         main = tf.one_hot(rows, d, dtype=delta.dtype)[None] * main_effect
