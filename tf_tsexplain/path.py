@@ -250,7 +250,7 @@ class PathExplainerTF:
             alphas = np.tile(nodes, n)
             weights = np.tile(node_weights, n)
 
-        output_shape = probe_output(self._model_fn, x[:1])
+        output_shape = probe_output(self._model_fn, x[:1], self.allow_nonfinite)
         targets, leading = resolve_output_indices(output_indices, output_shape, n)
         check_differentiable(self._model_fn, x[:1])
         return _Plan(
@@ -434,7 +434,9 @@ def _hessian_rows(model_fn, x_shape, dtype):
                 y = select_output(tf.cast(model_fn(tiled), tiled.dtype), tf.repeat(target, r))
             grads = tf.reshape(inner.gradient(y, tiled), [n * r, d])
             picked = tf.gather(grads, tf.tile(rows, [n]), axis=1, batch_dims=1)
-        hess = tf.reshape(outer.gradient(picked, tiled), [n, r, d])
+        # A model linear in its input has no second derivative: zeros, not None.
+        hess = outer.gradient(picked, tiled, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        hess = tf.reshape(hess, [n, r, d])
         grads = tf.reshape(grads, [n, r, d])[:, 0, :]
         delta = tf.reshape(delta, [n, d])
         delta_rows = tf.gather(delta, rows, axis=1)

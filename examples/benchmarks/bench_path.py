@@ -1,0 +1,583 @@
+"""Benchmark: tf_tsexplain.PathExplainerTF against path_explain and a raw lower bound.
+
+What it measures, on an LSTM(64) -> Dense(1) model over inputs of 20 steps x 5
+features (float32, fixed seeds):
+
+(a) expected gradients, 32 inputs x 200 samples, reference set of 100 rows;
+(b) full integrated Hessians (``interaction_index=None``, zero baseline),
+    8 inputs x 50 samples.
+
+Each case is timed for three systems:
+
+1. tf_tsexplain ``PathExplainerTF``: cold (first call on a fresh explainer, including
+   tf.function tracing) and warm (a second identical call). (a) uses a batch_size
+   holding every row (32 * 200) and, warm only, the default batch_size=50; (b) uses
+   batch_size=50.
+2. path_explain 0.0.7 ``PathExplainerTF`` (eager), run once per case with
+   batch_size=num_samples and output_indices=0. It is optional; install it with
+
+       pip install path-explain==0.0.7 tqdm
+
+   (torch is not needed: the benchmark puts a stub ``torch`` module in
+   ``sys.modules`` while importing path_explain, and removes it afterwards). Without
+   it the benchmark prints a message and skips this system.
+3. A raw lower bound: one tf.function (``None`` batch axis) per case with no
+   bookkeeping: (a) the gradients at all path points in one batch; (b) the Hessians
+   at all 8 * 50 path points in chunks of 50, by (i) tiled reverse-over-reverse
+   Hessian-vector products (each point repeated d = 100 times) and (ii)
+   ``GradientTape.batch_jacobian`` (pfor). Cold and warm times for each.
+
+It also checks completeness of interactions (integrated-Hessian row sums against the
+integrated gradients, relative to max |attribution|) for tf_tsexplain and, when
+available, path_explain; and measures the peak RSS of (b) at batch_size 50 and 500,
+each in a fresh subprocess, next to a baseline child that only imports, builds the
+model and calls it once.
+
+Run it from the repository root (it takes a few minutes; path_explain alone takes
+about a minute):
+
+    python examples/benchmarks/bench_path.py            # full benchmark
+    python examples/benchmarks/bench_path.py --quick    # tiny smoke test (no
+                                                        # path_explain, no memory)
+
+Timings are wall-clock seconds on a shared machine: check the load average in the
+header, and close other TensorFlow jobs for stable numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+import types
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tf_tsexplain import PathExplainerTF  # noqa: E402
+
+T, F = 20, 5
+D = T * F
+SEED = 0
+
+FULL = {
+    "eg_inputs": 32,
+    "eg_samples": 200,
+    "n_refs": 100,
+    "ih_inputs": 8,
+    "ih_samples": 50,
+    "ih_batch": 50,
+    "raw_chunk": 50,
+}
+QUICK = {
+    "eg_inputs": 4,
+    "eg_samples": 20,
+    "n_refs": 10,
+    "ih_inputs": 2,
+    "ih_samples": 5,
+    "ih_batch": 50,
+    "raw_chunk": 50,
+}
+MEMORY_BATCH_SIZES = (50, 500)
+
+TARGET_SPEEDUP = {"a": 20.0, "b": 15.0}  # path_explain / tf_tsexplain, at least
+TARGET_OVERHEAD = 1.2  # tf_tsexplain / raw, at most
+TARGET_COMPLETENESS = 0.01  # |IH row sums - IG| / max |IG|, at most
+
+
+# ---------------------------------------------------------------------- set-up
+def build_model():
+    keras.utils.set_random_seed(SEED)
+    return keras.Sequential([keras.Input((T, F)), keras.layers.LSTM(64), keras.layers.Dense(1)])
+
+
+def make_data(cfg):
+    rng = np.random.default_rng(SEED)
+    return {
+        "x_eg": rng.normal(size=(cfg["eg_inputs"], T, F)).astype(np.float32),
+        "refs": rng.normal(size=(cfg["n_refs"], T, F)).astype(np.float32),
+        "x_ih": rng.normal(size=(cfg["ih_inputs"], T, F)).astype(np.float32),
+        "zero": np.zeros((1, T, F), np.float32),
+    }
+
+
+def warm_up_runtime(model, x):
+    """One eager forward and backward pass, so no system pays TF's start-up costs."""
+    x = tf.constant(x[:2])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = model(x, training=False)
+    tape.gradient(y, x).numpy()
+
+
+def timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def machine_header():
+    cpu_model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu_model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    lines = [
+        "Machine",
+        f"  processor  : {platform.processor() or '?'} / {platform.machine()}"
+        + (f" ({cpu_model})" if cpu_model else ""),
+        f"  cpu_count  : {os.cpu_count()}",
+        f"  platform   : {platform.platform()}",
+        f"  python     : {platform.python_version()}",
+        f"  tensorflow : {tf.__version__}",
+        f"  keras      : {keras.__version__}",
+    ]
+    if hasattr(os, "getloadavg"):
+        load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+        lines.append(f"  load avg   : {load} (1, 5, 15 min)")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- path_explain
+def import_path_explain():
+    """Return (path_explain.PathExplainerTF, version) or (None, reason)."""
+    if importlib.util.find_spec("path_explain") is None:
+        return None, "path_explain is not installed"
+    if importlib.util.find_spec("tqdm") is None:
+        return None, "path_explain needs tqdm, which is not installed"
+    stubbed = []
+    if importlib.util.find_spec("torch") is None:
+        # path_explain/__init__ imports its torch explainer, which runs `import torch`
+        # and `from torch.autograd import grad` at module level; nothing else is used.
+        def _no_torch(*args, **kwargs):
+            raise RuntimeError("torch is a stub in this benchmark")
+
+        torch = types.ModuleType("torch")
+        autograd = types.ModuleType("torch.autograd")
+        autograd.grad = _no_torch
+        torch.autograd = autograd
+        for name, module in (("torch", torch), ("torch.autograd", autograd)):
+            if name not in sys.modules:
+                sys.modules[name] = module
+                stubbed.append(name)
+    try:
+        from path_explain import PathExplainerTF as ReferenceExplainer
+    except Exception as err:  # any import failure means: skip this system
+        return None, f"importing path_explain failed: {type(err).__name__}: {err}"
+    finally:
+        for name in stubbed:  # keep the stub away from every other library
+            sys.modules.pop(name, None)
+    return ReferenceExplainer, importlib.metadata.version("path-explain")
+
+
+# ---------------------------------------------------------------------- raw lower bound
+def make_raw_gradients(model):
+    """Expected gradients with no bookkeeping: one batch of all path points.
+
+    Rows are ordered input by input (num_samples rows each); weights are 1/num_samples.
+    """
+    spec = tf.TensorSpec((None, T, F), tf.float32)
+    index_spec = tf.TensorSpec((None,), tf.int32)
+    alpha_spec = tf.TensorSpec((None,), tf.float32)
+
+    @tf.function(input_signature=[spec, spec, index_spec, alpha_spec])
+    def raw_gradients(x, refs, ref_index, alphas):
+        n = tf.shape(x)[0]
+        samples = tf.shape(alphas)[0] // n
+        base = tf.gather(refs, ref_index)
+        delta = tf.repeat(x, samples, axis=0) - base
+        points = base + alphas[:, None, None] * delta
+        with tf.GradientTape() as tape:
+            tape.watch(points)
+            y = model(points, training=False)[:, 0]
+        contributions = delta * tape.gradient(y, points)
+        return tf.reduce_mean(tf.reshape(contributions, [n, samples, T, F]), axis=1)
+
+    return raw_gradients
+
+
+def make_raw_hessians_tiled(model):
+    """Hessians (n, D, D) by reverse-over-reverse HVPs on D tiled copies of each point."""
+
+    @tf.function(input_signature=[tf.TensorSpec((None, T, F), tf.float32)])
+    def raw_hessians_tiled(points):
+        n = tf.shape(points)[0]
+        copies = tf.repeat(points, D, axis=0)  # copy k of a point selects gradient entry k
+        with tf.GradientTape() as outer:
+            outer.watch(copies)
+            with tf.GradientTape() as inner:
+                inner.watch(copies)
+                y = model(copies, training=False)[:, 0]
+            grads = tf.reshape(inner.gradient(y, copies), [n, D, D])
+            selected = tf.reduce_sum(grads * tf.eye(D), axis=-1)
+        return tf.reshape(outer.gradient(selected, copies), [n, D, D])
+
+    return raw_hessians_tiled
+
+
+def make_raw_hessians_jacobian(model):
+    """Hessians (n, D, D) by tape.batch_jacobian of the gradient (pfor)."""
+
+    @tf.function(input_signature=[tf.TensorSpec((None, T, F), tf.float32)])
+    def raw_hessians_jacobian(points):
+        n = tf.shape(points)[0]
+        with tf.GradientTape() as outer:
+            outer.watch(points)
+            with tf.GradientTape() as inner:
+                inner.watch(points)
+                y = model(points, training=False)[:, 0]
+            grads = tf.reshape(inner.gradient(y, points), [n, D])
+        return tf.reshape(outer.batch_jacobian(grads, points), [n, D, D])
+
+    return raw_hessians_jacobian
+
+
+def run_raw_hessians(fn, points, chunk):
+    """Hessians of every point, chunk by chunk; returns the first chunk's Hessians."""
+    first = None
+    for start in range(0, len(points), chunk):
+        hess = fn(points[start : start + chunk]).numpy()
+        if first is None:
+            first = hess
+    return first
+
+
+def ih_path_points(x, num_samples):
+    """Path points s * x (zero baseline) on a midpoint grid in s, input by input."""
+    s = (np.arange(num_samples, dtype=np.float32) + 0.5) / num_samples
+    points = s[None, :, None, None] * x[:, None]
+    return points.reshape(-1, T, F)
+
+
+# ---------------------------------------------------------------------- the systems
+def bench_tf_tsexplain(model, data, cfg):
+    n_a, s_a = cfg["eg_inputs"], cfg["eg_samples"]
+    s_b = cfg["ih_samples"]
+    eg_kwargs = {"num_samples": s_a, "use_expectation": True, "output_indices": 0, "seed": SEED}
+    ih_kwargs = {
+        "batch_size": cfg["ih_batch"],
+        "num_samples": s_b,
+        "use_expectation": False,
+        "output_indices": 0,
+    }
+    res = {}
+
+    explainer = PathExplainerTF(model)
+
+    def eg_call(bs):
+        return explainer.attributions(data["x_eg"], data["refs"], batch_size=bs, **eg_kwargs)
+
+    res["a_cold"], _ = timed(lambda: eg_call(n_a * s_a))
+    res["a_warm"], _ = timed(lambda: eg_call(n_a * s_a))
+    eg_call(50)  # same trace; first run at this chunk size, untimed
+    res["a_bs50_warm"], _ = timed(lambda: eg_call(50))
+
+    explainer = PathExplainerTF(model)
+
+    def ih_call():
+        return explainer.interactions(
+            data["x_ih"], data["zero"], interaction_index=None, **ih_kwargs
+        )
+
+    res["b_cold"], _ = timed(ih_call)
+    res["b_warm"], ih = timed(ih_call)
+
+    ig = explainer.attributions(data["x_ih"], data["zero"], **ih_kwargs)
+    res["completeness"] = completeness_deviation(ih, ig)
+    res["ig_fx_gap"] = ig_completeness_gap(model, data["x_ih"], ig)
+    return res
+
+
+def bench_path_explain(reference_cls, model, data, cfg):
+    s_a, s_b = cfg["eg_samples"], cfg["ih_samples"]
+    np.random.seed(SEED)  # path_explain samples with the global numpy generator
+    res = {}
+    explainer = reference_cls(model)
+    res["a"], _ = timed(
+        lambda: explainer.attributions(
+            data["x_eg"],
+            data["refs"],
+            batch_size=s_a,
+            num_samples=s_a,
+            use_expectation=True,
+            output_indices=0,
+        )
+    )
+    ih_kwargs = {
+        "batch_size": s_b,
+        "num_samples": s_b,
+        "use_expectation": False,
+        "output_indices": 0,
+    }
+    res["b"], ih = timed(
+        lambda: explainer.interactions(
+            data["x_ih"], data["zero"], interaction_index=None, **ih_kwargs
+        )
+    )
+    ig = explainer.attributions(data["x_ih"], data["zero"], **ih_kwargs)
+    res["completeness"] = completeness_deviation(ih, ig)
+    return res
+
+
+def bench_raw(model, data, cfg):
+    n_a, s_a = cfg["eg_inputs"], cfg["eg_samples"]
+    rng = np.random.default_rng(SEED)
+    ref_index = rng.integers(0, len(data["refs"]), size=n_a * s_a).astype(np.int32)
+    alphas = rng.uniform(size=n_a * s_a).astype(np.float32)
+    x = tf.constant(data["x_eg"])
+    refs = tf.constant(data["refs"])
+    res = {}
+
+    raw_gradients = make_raw_gradients(model)
+
+    def eg_call():
+        return raw_gradients(x, refs, ref_index, alphas).numpy()
+
+    res["a_cold"], _ = timed(eg_call)
+    res["a_warm"], _ = timed(eg_call)
+
+    points = ih_path_points(data["x_ih"], cfg["ih_samples"])
+    chunk = cfg["raw_chunk"]
+    first = {}
+    for name, factory in (
+        ("tiled", make_raw_hessians_tiled),
+        ("jacobian", make_raw_hessians_jacobian),
+    ):
+        fn = factory(model)
+        res[f"b_{name}_cold"], _ = timed(lambda fn=fn: run_raw_hessians(fn, points, chunk))
+        res[f"b_{name}_warm"], first[name] = timed(
+            lambda fn=fn: run_raw_hessians(fn, points, chunk)
+        )
+    scale = np.max(np.abs(first["jacobian"]))
+    res["raw_agreement"] = float(np.max(np.abs(first["tiled"] - first["jacobian"])) / scale)
+    return res
+
+
+# ---------------------------------------------------------------------- checks
+def completeness_deviation(interactions, attributions):
+    """max |sum_j Gamma_ij - phi_i| / max |phi|, for full interaction matrices."""
+    n = attributions.shape[0]
+    row_sums = interactions.reshape(n, D, D).sum(axis=-1).reshape(attributions.shape)
+    return float(np.max(np.abs(row_sums - attributions)) / np.max(np.abs(attributions)))
+
+
+def ig_completeness_gap(model, x, ig):
+    """max_n |sum IG_n - (f(x_n) - f(0))| / max_n |f(x_n) - f(0)|."""
+    fx = model(x, training=False).numpy()[:, 0]
+    f0 = model(np.zeros_like(x), training=False).numpy()[:, 0]
+    gap = np.abs(ig.reshape(len(x), -1).sum(axis=1) - (fx - f0))
+    return float(np.max(gap) / np.max(np.abs(fx - f0)))
+
+
+# ---------------------------------------------------------------------- memory children
+def memory_child(arg):
+    """Build the model, optionally run (b) once, print the peak RSS in KiB."""
+    model = build_model()
+    data = make_data(FULL)
+    model(data["x_ih"], training=False)
+    if arg != "base":
+        PathExplainerTF(model).interactions(
+            data["x_ih"],
+            data["zero"],
+            batch_size=int(arg),
+            num_samples=FULL["ih_samples"],
+            use_expectation=False,
+            output_indices=0,
+            interaction_index=None,
+        )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if sys.platform == "darwin":  # bytes there, KiB on Linux
+        peak //= 1024
+    print(f"MAXRSS_KIB {peak}")
+
+
+def measure_memory():
+    """Peak RSS (MiB) of fresh children: 'base' and each batch size of (b)."""
+    out = {}
+    for arg in ("base",) + tuple(str(bs) for bs in MEMORY_BATCH_SIZES):
+        proc = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--memory-child", arg],
+            capture_output=True,
+            text=True,
+        )
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("MAXRSS_KIB ")]
+        if proc.returncode != 0 or not lines:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            print(f"  memory child {arg} failed (exit {proc.returncode}): {' | '.join(tail)}")
+            out[arg] = None
+        else:
+            out[arg] = int(lines[-1].split()[1]) / 1024.0
+    return out
+
+
+# ---------------------------------------------------------------------- report
+def mark(ok):
+    return "met" if ok else "NOT met"
+
+
+def fmt(seconds):
+    return "-" if seconds is None else f"{seconds:8.3f}"
+
+
+def print_report(cfg, tsx, pe, raw, memory):
+    a_desc = f"{cfg['eg_inputs']} inputs x {cfg['eg_samples']} samples"
+    b_desc = f"{cfg['ih_inputs']} inputs x {cfg['ih_samples']} samples"
+    rows = [
+        (
+            "(a)",
+            f"tf_tsexplain, batch_size={cfg['eg_inputs'] * cfg['eg_samples']}",
+            tsx["a_cold"],
+            tsx["a_warm"],
+        ),
+        ("(a)", "tf_tsexplain, batch_size=50", None, tsx["a_bs50_warm"]),
+        ("(a)", f"path_explain, batch_size={cfg['eg_samples']} (one run)", pe and pe["a"], None),
+        ("(a)", "raw tf.function, one batch", raw["a_cold"], raw["a_warm"]),
+        ("(b)", f"tf_tsexplain, batch_size={cfg['ih_batch']}", tsx["b_cold"], tsx["b_warm"]),
+        ("(b)", f"path_explain, batch_size={cfg['ih_samples']} (one run)", pe and pe["b"], None),
+        (
+            "(b)",
+            f"raw tiled HVP, chunks of {cfg['raw_chunk']}",
+            raw["b_tiled_cold"],
+            raw["b_tiled_warm"],
+        ),
+        (
+            "(b)",
+            f"raw batch_jacobian, chunks of {cfg['raw_chunk']}",
+            raw["b_jacobian_cold"],
+            raw["b_jacobian_warm"],
+        ),
+    ]
+    print()
+    print(f"(a) expected gradients, {a_desc}, {cfg['n_refs']} reference rows")
+    print(f"(b) full integrated Hessians, zero baseline, {b_desc}")
+    print()
+    print(f"{'case':<5} {'system':<44} {'cold s':>8} {'warm s':>8}")
+    for case, name, cold, warm in rows:
+        print(f"{case:<5} {name:<44} {fmt(cold):>8} {fmt(warm):>8}")
+
+    print()
+    print("Ratios (cold includes tf.function tracing; path_explain is eager, one run)")
+    for case in ("a", "b"):
+        if pe is None:
+            print(f"({case}) path_explain / tf_tsexplain: skipped (path_explain unavailable)")
+            continue
+        target = TARGET_SPEEDUP[case]
+        for kind in ("warm", "cold"):
+            ratio = pe[case] / tsx[f"{case}_{kind}"]
+            print(
+                f"({case}) speedup path_explain / tf_tsexplain {kind}: {ratio:7.1f}x "
+                f"(target >= {target:.0f}x: {mark(ratio >= target)})"
+            )
+    overheads = [
+        ("a", "raw tf.function", "a"),
+        ("b", "raw tiled HVP (same algorithm)", "b_tiled"),
+        ("b", "raw batch_jacobian (pfor)", "b_jacobian"),
+    ]
+    for case, name, key in overheads:
+        for kind in ("warm", "cold"):
+            ratio = tsx[f"{case}_{kind}"] / raw[f"{key}_{kind}"]
+            print(
+                f"({case}) tf_tsexplain / {name}, {kind} vs {kind}: {ratio:5.2f}x "
+                f"(target <= {TARGET_OVERHEAD}x: {mark(ratio <= TARGET_OVERHEAD)})"
+            )
+    ratio = tsx["a_bs50_warm"] / raw["a_warm"]
+    print(f"(a) tf_tsexplain batch_size=50 / raw tf.function, warm: {ratio:5.2f}x (no target)")
+
+    print()
+    print("Checks")
+    dev = tsx["completeness"]
+    print(
+        f"  tf_tsexplain: max |IH row sums - IG| / max |IG| = {dev:.2e} "
+        f"(target <= {TARGET_COMPLETENESS:.0%}: {mark(dev <= TARGET_COMPLETENESS)})"
+    )
+    print(
+        f"  tf_tsexplain: max |sum IG - (f(x) - f(0))| / max |f(x) - f(0)| = {tsx['ig_fx_gap']:.2e}"
+    )
+    if pe is not None:
+        print(
+            f"  path_explain: max |IH row sums - IG| / max |IG| = {pe['completeness']:.2e} "
+            f"(sqrt(n) x sqrt(n) grid; for comparison)"
+        )
+    print(f"  raw tiled HVP vs batch_jacobian Hessians (first chunk): {raw['raw_agreement']:.2e}")
+
+    if memory is not None:
+        print()
+        print("Peak RSS of (b) in a fresh process (ru_maxrss)")
+        base = memory.get("base")
+        label = "imports + model + one forward pass"
+        print(f"  {label:<38} {base:8.0f} MiB" if base else f"  {label:<38} failed")
+        for bs in MEMORY_BATCH_SIZES:
+            peak = memory.get(str(bs))
+            name = f"(b) at batch_size={bs}"
+            if peak is None:
+                print(f"  {name:<38} failed")
+            elif base:
+                print(f"  {name:<38} {peak:8.0f} MiB (+{peak - base:.0f} MiB)")
+            else:
+                print(f"  {name:<38} {peak:8.0f} MiB")
+
+
+# ---------------------------------------------------------------------- main
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes, no path_explain and no memory children (smoke test)",
+    )
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_child is not None:
+        memory_child(args.memory_child)
+        return
+
+    cfg = QUICK if args.quick else FULL
+    print(machine_header())
+    reference_cls = None
+    if args.quick:
+        print("  path_explain: skipped (--quick)")
+    else:
+        reference_cls, info = import_path_explain()
+        if reference_cls is None:
+            print(f"  path_explain: SKIPPED, {info}.")
+            print("    Install it with: pip install path-explain==0.0.7 tqdm")
+        else:
+            print(f"  path_explain: {info}")
+    print(f"  mode       : {'quick' if args.quick else 'full'}")
+    sys.stdout.flush()
+
+    model = build_model()
+    data = make_data(cfg)
+    warm_up_runtime(model, data["x_eg"])
+
+    print("\nRunning tf_tsexplain ...", flush=True)
+    tsx = bench_tf_tsexplain(model, data, cfg)
+    print("Running the raw lower bound ...", flush=True)
+    raw = bench_raw(model, data, cfg)
+    pe = None
+    if reference_cls is not None:
+        print("Running path_explain (eager, slow) ...", flush=True)
+        pe = bench_path_explain(reference_cls, model, data, cfg)
+    memory = None
+    if not args.quick:
+        print("Measuring peak memory in subprocesses ...", flush=True)
+        memory = measure_memory()
+    print_report(cfg, tsx, pe, raw, memory)
+
+
+if __name__ == "__main__":
+    main()
