@@ -1,0 +1,144 @@
+"""The ``tf-tsexplain`` command line.
+
+``tf-tsexplain demo --out DIR`` trains a small Keras LSTM on synthetic sequences with
+a known ground truth, explains some of its predictions and writes the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tf-tsexplain",
+        description="Explain TensorFlow/Keras sequence models: which inputs, at which time "
+        "steps, and which interactions drove a prediction.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    demo = sub.add_parser(
+        "demo",
+        help="train a small LSTM on synthetic data and explain it",
+        description="Train a small Keras LSTM on synthetic sequences whose relevant cells are "
+        "known, explain test predictions with integrated and expected gradients, and write "
+        "the attributions (.npy, tidy .csv) and a plot (.png) into --out. Takes well under "
+        "two minutes on 2 CPU cores.",
+    )
+    demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    demo.add_argument("--epochs", type=int, default=12, help="training epochs (default: 12)")
+    demo.add_argument(
+        "--n-explain", type=int, default=8, help="test sequences to explain (default: 8)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tf-tsexplain`` console script."""
+    args = _build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.command == "demo":
+        try:
+            run_demo(Path(args.out), seed=args.seed, epochs=args.epochs, n_explain=args.n_explain)
+        except (ValueError, TypeError, OSError) as err:
+            print(f"tf-tsexplain demo: error: {err}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def run_demo(out: Path, seed: int = 0, epochs: int = 12, n_explain: int = 8) -> dict:
+    """Train, explain and write the demo outputs into ``out``; return their paths."""
+    if epochs < 1 or n_explain < 1:
+        raise ValueError("--epochs and --n-explain must be >= 1.")
+    import keras
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from tf_tsexplain import PathExplainerTF
+    from tf_tsexplain.datasets import sequence_regression
+    from tf_tsexplain.plot import plot_time_feature
+    from tf_tsexplain.tables import attributions_frame
+
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    names = ["f0 (mid)", "f1", "f2 (late)", "f3"]
+    x, y, truth = sequence_regression(1200, n_steps=30, n_features=4, seed=seed)
+    x_train, y_train, x_test, y_test = x[:1000], y[:1000], x[1000:], y[1000:]
+
+    print(f"[1/3] training an LSTM on {len(x_train)} synthetic sequences (30 steps x 4 features)")
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((30, 4)), keras.layers.LSTM(32), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=2)
+    pred = model.predict(x_test, verbose=0)[:, 0]
+    r2 = 1 - np.mean((pred - y_test) ** 2) / np.var(y_test)
+    print(f"      test R^2 = {r2:.3f}")
+
+    print(f"[2/3] explaining {n_explain} test predictions")
+    explained = x_test[:n_explain]
+    explainer = PathExplainerTF(model)
+    baseline = np.zeros((1, 30, 4), np.float32)
+    ig = explainer.attributions(
+        explained, baseline, num_samples=64, use_expectation=False, verbose=True
+    )
+    eg = explainer.attributions(
+        explained, x_train[:200], num_samples=200, batch_size=1600, seed=seed, verbose=True
+    )
+    gap = model.predict(explained, verbose=0)[:, 0] - model.predict(baseline, verbose=0)[0, 0]
+    completeness = np.abs(ig.reshape(n_explain, -1).sum(1) - gap).max()
+    inside = np.abs(ig)[truth[1000 : 1000 + n_explain]].sum() / np.abs(ig).sum()
+    print(f"      integrated gradients: max |sum(attr) - (f(x) - f(0))| = {completeness:.2e}")
+    print(
+        f"      {inside:.0%} of |attribution| lies on the {truth[0].sum()} truly relevant "
+        f"cells ({truth[0].mean():.0%} of all cells)"
+    )
+
+    print("[3/3] writing results")
+    paths = {
+        "integrated_gradients": out / "integrated_gradients.npy",
+        "expected_gradients": out / "expected_gradients.npy",
+        "table": out / "attributions.csv",
+        "plot": out / "attributions.png",
+    }
+    np.save(paths["integrated_gradients"], ig)
+    np.save(paths["expected_gradients"], eg)
+    frames = []
+    for method, values in (("integrated_gradients", ig), ("expected_gradients", eg)):
+        frame = attributions_frame(values, inputs=explained, feature_names=names)
+        frame.insert(0, "method", method)
+        frames.append(frame)
+    import pandas as pd
+
+    pd.concat(frames).to_csv(paths["table"], index=False)
+
+    fig, axes = plt.subplots(3, 1, figsize=(10, 8), constrained_layout=True)
+    plot_time_feature(
+        ig[0], names, ax=axes[0], title=f"Integrated gradients, test sequence 0 (f = {pred[0]:.2f})"
+    )
+    plot_time_feature(eg[0], names, ax=axes[1], title="Expected gradients, test sequence 0")
+    plot_time_feature(
+        np.abs(ig).mean(0),
+        names,
+        ax=axes[2],
+        title=f"Mean |integrated gradients| over {n_explain} sequences (boxes: ground truth)",
+        cmap="Reds",
+    )
+    for t_idx, f_idx in zip(*np.nonzero(truth[0]), strict=True):
+        axes[2].add_patch(
+            plt.Rectangle((t_idx - 0.5, f_idx - 0.5), 1, 1, fill=False, edgecolor="black", lw=0.8)
+        )
+    fig.savefig(paths["plot"], dpi=110)
+    plt.close(fig)
+    for key, path in paths.items():
+        print(f"      {key:>22}: {path}")
+    print(f"done in {time.perf_counter() - started:.0f} s")
+    return paths
+
+
+if __name__ == "__main__":
+    sys.exit(main())
