@@ -310,3 +310,34 @@ def test_embedding_explainer_on_a_keras_token_model():
     assert phi.shape == (2, 5)
     gap = head(embedded).numpy()[:, 0] - head(base).numpy()[0, 0]
     np.testing.assert_allclose(phi.sum(1), gap, atol=1e-4)
+
+
+# ----------------------------------------------------------------- Hessian methods
+def test_hessian_methods_agree_and_auto_picks_by_model_kind(quadratic):
+    keras.utils.set_random_seed(6)
+    conv = keras.Sequential(
+        [
+            keras.Input((T, F)),
+            keras.layers.Conv1D(4, 2, activation="tanh", padding="causal"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1),
+        ]
+    )
+    recurrent = keras.Sequential([keras.Input((T, F)), keras.layers.GRU(2), keras.layers.Dense(1)])
+    assert PathExplainerTF(conv).hessian_method == "jacobian"
+    assert PathExplainerTF(recurrent).hessian_method == "tiled"
+    assert PathExplainerTF(quadratic).hessian_method == "tiled"
+    x, base = _inputs(n=3), np.zeros((1, T, F), "float32")
+    kw = dict(num_samples=6, use_expectation=False, batch_size=4)
+    by_jacobian = PathExplainerTF(conv, hessian_method="jacobian").interactions(x, base, **kw)
+    by_tiling = PathExplainerTF(conv, hessian_method="tiled").interactions(x, base, **kw)
+    assert np.abs(by_jacobian).max() > 1e-3
+    np.testing.assert_allclose(by_jacobian, by_tiling, rtol=1e-4, atol=1e-6)
+    exact = PathExplainerTF(quadratic, hessian_method="jacobian").interactions(
+        x, base, num_samples=3, use_expectation=False
+    )
+    np.testing.assert_allclose(
+        exact, quadratic.integrated_hessians(x, base).reshape(exact.shape), rtol=1e-4, atol=1e-5
+    )
+    with pytest.raises(ValueError, match="`hessian_method` must be 'auto', 'tiled' or 'jacobian'"):
+        PathExplainerTF(conv, hessian_method="pfor")
