@@ -31,7 +31,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    demo.add_argument("--epochs", type=int, default=12, help="training epochs (default: 12)")
+    demo.add_argument("--epochs", type=int, default=25, help="training epochs (default: 25)")
     demo.add_argument(
         "--n-explain", type=int, default=8, help="test sequences to explain (default: 8)"
     )
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_demo(out: Path, seed: int = 0, epochs: int = 12, n_explain: int = 8) -> dict:
+def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> dict:
     """Train, explain and write the demo outputs into ``out``; return their paths."""
     if epochs < 1 or n_explain < 1:
         raise ValueError("--epochs and --n-explain must be >= 1.")
@@ -67,8 +67,9 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 12, n_explain: int = 8) -> 
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     names = ["f0 (mid)", "f1", "f2 (late)", "f3"]
-    x, y, truth = sequence_regression(1200, n_steps=30, n_features=4, seed=seed)
-    x_train, y_train, x_test, y_test = x[:1000], y[:1000], x[1000:], y[1000:]
+    n_train = 3000
+    x, y, truth = sequence_regression(n_train + 200, n_steps=30, n_features=4, seed=seed)
+    x_train, y_train, x_test, y_test = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 
     print(f"[1/3] training an LSTM on {len(x_train)} synthetic sequences (30 steps x 4 features)")
     keras.utils.set_random_seed(seed)
@@ -91,7 +92,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 12, n_explain: int = 8) -> 
     )
     gap = model.predict(explained, verbose=0)[:, 0] - model.predict(baseline, verbose=0)[0, 0]
     completeness = np.abs(ig.reshape(n_explain, -1).sum(1) - gap).max()
-    inside = np.abs(ig)[truth[1000 : 1000 + n_explain]].sum() / np.abs(ig).sum()
+    inside = np.abs(ig)[truth[n_train : n_train + n_explain]].sum() / np.abs(ig).sum()
     print(f"      integrated gradients: max |sum(attr) - (f(x) - f(0))| = {completeness:.2e}")
     print(
         f"      {inside:.0%} of |attribution| lies on the {truth[0].sum()} truly relevant "
