@@ -359,12 +359,13 @@ class PathExplainerTF:
 
 def _is_non_recurrent_keras(model) -> bool:
     """True for a Keras model or layer without recurrent layers anywhere inside."""
-    if not isinstance(model, keras.layers.Layer):
-        return False
+    walk = getattr(model, "_flatten_layers", None)
+    if not isinstance(model, keras.layers.Layer) or walk is None:
+        return False  # unknown structure: the method that traces fast for anything
     # _flatten_layers walks nested models and wrappers (e.g. Bidirectional's RNNs).
     return not any(
         isinstance(layer, keras.layers.RNN | keras.layers.Bidirectional)
-        for layer in model._flatten_layers(include_self=True, recursive=True)
+        for layer in walk(include_self=True, recursive=True)
     )
 
 
