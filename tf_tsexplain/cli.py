@@ -62,7 +62,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
     from tf_tsexplain import PathExplainerTF
     from tf_tsexplain.datasets import sequence_regression
     from tf_tsexplain.plot import plot_time_feature
-    from tf_tsexplain.tables import attributions_frame
+    from tf_tsexplain.tables import to_frame
 
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -110,7 +110,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
     np.save(paths["expected_gradients"], eg)
     frames = []
     for method, values in (("integrated_gradients", ig), ("expected_gradients", eg)):
-        frame = attributions_frame(values, inputs=explained, feature_names=names)
+        frame = to_frame(values, feature_names=names, inputs=explained)
         frame.insert(0, "method", method)
         frames.append(frame)
     import pandas as pd
