@@ -58,6 +58,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
     import keras
     import matplotlib.pyplot as plt
     import numpy as np
+    import pandas as pd
 
     from tf_tsexplain import PathExplainerTF
     from tf_tsexplain.datasets import sequence_regression
@@ -113,8 +114,6 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
         frame = to_frame(values, feature_names=names, inputs=explained)
         frame.insert(0, "method", method)
         frames.append(frame)
-    import pandas as pd
-
     pd.concat(frames).to_csv(paths["table"], index=False)
 
     fig, axes = plt.subplots(3, 1, figsize=(10, 8), constrained_layout=True)
