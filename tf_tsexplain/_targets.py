@@ -7,8 +7,6 @@ such indices, for every explainer alike.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import tensorflow as tf
 
@@ -46,10 +44,7 @@ def resolve_output_indices(
     if isinstance(output_indices, tf.Tensor):
         output_indices = output_indices.numpy()
     idx = np.asarray(output_indices)
-    if idx.dtype == object or not (
-        np.issubdtype(idx.dtype, np.integer)
-        or (idx.ndim == 0 and isinstance(output_indices, numbers.Integral))
-    ):
+    if not np.issubdtype(idx.dtype, np.integer):  # floats, bools, objects
         raise TypeError(
             f"`output_indices` must be integers, got {output_indices!r} (dtype {idx.dtype})."
         )

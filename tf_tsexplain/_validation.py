@@ -90,3 +90,18 @@ def check_seed(seed) -> int | None:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"`seed` must be None or a non-negative integer, got {seed!r}.")
     return int(seed)
+
+
+def check_labels(labels, size: int, name: str, default) -> list:
+    """``labels`` as a list of ``size`` entries, or ``default`` when None.
+
+    ``name`` is the argument (``feature_names``, ``time_index``, ``sample_ids``); the
+    error names what was counted, e.g. "`feature_names` has 3 entries for 2 features".
+    """
+    if labels is None:
+        return list(default)
+    labels = list(labels)
+    if len(labels) != size:
+        counted = name.split("_")[0] + "s"
+        raise ValueError(f"`{name}` has {len(labels)} entries for {size} {counted}.")
+    return labels

@@ -413,30 +413,30 @@ def _row_signature(x_shape, dtype):
     ]
 
 
-def _gather_path(x_all, b_all, input_index, baseline_index, alphas):
+def _per_row(values, x_shape):
+    """Reshape a per-row vector ``(rows,)`` to broadcast against ``(rows, *x_shape)``."""
+    return tf.reshape(values, [-1] + [1] * len(x_shape))
+
+
+def _gather_path(x_all, b_all, input_index, baseline_index, alphas, x_shape):
     """Rows of (x - x', path point) for a chunk."""
-    x = tf.gather(x_all, input_index)
     base = tf.gather(b_all, baseline_index)
-    delta = x - base
-    a = tf.reshape(alphas, tf.concat([tf.shape(alphas), tf.ones([tf.rank(x) - 1], tf.int32)], 0))
-    return delta, base + a * delta
+    delta = tf.gather(x_all, input_index) - base
+    return delta, base + _per_row(alphas, x_shape) * delta
 
 
 def _gradient_rows(model_fn, x_shape, dtype):
     """Compiled: per-input sums of w * (x - x') * grad f(path point)."""
 
-    @tf.function(input_signature=_row_signature(x_shape, dtype), reduce_retracing=True)
+    @tf.function(input_signature=_row_signature(x_shape, dtype))
     def gradients(x_all, b_all, input_index, baseline_index, alphas, weights, target, first, n_seg):
-        delta, points = _gather_path(x_all, b_all, input_index, baseline_index, alphas)
+        delta, points = _gather_path(x_all, b_all, input_index, baseline_index, alphas, x_shape)
         with tf.GradientTape() as tape:
             tape.watch(points)
             y = select_output(tf.cast(model_fn(points), points.dtype), target)
         grads = tape.gradient(y, points)
-        w = tf.reshape(
-            weights,
-            tf.concat([tf.shape(weights), tf.ones([tf.rank(delta) - 1], tf.int32)], 0),
-        )
-        return tf.math.unsorted_segment_sum(w * delta * grads, input_index - first, n_seg)
+        contributions = _per_row(weights, x_shape) * delta * grads
+        return tf.math.unsorted_segment_sum(contributions, input_index - first, n_seg)
 
     return gradients
 
@@ -498,7 +498,7 @@ def _hessian_rows(model_fn, x_shape, dtype, method):
     signature = _row_signature(x_shape, dtype) + [tf.TensorSpec((None,), tf.int32)]
     hessian_fn = _hessians_tiled if method == "tiled" else _hessians_jacobian
 
-    @tf.function(input_signature=signature, reduce_retracing=True)
+    @tf.function(input_signature=signature)
     def hessians(
         x_all,
         b_all,
@@ -511,7 +511,7 @@ def _hessian_rows(model_fn, x_shape, dtype, method):
         n_seg,
         rows,
     ):
-        delta, points = _gather_path(x_all, b_all, input_index, baseline_index, alphas)
+        delta, points = _gather_path(x_all, b_all, input_index, baseline_index, alphas, x_shape)
         grads, hess = hessian_fn(model_fn, points, target, rows, d)
         delta = tf.reshape(delta, [-1, d])
         delta_rows = tf.gather(delta, rows, axis=1)
@@ -540,10 +540,13 @@ class EmbeddingExplainerTF(PathExplainerTF):
         slice ``[:, t, :]`` of the full matrix.
     """
 
-    def attributions(self, inputs, baseline, *args, **kwargs) -> np.ndarray:  # noqa: D102
-        return super().attributions(inputs, baseline, *args, **kwargs).sum(axis=-1)
+    def attributions(self, inputs, baseline, *args, **kwargs) -> np.ndarray:
+        """:meth:`PathExplainerTF.attributions` summed over the embedding axis: ``(N, T)``.
 
-    attributions.__doc__ = PathExplainerTF.attributions.__doc__
+        ``inputs`` ``(N, T, E)`` and ``baseline`` are embedded sequences; the other
+        arguments are those of :meth:`PathExplainerTF.attributions`.
+        """
+        return super().attributions(inputs, baseline, *args, **kwargs).sum(axis=-1)
 
     @staticmethod
     def _interaction_rows(interaction_index, x_shape) -> np.ndarray:

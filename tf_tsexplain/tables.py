@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from tf_tsexplain._validation import check_labels
+
 _AXES = {"sample": 0, "time": 1, "feature": 2}
 _HOW = {
     "sum_abs": lambda a, axis: np.abs(a).sum(axis=axis),
@@ -34,15 +36,6 @@ def _as_sequences(attributions, name: str = "attributions") -> np.ndarray:
     if not np.issubdtype(attr.dtype, np.number):
         raise TypeError(f"`{name}` must be numeric, got dtype {attr.dtype}.")
     return attr
-
-
-def _labels(values, size: int, name: str, default) -> list:
-    if values is None:
-        return list(default)
-    labels = list(values)
-    if len(labels) != size:
-        raise ValueError(f"`{name}` has {len(labels)} entries for {size} {name.split('_')[0]}s.")
-    return labels
 
 
 def to_frame(
@@ -68,9 +61,9 @@ def to_frame(
     """
     attr = _as_sequences(attributions)
     n, t, f = attr.shape
-    features = _labels(feature_names, f, "feature_names", (f"f{i}" for i in range(f)))
-    times = _labels(time_index, t, "time_index", range(t))
-    samples = _labels(sample_ids, n, "sample_ids", range(n))
+    features = check_labels(feature_names, f, "feature_names", (f"f{i}" for i in range(f)))
+    times = check_labels(time_index, t, "time_index", range(t))
+    samples = check_labels(sample_ids, n, "sample_ids", range(n))
     frame = pd.DataFrame(
         {
             "sample": np.repeat(np.array(samples, dtype=object), t * f),
@@ -146,7 +139,7 @@ def interactions_frame(
         )
     t, f = gamma.shape[:2]
     features = np.array(
-        _labels(feature_names, f, "feature_names", (f"f{i}" for i in range(f))), dtype=object
+        check_labels(feature_names, f, "feature_names", (f"f{i}" for i in range(f))), dtype=object
     )
     flat = gamma.reshape(t * f, t * f)
     i, j = np.triu_indices(t * f, k=1)

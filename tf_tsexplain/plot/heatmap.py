@@ -11,6 +11,8 @@ matplotlib.use("Agg", force=False)  # no display needed; an interactive backend 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tf_tsexplain._validation import check_labels  # noqa: E402
+
 
 def plot_time_feature(
     attributions,
@@ -41,6 +43,7 @@ def plot_time_feature(
     if attr.ndim != 2:
         raise ValueError(f"`attributions` must be (T, F), got shape {attr.shape}.")
     t, f = attr.shape
+    names = check_labels(feature_names, f, "feature_names", (f"f{i}" for i in range(f)))
     if ax is None:
         _, ax = plt.subplots(figsize=(max(4.0, 0.25 * t + 2), max(2.0, 0.35 * f + 1)))
     limit = float(np.abs(attr).max()) or 1.0
@@ -48,9 +51,6 @@ def plot_time_feature(
     image = ax.imshow(
         attr.T, aspect="auto", cmap=cmap, vmin=low, vmax=limit, interpolation="nearest"
     )
-    names = list(feature_names) if feature_names is not None else [f"f{i}" for i in range(f)]
-    if len(names) != f:
-        raise ValueError(f"`feature_names` has {len(names)} names for {f} features.")
     ax.set_yticks(range(f), names)
     ax.set_xlabel("time step")
     if title:
