@@ -3,6 +3,7 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["MPLBACKEND"] = "Agg"  # no display in CI
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -10,7 +10,6 @@ import pytest
 
 from tf_tsexplain.cli import main
 from tf_tsexplain.datasets import sequence_regression
-from tf_tsexplain.plot import plot_time_feature
 from tf_tsexplain.tables import aggregate, interactions_frame, to_frame
 
 
@@ -111,16 +110,3 @@ def test_interactions_frame_ranks_pairs():
     assert len(interactions_frame(gamma, top_k=2)) == 2
     with pytest.raises(ValueError, match=r"must be \(T, F, T, F\)"):
         interactions_frame(np.zeros((2, 2, 2)))
-
-
-def test_heatmap_draws_features_as_rows_with_symmetric_scale():
-    attr = np.array([[1.0, -3.0], [0.5, 2.0], [0.0, 0.0]])  # T=3, F=2
-    ax = plot_time_feature(attr, ["a", "b"])
-    image = ax.images[0]
-    np.testing.assert_array_equal(image.get_array(), attr.T)
-    assert image.get_clim() == (-3.0, 3.0)
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
-    magnitudes = plot_time_feature(np.abs(attr), colorbar=False)
-    assert magnitudes.images[0].get_clim() == (0.0, 3.0)
-    with pytest.raises(ValueError, match=r"must be \(T, F\)"):
-        plot_time_feature(np.zeros((2, 3, 4)))

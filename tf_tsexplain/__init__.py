@@ -4,8 +4,9 @@ Which inputs, at which time steps, and which interactions drove a prediction of 
 model on inputs shaped ``(batch, time, features)``.
 """
 
+from tf_tsexplain import plot, tables
 from tf_tsexplain.path import EmbeddingExplainerTF, PathExplainerTF
 
 __version__ = "0.1.0"
 
-__all__ = ["EmbeddingExplainerTF", "PathExplainerTF", "__version__"]
+__all__ = ["EmbeddingExplainerTF", "PathExplainerTF", "__version__", "plot", "tables"]

@@ -62,7 +62,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
 
     from tf_tsexplain import PathExplainerTF
     from tf_tsexplain.datasets import sequence_regression
-    from tf_tsexplain.plot import plot_time_feature
+    from tf_tsexplain.plot import time_feature_heatmap
     from tf_tsexplain.tables import to_frame
 
     out.mkdir(parents=True, exist_ok=True)
@@ -117,13 +117,19 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
     pd.concat(frames).to_csv(paths["table"], index=False)
 
     fig, axes = plt.subplots(3, 1, figsize=(10, 8), constrained_layout=True)
-    plot_time_feature(
-        ig[0], names, ax=axes[0], title=f"Integrated gradients, test sequence 0 (f = {pred[0]:.2f})"
+    time_feature_heatmap(
+        ig[0],
+        inputs=explained[0],
+        feature_names=names,
+        ax=axes[0],
+        title=f"Integrated gradients, test sequence 0 (f = {pred[0]:.2f}; lines: inputs)",
     )
-    plot_time_feature(eg[0], names, ax=axes[1], title="Expected gradients, test sequence 0")
-    plot_time_feature(
+    time_feature_heatmap(
+        eg[0], feature_names=names, ax=axes[1], title="Expected gradients, test sequence 0"
+    )
+    time_feature_heatmap(
         np.abs(ig).mean(0),
-        names,
+        feature_names=names,
         ax=axes[2],
         title=f"Mean |integrated gradients| over {n_explain} sequences (boxes: ground truth)",
         cmap="Reds",

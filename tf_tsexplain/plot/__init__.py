@@ -1,5 +1,27 @@
-"""Plots of sequence explanations (matplotlib)."""
+"""Plots of sequence explanations (matplotlib).
 
-from tf_tsexplain.plot.heatmap import plot_time_feature
+Every function takes an optional Axes, returns ``(figure, axes)`` and never calls
+``plt.show()``; all work with the Agg backend. path_explain's plots keep their call
+signatures (with its bugs fixed); the sequence views are for ``(N, T, F)`` data.
+"""
 
-__all__ = ["plot_time_feature"]
+from tf_tsexplain.plot.sequence import (
+    attribution_over_time,
+    comparison_grid,
+    interaction_heatmap,
+    time_feature_heatmap,
+)
+from tf_tsexplain.plot.summary import scatter_plot, summary_plot
+from tf_tsexplain.plot.text import bar_interaction_plot, matrix_interaction_plot, text_plot
+
+__all__ = [
+    "attribution_over_time",
+    "bar_interaction_plot",
+    "comparison_grid",
+    "interaction_heatmap",
+    "matrix_interaction_plot",
+    "scatter_plot",
+    "summary_plot",
+    "text_plot",
+    "time_feature_heatmap",
+]

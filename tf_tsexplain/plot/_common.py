@@ -1,0 +1,68 @@
+"""Helpers shared by the plot functions: checked arrays, axes, colour scales."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def as_numeric(values, name: str, ndim: int | tuple[int, ...]) -> np.ndarray:
+    """A float array of the given rank(s), non-empty; clear errors otherwise."""
+    array = np.asarray(values)
+    allowed = (ndim,) if isinstance(ndim, int) else ndim
+    if array.size == 0:
+        raise ValueError(f"`{name}` is empty (shape {array.shape}).")
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise TypeError(f"`{name}` must be real numbers, got dtype {array.dtype}.")
+    if array.ndim not in allowed:
+        ranks = " or ".join(str(r) for r in allowed)
+        raise ValueError(f"`{name}` must have rank {ranks}, got shape {array.shape}.")
+    return array.astype(float)
+
+
+def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"`{name_b}` must have the shape of `{name_a}` {a.shape}, got {b.shape}.")
+
+
+def new_axes(ax, figsize):
+    """The given Axes, or a new figure's single Axes."""
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=figsize)
+    return fig, ax
+
+
+def signed_limits(values: np.ndarray) -> tuple[float, float]:
+    """Colour limits: symmetric around 0 for signed data, from 0 for magnitudes."""
+    top = float(np.nanmax(np.abs(values))) or 1.0
+    return (0.0 if np.nanmin(values) >= 0 else -top), top
+
+
+def cell_names(feature_names, n_steps: int) -> list[str]:
+    """Names of (time, feature) cells in C order: "name@t"."""
+    return [f"{name}@{t}" for t in range(n_steps) for name in feature_names]
+
+
+def flatten_features(attributions, feature_values, feature_names, time_aggregation="cells"):
+    """Sequence arrays ``(N, T, F)`` -> per-feature columns ``(N, D)`` and D names.
+
+    ``time_aggregation="cells"`` keeps every (time, feature) cell as a column named
+    ``"name@t"``; "sum", "mean", "sum_abs", "mean_abs" or "max_abs" reduce the
+    attributions over time (see ``tf_tsexplain.tables.aggregate``), and the feature
+    values are then averaged over time. ``(N, D)`` arrays pass through.
+    """
+    from tf_tsexplain._validation import check_labels
+    from tf_tsexplain.tables import aggregate  # plots take arrays; tables own aggregation
+
+    attr = as_numeric(attributions, "attributions", (2, 3))
+    values = as_numeric(feature_values, "feature_values", attr.ndim)
+    check_same_shape(attr, values, "attributions", "feature_values")
+    f = attr.shape[-1]
+    names = check_labels(feature_names, f, "feature_names", [f"f{i}" for i in range(f)])
+    if attr.ndim == 2:
+        return attr, values, names
+    if time_aggregation == "cells":
+        n, t, _ = attr.shape
+        return attr.reshape(n, -1), values.reshape(n, -1), cell_names(names, t)
+    return aggregate(attr, "time", time_aggregation), values.mean(axis=1), names

@@ -1,0 +1,219 @@
+"""Sequence views: time x feature heatmaps, attribution over time, interaction
+heatmaps between time steps or features, and a grid comparing methods."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from tf_tsexplain._validation import check_labels
+from tf_tsexplain.plot._common import as_numeric, check_same_shape, new_axes, signed_limits
+
+
+def _default_names(f: int) -> list[str]:
+    return [f"f{i}" for i in range(f)]
+
+
+def time_feature_heatmap(
+    attributions,
+    inputs=None,
+    feature_names: Sequence[str] | None = None,
+    ax=None,
+    title: str | None = None,
+    cmap: str = "RdBu_r",
+    colorbar: bool = True,
+    figsize=None,
+):
+    """Heatmap of one ``(T, F)`` attribution map: time on x, features on y.
+
+    Signed values get a diverging colour scale centred on 0 (red pushed the output
+    up, blue down, equal intensity for equal magnitude); non-negative values
+    (magnitudes) span the scale from 0.
+
+    Args:
+        attributions: ``(T, F)``.
+        inputs: optional ``(T, F)`` input values; each feature's series is drawn over
+            its row, scaled to the row's height.
+        feature_names: F row labels.
+        ax: Axes to draw on (default: a new figure).
+        title: axes title.
+        cmap: colormap name.
+        colorbar: draw a colour bar.
+        figsize: size of a new figure.
+
+    Returns:
+        ``(figure, axes)``.
+    """
+    attr = as_numeric(attributions, "attributions", 2)
+    t, f = attr.shape
+    names = check_labels(feature_names, f, "feature_names", _default_names(f))
+    values = None
+    if inputs is not None:
+        values = as_numeric(inputs, "inputs", 2)
+        check_same_shape(attr, values, "attributions", "inputs")
+    fig, ax = new_axes(ax, figsize or (max(4.0, 0.25 * t + 2), max(2.0, 0.45 * f + 1)))
+    low, high = signed_limits(attr)
+    image = ax.imshow(
+        attr.T, aspect="auto", cmap=cmap, vmin=low, vmax=high, interpolation="nearest"
+    )
+    if values is not None:
+        span = values.max(axis=0) - values.min(axis=0)
+        scaled = (values - values.min(axis=0)) / np.where(span > 0, span, 1.0)
+        for row in range(f):  # row centre at y = row; draw within +-0.4, higher values up
+            ax.plot(np.arange(t), row + 0.4 - 0.8 * scaled[:, row], color="black", lw=1.0)
+    ax.set_yticks(range(f), names)
+    ax.set_xlabel("time step")
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        fig.colorbar(image, ax=ax, label="attribution")
+    return fig, ax
+
+
+def attribution_over_time(
+    attributions,
+    feature_names: Sequence[str] | None = None,
+    top_k: int | None = None,
+    how: str = "mean",
+    ax=None,
+    title: str | None = None,
+    figsize=(7, 3.5),
+):
+    """One line per feature: its attribution at every time step.
+
+    Args:
+        attributions: ``(T, F)`` for one sequence, or ``(N, T, F)``, averaged over
+            samples with ``how``: "mean" (signed: effects of opposite sign cancel) or
+            "mean_abs" (magnitudes).
+        feature_names: F names for the legend.
+        top_k: draw only the k features with the largest total |attribution|.
+        how: "mean" or "mean_abs" (used for ``(N, T, F)``).
+        ax, title, figsize: as usual.
+
+    Returns:
+        ``(figure, axes)``; the lines are ``axes.lines`` in decreasing importance.
+    """
+    attr = as_numeric(attributions, "attributions", (2, 3))
+    if how not in ("mean", "mean_abs"):
+        raise ValueError(f"`how` must be 'mean' or 'mean_abs', got {how!r}.")
+    if attr.ndim == 3:
+        attr = np.abs(attr).mean(0) if how == "mean_abs" else attr.mean(0)
+    t, f = attr.shape
+    names = check_labels(feature_names, f, "feature_names", _default_names(f))
+    order = np.argsort(-np.abs(attr).sum(0), kind="stable")
+    if top_k is not None:
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"`top_k` must be a positive int, got {top_k!r}.")
+        order = order[:top_k]
+    fig, ax = new_axes(ax, figsize)
+    for j in order:
+        ax.plot(np.arange(t), attr[:, j], label=names[j], lw=1.5)
+    ax.axhline(0.0, color="grey", lw=0.8)
+    ax.set_xlabel("time step")
+    ax.set_ylabel("attribution")
+    ax.legend(loc="best", fontsize="small")
+    if title:
+        ax.set_title(title)
+    return fig, ax
+
+
+def interaction_heatmap(
+    interactions,
+    between: str = "time",
+    how: str = "sum",
+    zero_diagonal: bool = True,
+    labels: Sequence[str] | None = None,
+    ax=None,
+    title: str | None = None,
+    cmap: str = "RdBu_r",
+    figsize=(5, 4.5),
+):
+    """Interactions of one sequence aggregated between time steps or features.
+
+    Args:
+        interactions: ``(T, F, T, F)`` for one sequence.
+        between: "time" -> a ``(T, T)`` matrix summing over features on both sides;
+            "features" -> ``(F, F)`` summing over time on both sides.
+        how: "sum" (signed, rows still sum to the aggregated attributions when the
+            diagonal is kept) or "sum_abs" (magnitudes, no cancellation).
+        zero_diagonal: hide the diagonal (main effects and within-step or
+            within-feature interactions), which otherwise dominates the colours.
+        labels: names of the rows/columns (T or F of them).
+        ax, title, cmap, figsize: as usual.
+
+    Returns:
+        ``(figure, axes)``; the aggregated matrix is ``axes.images[0].get_array()``.
+    """
+    gamma = as_numeric(interactions, "interactions", 4)
+    if gamma.shape[:2] != gamma.shape[2:]:
+        raise ValueError(f"`interactions` must be (T, F, T, F), got shape {gamma.shape}.")
+    if between not in ("time", "features"):
+        raise ValueError(f"`between` must be 'time' or 'features', got {between!r}.")
+    if how not in ("sum", "sum_abs"):
+        raise ValueError(f"`how` must be 'sum' or 'sum_abs', got {how!r}.")
+    values = np.abs(gamma) if how == "sum_abs" else gamma
+    matrix = values.sum(axis=(1, 3)) if between == "time" else values.sum(axis=(0, 2))
+    if zero_diagonal:
+        np.fill_diagonal(matrix, 0.0)
+    size = matrix.shape[0]
+    default = [str(i) for i in range(size)] if between == "time" else _default_names(size)
+    names = check_labels(labels, size, "labels", default)
+    fig, ax = new_axes(ax, figsize)
+    low, high = signed_limits(matrix)
+    image = ax.imshow(matrix, cmap=cmap, vmin=low, vmax=high, interpolation="nearest")
+    step = max(1, size // 20)  # at most ~20 tick labels
+    ax.set_xticks(range(0, size, step), names[::step], rotation=90)
+    ax.set_yticks(range(0, size, step), names[::step])
+    axis_name = "time step" if between == "time" else "feature"
+    ax.set_xlabel(axis_name)
+    ax.set_ylabel(axis_name)
+    fig.colorbar(image, ax=ax, label="interaction")
+    if title:
+        ax.set_title(title)
+    return fig, ax
+
+
+def comparison_grid(
+    maps: Mapping[str, np.ndarray],
+    inputs=None,
+    feature_names: Sequence[str] | None = None,
+    ncols: int = 1,
+    figsize=None,
+):
+    """Several methods' ``(T, F)`` maps of the same input, side by side.
+
+    Each panel has its own colour scale (methods differ in units and scale: IG sums
+    to an output difference, masks live in [0, 1], SIS is boolean).
+
+    Args:
+        maps: method name -> ``(T, F)`` map (booleans are drawn as 0/1).
+        inputs: optional ``(T, F)`` input, overlaid on every panel.
+        feature_names: F row labels.
+        ncols: panels per row.
+        figsize: figure size (default grows with the number of panels).
+
+    Returns:
+        ``(figure, axes array)`` with one Axes per method, in the order given.
+    """
+    if not isinstance(maps, Mapping) or not maps:
+        raise ValueError("`maps` must be a non-empty dict of method name -> (T, F) map.")
+    arrays = {
+        name: as_numeric(np.asarray(m, float), f"maps[{name!r}]", 2) for name, m in maps.items()
+    }
+    shapes = {a.shape for a in arrays.values()}
+    if len(shapes) != 1:
+        raise ValueError(f"All maps must have the same (T, F) shape, got {sorted(shapes)}.")
+    (t, f), n = shapes.pop(), len(arrays)
+    nrows = -(-n // ncols)
+    panel = (max(4.0, 0.25 * t + 2), max(2.0, 0.45 * f + 1))
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=figsize or (panel[0] * ncols, panel[1] * nrows), squeeze=False
+    )
+    for ax, (name, values) in zip(axes.flat, arrays.items(), strict=False):
+        time_feature_heatmap(values, inputs=inputs, feature_names=feature_names, ax=ax, title=name)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig, axes
