@@ -216,3 +216,12 @@ def test_matrix_and_bar_interaction_plots():
         matrix_interaction_plot(np.zeros((2, 3)), tokens[:2])
     with pytest.raises(ValueError, match="`interaction_matrix` is empty"):
         bar_interaction_plot(np.zeros((0, 0)), [])
+
+
+def test_magnitudes_get_a_sequential_colour_map():
+    _, ax = time_feature_heatmap(np.abs(RNG.normal(size=(4, 2))))
+    assert ax.images[0].get_cmap().name == "Reds"
+    _, ax = interaction_heatmap(RNG.normal(size=(3, 2, 3, 2)), how="sum_abs")
+    assert ax.images[0].get_cmap().name == "Reds"
+    _, ax = interaction_heatmap(RNG.normal(size=(3, 2, 3, 2)))
+    assert ax.images[0].get_cmap().name == "RdBu_r"

@@ -132,7 +132,6 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
         feature_names=names,
         ax=axes[2],
         title=f"Mean |integrated gradients| over {n_explain} sequences (boxes: ground truth)",
-        cmap="Reds",
     )
     for t_idx, f_idx in zip(*np.nonzero(truth[0]), strict=True):
         axes[2].add_patch(

@@ -39,6 +39,13 @@ def signed_limits(values: np.ndarray) -> tuple[float, float]:
     return (0.0 if np.nanmin(values) >= 0 else -top), top
 
 
+def auto_cmap(values: np.ndarray, cmap: str | None) -> str:
+    """The given colormap, or diverging for signed data and sequential for magnitudes."""
+    if cmap is not None:
+        return cmap
+    return "Reds" if np.nanmin(values) >= 0 else "RdBu_r"
+
+
 def cell_names(feature_names, n_steps: int) -> list[str]:
     """Names of (time, feature) cells in C order: "name@t"."""
     return [f"{name}@{t}" for t in range(n_steps) for name in feature_names]

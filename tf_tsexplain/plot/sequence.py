@@ -9,7 +9,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tf_tsexplain._validation import check_labels
-from tf_tsexplain.plot._common import as_numeric, check_same_shape, new_axes, signed_limits
+from tf_tsexplain.plot._common import (
+    as_numeric,
+    auto_cmap,
+    check_same_shape,
+    new_axes,
+    signed_limits,
+)
 
 
 def _default_names(f: int) -> list[str]:
@@ -22,7 +28,7 @@ def time_feature_heatmap(
     feature_names: Sequence[str] | None = None,
     ax=None,
     title: str | None = None,
-    cmap: str = "RdBu_r",
+    cmap: str | None = None,
     colorbar: bool = True,
     figsize=None,
 ):
@@ -39,7 +45,8 @@ def time_feature_heatmap(
         feature_names: F row labels.
         ax: Axes to draw on (default: a new figure).
         title: axes title.
-        cmap: colormap name.
+        cmap: colormap name (default: "RdBu_r" for signed values, "Reds" for
+            magnitudes).
         colorbar: draw a colour bar.
         figsize: size of a new figure.
 
@@ -56,7 +63,12 @@ def time_feature_heatmap(
     fig, ax = new_axes(ax, figsize or (max(4.0, 0.25 * t + 2), max(2.0, 0.45 * f + 1)))
     low, high = signed_limits(attr)
     image = ax.imshow(
-        attr.T, aspect="auto", cmap=cmap, vmin=low, vmax=high, interpolation="nearest"
+        attr.T,
+        aspect="auto",
+        cmap=auto_cmap(attr, cmap),
+        vmin=low,
+        vmax=high,
+        interpolation="nearest",
     )
     if values is not None:
         span = values.max(axis=0) - values.min(axis=0)
@@ -127,7 +139,7 @@ def interaction_heatmap(
     labels: Sequence[str] | None = None,
     ax=None,
     title: str | None = None,
-    cmap: str = "RdBu_r",
+    cmap: str | None = None,
     figsize=(5, 4.5),
 ):
     """Interactions of one sequence aggregated between time steps or features.
@@ -141,7 +153,8 @@ def interaction_heatmap(
         zero_diagonal: hide the diagonal (main effects and within-step or
             within-feature interactions), which otherwise dominates the colours.
         labels: names of the rows/columns (T or F of them).
-        ax, title, cmap, figsize: as usual.
+        ax, title, figsize: as usual.
+        cmap: colormap (default: diverging for signed values, "Reds" for magnitudes).
 
     Returns:
         ``(figure, axes)``; the aggregated matrix is ``axes.images[0].get_array()``.
@@ -162,7 +175,9 @@ def interaction_heatmap(
     names = check_labels(labels, size, "labels", default)
     fig, ax = new_axes(ax, figsize)
     low, high = signed_limits(matrix)
-    image = ax.imshow(matrix, cmap=cmap, vmin=low, vmax=high, interpolation="nearest")
+    image = ax.imshow(
+        matrix, cmap=auto_cmap(matrix, cmap), vmin=low, vmax=high, interpolation="nearest"
+    )
     step = max(1, size // 20)  # at most ~20 tick labels
     ax.set_xticks(range(0, size, step), names[::step], rotation=90)
     ax.set_yticks(range(0, size, step), names[::step])

@@ -166,7 +166,9 @@ def bar_interaction_plot(
     ax.barh(rows, values, color=colours, **kwargs)
     ax.set_yticks(rows, names)
     ax.axvline(0.0, color="grey", lw=0.8)
-    for row, value in zip(rows, values, strict=True):
-        ax.text(value, row, f" {value:.3g}", va="center", **(text_kwargs or {}))
+    for row, value in zip(rows, values, strict=True):  # label outside the bar's end
+        side = {"ha": "left" if value >= 0 else "right"}
+        ax.text(value, row, f" {value:.3g} ", va="center", **side, **(text_kwargs or {}))
+    ax.margins(x=0.25)
     ax.set_xlabel("interaction")
     return fig, ax
