@@ -22,8 +22,14 @@ RNG = np.random.default_rng(0)
 
 
 @pytest.fixture(autouse=True)
-def _close_figures():
+def _every_figure_renders(tmp_path):
+    """After each test, every figure it made is saved as a PNG that is not blank."""
     yield
+    for number in plt.get_fignums():
+        path = tmp_path / f"figure_{number}.png"
+        plt.figure(number).savefig(path)
+        image = matplotlib.image.imread(path)
+        assert image.ndim == 3 and image.std() > 0.01, f"figure {number} is blank"
     plt.close("all")
 
 
@@ -145,6 +151,8 @@ def test_summary_plot_takes_sequences_and_interactions():
     _, ax = summary_plot(attr, values, interactions=gamma, interaction_feature=(1, 0))
     column = [t.get_text() for t in ax.get_yticklabels()].index("f1@2")
     np.testing.assert_allclose(ax.collections[column].get_offsets()[:, 0], gamma[:, 2, 1, 1, 0])
+    with pytest.raises(ValueError, match="`time_aggregation` must be one of"):
+        summary_plot(attr, values, time_aggregation="median")
     with pytest.raises(ValueError, match="need `interaction_feature`"):
         summary_plot(attr, values, interactions=gamma)
     with pytest.raises(ValueError, match=r"`feature_values` must have the shape"):

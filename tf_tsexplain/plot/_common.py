@@ -69,6 +69,9 @@ def flatten_features(attributions, feature_values, feature_names, time_aggregati
     names = check_labels(feature_names, f, "feature_names", [f"f{i}" for i in range(f)])
     if attr.ndim == 2:
         return attr, values, names
+    choices = ("cells", "sum", "mean", "sum_abs", "mean_abs", "max_abs")
+    if time_aggregation not in choices:
+        raise ValueError(f"`time_aggregation` must be one of {choices}, got {time_aggregation!r}.")
     if time_aggregation == "cells":
         n, t, _ = attr.shape
         return attr.reshape(n, -1), values.reshape(n, -1), cell_names(names, t)
