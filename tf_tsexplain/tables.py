@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from tf_tsexplain._validation import check_labels
+from tf_tsexplain._validation import check_labels, check_positive_int
 
 _AXES = {"sample": 0, "time": 1, "feature": 2}
 _HOW = {
@@ -146,8 +146,7 @@ def interactions_frame(
     values = flat[i, j] + flat[j, i]
     order = np.argsort(-np.abs(values), kind="stable")
     if top_k is not None:
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-            raise ValueError(f"`top_k` must be a positive int, got {top_k!r}.")
+        check_positive_int(top_k, "top_k")
         order = order[:top_k]
     i, j, values = i[order], j[order], values[order]
     return pd.DataFrame(

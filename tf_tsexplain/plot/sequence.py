@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tf_tsexplain._validation import check_labels
+from tf_tsexplain._validation import check_labels, check_positive_int
 from tf_tsexplain.plot._common import (
     as_numeric,
     auto_cmap,
@@ -116,8 +116,7 @@ def attribution_over_time(
     names = check_labels(feature_names, f, "feature_names", _default_names(f))
     order = np.argsort(-np.abs(attr).sum(0), kind="stable")
     if top_k is not None:
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-            raise ValueError(f"`top_k` must be a positive int, got {top_k!r}.")
+        check_positive_int(top_k, "top_k")
         order = order[:top_k]
     fig, ax = new_axes(ax, figsize)
     for j in order:

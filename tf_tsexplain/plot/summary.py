@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from tf_tsexplain._validation import check_positive_int
 from tf_tsexplain.plot._common import as_numeric, flatten_features, new_axes
 
 _EPS = 1e-8  # path_explain divides by std + 1e7, which flattens every colour to 0
@@ -82,8 +83,7 @@ def summary_plot(
     x, values, names = flatten_features(shown, feature_values, feature_names, time_aggregation)
     order = np.argsort(-np.abs(x).mean(axis=0), kind="stable")
     if plot_top_k is not None:
-        if isinstance(plot_top_k, bool) or not isinstance(plot_top_k, int) or plot_top_k < 1:
-            raise ValueError(f"`plot_top_k` must be a positive int, got {plot_top_k!r}.")
+        check_positive_int(plot_top_k, "plot_top_k")
         order = order[:plot_top_k]
     colours = _standardize(values) if standardize_features else values
     low, high = np.percentile(colours[:, order], [5, 95]) if colours.size else (0, 1)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from tf_tsexplain._validation import check_positive_int
 from tf_tsexplain.plot._common import as_numeric, new_axes, signed_limits
 
 
@@ -148,8 +149,7 @@ def bar_interaction_plot(
     """
     gamma, labels = _square(interaction_matrix, tokens, zero_diagonals)
     if pair_indices is None:
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-            raise ValueError(f"`top_k` must be a positive int, got {top_k!r}.")
+        check_positive_int(top_k, "top_k")
         offset = 1 if zero_diagonals else 0
         i, j = np.triu_indices(len(labels), k=offset)
         order = np.argsort(-np.abs(gamma[i, j]), kind="stable")[:top_k]
