@@ -1,0 +1,358 @@
+"""Sufficient input subsets (SIS, Carter et al., 2019), batched for sequence models.
+
+A SIS of an input x is a small set of positions whose values alone (every other
+position replaced by its "fully masked" value) keep f(x) >= threshold. Backward
+selection masks, one at a time, the position whose removal keeps f highest (ties: the
+lowest index first); the SIS is read back from the end of that order. A SIS
+collection repeats this on what is left, so its SIS are disjoint.
+
+Masks are True where the value is present. A mask may be broadcastable over the
+input, to mask several values at once; for a sequence ``(T, F)``:
+
+- cells ``(T, F)``: every value on its own (``make_empty_boolean_mask((T, F))``);
+- whole time steps ``(T, 1)``: ``make_empty_boolean_mask_broadcast_over_axis((T, F), 1)``;
+- whole features ``(1, F)``: ``make_empty_boolean_mask_broadcast_over_axis((T, F), 0)``.
+
+The reference-compatible functions (``sis_collection``, ``find_sis`` ...) take any
+``f`` mapping a numpy batch to scores ``(B,)``. ``SISExplainer`` runs the same
+procedure on a Keras model with one compiled function, and advances the backward
+selections of many inputs together so that one model call serves all of them. Both
+share one engine, so they give the same SIS.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+from tf_tsexplain._batching import Progress, chunks
+from tf_tsexplain._model import as_model_fn, probe_output
+from tf_tsexplain._targets import resolve_output_indices, select_output
+from tf_tsexplain._validation import as_float_array, check_positive_int
+
+
+# ---------------------------------------------------------------------- results
+class _SISFields(NamedTuple):
+    sis: np.ndarray
+    ordering_over_entire_backselect: np.ndarray
+    values_over_entire_backselect: np.ndarray
+    mask: np.ndarray
+
+
+class SISResult(_SISFields):
+    """One SIS, with the backward selection it was read from.
+
+    Fields:
+        sis: ``(k, mask.ndim)`` indices into the mask of the SIS positions, the
+            position masked last during backward selection first.
+        ordering_over_entire_backselect: ``(m, mask.ndim)`` positions in the order
+            they were masked (m = positions still available when this SIS was sought).
+        values_over_entire_backselect: ``(m,)`` value of f after masking each of them.
+        mask: boolean mask (shape of the mask), True exactly on the SIS.
+
+    ``len(result)`` is the SIS size; ``==`` compares every field exactly;
+    ``approx_equal`` allows float tolerance on the values.
+    """
+
+    def __new__(cls, sis, ordering, values, mask, initial_value=None):
+        self = super().__new__(cls, sis, ordering, values, mask)
+        self._initial_value = initial_value  # f of the input the selection started from
+        return self
+
+    def __len__(self) -> int:
+        return len(self.sis)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, SISResult):
+            return NotImplemented
+        return all(np.array_equal(a, b) for a, b in zip(self[:4], other[:4], strict=True))
+
+    def __ne__(self, other) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = None
+
+    def __iter__(self):  # the four reference fields, for unpacking
+        return iter(tuple.__iter__(self))
+
+    def approx_equal(self, other: SISResult, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+        """Positions compared exactly, values with ``np.allclose(rtol, atol)``."""
+        return (
+            np.array_equal(self.sis, other.sis)
+            and np.array_equal(self.mask, other.mask)
+            and np.array_equal(
+                self.ordering_over_entire_backselect, other.ordering_over_entire_backselect
+            )
+            and np.allclose(
+                self.values_over_entire_backselect,
+                other.values_over_entire_backselect,
+                rtol=rtol,
+                atol=atol,
+            )
+        )
+
+    def for_threshold(self, threshold: float) -> SISResult | None:
+        """The SIS this same backward selection gives for another threshold.
+
+        No model call: backward selection does not depend on the threshold, only the
+        read-back does. Returns None if f of the starting input is below
+        ``threshold``. (For a whole collection, later SIS depend on earlier ones, so
+        only the first SIS of a collection transfers exactly.)
+        """
+        threshold = _check_threshold(threshold)
+        if self._initial_value is None:
+            raise ValueError("This SISResult does not carry f of its starting input.")
+        cut = _read_back(
+            self.values_over_entire_backselect, threshold, self._initial_value, None
+        )
+        if cut is None:
+            return None
+        return _make_result(
+            self.ordering_over_entire_backselect,
+            self.values_over_entire_backselect,
+            cut,
+            self.mask.shape,
+            self._initial_value,
+        )
+
+
+# ---------------------------------------------------------------------- masks
+def make_empty_boolean_mask(shape) -> np.ndarray:
+    """All-True (nothing masked) boolean mask of ``shape``."""
+    return np.ones(shape, dtype=bool)
+
+
+def make_empty_boolean_mask_broadcast_over_axis(shape, axis) -> np.ndarray:
+    """All-True mask of ``shape`` with size 1 along ``axis`` (an int or a tuple).
+
+    For an input ``(T, F)``: ``axis=0`` gives ``(1, F)`` (mask whole features),
+    ``axis=1`` gives ``(T, 1)`` (mask whole time steps).
+    """
+    shape = list(shape)
+    for a in np.atleast_1d(axis):
+        shape[int(a)] = 1
+    return np.ones(shape, dtype=bool)
+
+
+def produce_masked_inputs(input_to_mask, fully_masked_input, batch_of_masks) -> np.ndarray:
+    """``where(mask, input, fully_masked)`` for each mask of a batch ``(B, *M)``.
+
+    Returns:
+        ``(B, *D)`` masked inputs, in the order of the masks.
+
+    Raises:
+        TypeError: if the masks do not have one more axis than the input.
+    """
+    x = np.asarray(input_to_mask)
+    masks = np.asarray(batch_of_masks)
+    if masks.ndim != x.ndim + 1:
+        raise TypeError(
+            f"`batch_of_masks` must have one more axis than the input: input shape "
+            f"{x.shape}, masks shape {masks.shape}."
+        )
+    return np.where(masks, x[None], np.asarray(fully_masked_input)[None])
+
+
+# ---------------------------------------------------------------------- checks
+def _check_threshold(threshold) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"`threshold` must be a real number, got {threshold!r}.")
+    if not np.isfinite(threshold):
+        raise ValueError(f"`threshold` must be finite, got {threshold!r}.")
+    return float(threshold)
+
+
+def _check_mask(mask, input_shape, name="mask") -> np.ndarray:
+    mask = np.asarray(mask)
+    if mask.dtype != bool:
+        raise TypeError(f"`{name}` must be boolean, got dtype {mask.dtype}.")
+    if mask.ndim != len(input_shape) or any(
+        m not in (1, d) for m, d in zip(mask.shape, input_shape, strict=True)
+    ):
+        raise ValueError(
+            f"`{name}` of shape {mask.shape} is not broadcastable over the input of shape "
+            f"{tuple(input_shape)} (same rank, each axis of size 1 or the input's size)."
+        )
+    return mask
+
+
+def _check_scores(values, rows: int) -> np.ndarray:
+    values = np.asarray(values)
+    if values.shape != (rows,):
+        raise ValueError(
+            f"`f` must return one score per input, shape ({rows},); got shape {values.shape}."
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError("`f` returned NaN or Inf scores.")
+    return values
+
+
+# ---------------------------------------------------------------------- engine
+def _read_back(values, threshold, initial_value, cuts) -> int | None:
+    """Index i such that the SIS is ordering[i:] reversed (None: no SIS).
+
+    With positions ordering[i:] present, f = values[i - 1] (or f of the starting
+    input for i = 0). The SIS is the smallest such tail reaching the threshold.
+    ``cuts`` (optional boolean (m,)) limits i to allowed cut points.
+    """
+    if initial_value < threshold:
+        return None
+    m = len(values)
+    for i in range(m - 1, 0, -1):
+        if (cuts is None or cuts[i]) and values[i - 1] >= threshold:
+            return i
+    return 0
+
+
+def _make_result(ordering, values, cut, mask_shape, initial_value) -> SISResult:
+    sis = ordering[cut:][::-1]
+    mask = np.zeros(mask_shape, dtype=bool)
+    mask[tuple(sis.T)] = True
+    return SISResult(sis, ordering, values, mask, initial_value)
+
+
+def _collections(
+    evaluate, threshold, masks, progress=None, first_only=False
+) -> list[list[SISResult]]:
+    """Exact SIS collections of several inputs, their backward selections in lockstep.
+
+    Args:
+        evaluate: ``(input_index (R,), masks (R, *M)) -> scores (R,)``.
+        threshold: the SIS threshold.
+        masks: ``(N, *M)`` initial masks (True = available).
+        progress: optional ``Progress`` advanced by the rows evaluated.
+        first_only: stop after each input's first SIS (``find_sis``).
+
+    Each round evaluates, in one call, f of the starting input of every input that
+    begins a new SIS and every "one more masked" variant of every input in backward
+    selection; then each input in selection masks its best position (ties: lowest
+    flat index).
+    """
+    n = masks.shape[0]
+    mask_shape = masks.shape[1:]
+    m = int(np.prod(mask_shape))
+    available = masks.reshape(n, m).copy()  # positions not in an earlier SIS
+    selecting = np.zeros((n, m), bool)  # positions still unmasked in the selection
+    in_selection = np.zeros(n, bool)
+    done = ~available.any(axis=1)
+    order = np.zeros((n, m), np.int64)
+    values = np.zeros((n, m))
+    steps = np.zeros(n, np.int64)
+    initial = np.zeros(n)
+    results: list[list[SISResult]] = [[] for _ in range(n)]
+
+    while not done.all():
+        starting = np.flatnonzero(~done & ~in_selection)
+        rows_input, rows_position = np.nonzero(selecting & in_selection[:, None])
+        row_masks = np.concatenate([available[starting], selecting[rows_input]])
+        row_masks[len(starting) + np.arange(len(rows_input)), rows_position] = False
+        row_inputs = np.concatenate([starting, rows_input])
+        scores = evaluate(row_inputs, row_masks.reshape((-1,) + mask_shape))
+        if progress is not None:
+            progress.advance(len(row_inputs))
+
+        # inputs starting a new SIS: continue only if f(remaining input) >= threshold
+        start_scores = scores[: len(starting)]
+        go = start_scores >= threshold
+        done[starting[~go]] = True
+        begin = starting[go]
+        initial[begin] = start_scores[go]
+        selecting[begin] = available[begin]
+        steps[begin] = 0
+        in_selection[begin] = True
+
+        # inputs in selection: mask the best position (first max = lowest index)
+        if len(rows_input):
+            sel_scores = scores[len(starting) :]
+            ranked = np.lexsort((rows_position, -sel_scores, rows_input))
+            first = np.unique(rows_input[ranked], return_index=True)[1]
+            best = ranked[first]
+            who, where, value = rows_input[best], rows_position[best], sel_scores[best]
+            selecting[who, where] = False
+            order[who, steps[who]] = where
+            values[who, steps[who]] = value
+            steps[who] += 1
+            for i in who[~selecting[who].any(axis=1)]:  # selection finished: read back
+                k = steps[i]
+                ordering = np.stack(np.unravel_index(order[i, :k], mask_shape), axis=1)
+                cut = _read_back(values[i, :k], threshold, initial[i], None)
+                result = _make_result(ordering, values[i, :k].copy(), cut, mask_shape, initial[i])
+                results[i].append(result)
+                available[i] &= ~result.mask.reshape(m)
+                in_selection[i] = False
+                done[i] = first_only or not available[i].any()
+    return results
+
+
+def _numpy_evaluator(f, inputs, fully_masked):
+    """Evaluate a user ``f`` on masked copies built with ``produce_masked_inputs``."""
+
+    def evaluate(input_index, masks):
+        batch = np.where(masks, inputs[input_index], fully_masked[input_index])
+        return _check_scores(f(batch), len(input_index))
+
+    return evaluate
+
+
+# ---------------------------------------------------------------------- reference API
+def find_sis(f, threshold, current_input, current_mask, fully_masked_input) -> SISResult | None:
+    """One SIS of ``current_input`` (backward selection, then read-back).
+
+    Args:
+        f: maps a batch ``(B, *D)`` to scores ``(B,)``.
+        threshold: tau: a SIS keeps ``f >= threshold``.
+        current_input: ``D``-shaped input.
+        current_mask: boolean mask (shape ``M``, broadcastable over ``D``) of the
+            positions available; False positions are already masked.
+        fully_masked_input: ``D``-shaped input with every value masked.
+
+    Returns:
+        A ``SISResult``, or None if f of the (masked) input is below the threshold or
+        every position is masked. On ties the lower index is masked first, so it
+        appears later in the SIS.
+    """
+    x, masked, mask, threshold = _check_reference_args(
+        threshold, current_input, fully_masked_input, current_mask
+    )
+    evaluate = _numpy_evaluator(f, x[None], masked[None])
+    found = _collections(evaluate, threshold, mask[None], first_only=True)[0]
+    return found[0] if found else None
+
+
+def sis_collection(
+    f, threshold, initial_input, fully_masked_input, initial_mask=None
+) -> list[SISResult]:
+    """The SIS collection of one input: disjoint SIS, found one after another.
+
+    Args:
+        f: maps a batch ``(B, *D)`` to scores ``(B,)``.
+        threshold: tau.
+        initial_input: ``D``-shaped input.
+        fully_masked_input: ``D``-shaped input with every value masked.
+        initial_mask: optional boolean mask ``M`` broadcastable over ``D`` (default:
+            one position per value).
+
+    Returns:
+        List of ``SISResult`` in the order found; empty if ``f(initial_input) <
+        threshold``.
+    """
+    x, masked, mask, threshold = _check_reference_args(
+        threshold, initial_input, fully_masked_input, initial_mask
+    )
+    return _collections(_numpy_evaluator(f, x[None], masked[None]), threshold, mask[None])[0]
+
+
+def _check_reference_args(threshold, x, masked, mask):
+    threshold = _check_threshold(threshold)
+    x = np.asarray(x)
+    masked = np.asarray(masked)
+    if x.shape != masked.shape:
+        raise ValueError(
+            f"The input {x.shape} and `fully_masked_input` {masked.shape} must have the same shape."
+        )
+    mask = make_empty_boolean_mask(x.shape) if mask is None else _check_mask(mask, x.shape)
+    return x, masked, mask, threshold
