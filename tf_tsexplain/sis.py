@@ -106,9 +106,7 @@ class SISResult(_SISFields):
         threshold = _check_threshold(threshold)
         if self._initial_value is None:
             raise ValueError("This SISResult does not carry f of its starting input.")
-        cut = _read_back(
-            self.values_over_entire_backselect, threshold, self._initial_value, None
-        )
+        cut = _read_back(self.values_over_entire_backselect, threshold, self._initial_value, None)
         if cut is None:
             return None
         return _make_result(
@@ -356,3 +354,215 @@ def _check_reference_args(threshold, x, masked, mask):
         )
     mask = make_empty_boolean_mask(x.shape) if mask is None else _check_mask(mask, x.shape)
     return x, masked, mask, threshold
+
+
+# ---------------------------------------------------------------------- Keras front
+_MASK_OVER = ("cells", "time", "features")
+
+
+class SISExplainer:
+    """SIS collections for a Keras sequence model, batched across inputs.
+
+    ``f`` is the model's output for the explained class: by default the class the
+    model predicts for each (unmasked) input, so for a classifier with softmax
+    outputs, f is the predicted class probability and a SIS is a set of positions that
+    alone keep that probability at or above ``threshold``.
+
+    Args:
+        model: Keras model or callable on float batches ``(rows, T, F)``.
+        output_index: the output to explain: None (the predicted class per input; the
+            scalar for single-output models), an int, or one int per input given to
+            :meth:`explain` via ``output_indices``.
+        threshold: tau.
+        fully_masked_input: the value of a masked position: a scalar, a ``(T, F)``
+            array (e.g. the training mean) or one per input ``(N, T, F)``. Check that
+            the model is uninformative on it.
+        mask_over: "cells" (each value), "time" (whole time steps) or "features"
+            (whole features).
+        batch_size: most rows (masked copies) per model call.
+        approximate: gradient-guided backward selection masking ``k`` positions per
+            step (see :meth:`explain`). Approximate: each SIS is still sufficient
+            (its f is measured), but may be up to ``k - 1`` positions larger than
+            the exact one, and may differ from it.
+        k: positions masked per step in approximate mode.
+    """
+
+    def __init__(
+        self,
+        model,
+        output_index=None,
+        threshold: float = 0.5,
+        fully_masked_input=0.0,
+        mask_over: str = "cells",
+        batch_size: int = 4096,
+        approximate: bool = False,
+        k: int = 8,
+    ):
+        if mask_over not in _MASK_OVER:
+            raise ValueError(f"`mask_over` must be one of {_MASK_OVER}, got {mask_over!r}.")
+        self.model = model
+        self.output_index = output_index
+        self.threshold = _check_threshold(threshold)
+        self.fully_masked_input = fully_masked_input
+        self.mask_over = mask_over
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.approximate = bool(approximate)
+        self.k = check_positive_int(k, "k")
+        self._model_fn = as_model_fn(model)
+        self._compiled: dict = {}
+
+    def explain(self, inputs, output_indices=None, verbose: bool = False) -> list[list[SISResult]]:
+        """SIS collections of every input.
+
+        Args:
+            inputs: ``(N, T, F)`` floats.
+            output_indices: overrides the constructor's ``output_index`` (an int or one
+                per input).
+            verbose: progress bar over model rows.
+
+        Returns:
+            N lists of ``SISResult`` (empty where f(input) < threshold). Indices in
+            the results refer to the mask: ``(t, f)`` for cells, ``(t, 0)`` for time
+            steps, ``(0, f)`` for features.
+
+        Cost (exact): about ``d (d + 1) / 2`` model rows per SIS for ``d`` maskable
+        positions, sent in batches of ``batch_size`` rows pooled across inputs. In
+        approximate mode: about ``d / k`` gradient evaluations per SIS.
+        """
+        x = as_float_array(inputs, "inputs", min_rank=3)
+        if x.ndim != 3:
+            raise ValueError(f"`inputs` must be (N, T, F), got shape {x.shape}.")
+        n, t, f = x.shape
+        masked = np.asarray(self.fully_masked_input, dtype=x.dtype)
+        if masked.shape not in ((), (t, f), (n, t, f)):
+            raise ValueError(
+                f"`fully_masked_input` must be a scalar, (T, F) = {(t, f)} or (N, T, F) = "
+                f"{x.shape}; got shape {masked.shape}."
+            )
+        masked = np.ascontiguousarray(np.broadcast_to(masked, x.shape))
+        if not np.all(np.isfinite(masked)):
+            raise ValueError("`fully_masked_input` contains NaN or Inf.")
+        mask_shape = {"cells": (t, f), "time": (t, 1), "features": (1, f)}[self.mask_over]
+        targets = self._targets(x, output_indices)
+        fn = self._compiled_fn(x, mask_shape, with_gradients=self.approximate)
+        x_all, masked_all, target_all = tf.constant(x), tf.constant(masked), tf.constant(targets)
+        progress = Progress(None, verbose, unit="rows") if verbose else None  # total unknown
+        masks = np.ones((n,) + mask_shape, bool)
+
+        def evaluate(input_index, row_masks):
+            out = np.empty(len(input_index), x.dtype)
+            index = input_index.astype(np.int32)
+            for start, stop in chunks(len(index), self.batch_size):
+                out[start:stop] = fn(
+                    x_all, masked_all, target_all, index[start:stop], row_masks[start:stop]
+                ).numpy()
+            return _check_scores(out, len(index))
+
+        if not self.approximate:
+            return _collections(evaluate, self.threshold, masks, progress)
+
+        def evaluate_with_gradients(input_index, row_masks):
+            values, grads = fn(
+                x_all, masked_all, target_all, input_index.astype(np.int32), row_masks
+            )
+            return _check_scores(values.numpy(), len(input_index)), grads.numpy()
+
+        return _approximate_collections(
+            evaluate_with_gradients, self.threshold, masks, x, masked, self.k
+        )
+
+    def _targets(self, x, output_indices) -> np.ndarray:
+        output_shape = probe_output(self._model_fn, x[:1])
+        chosen = self.output_index if output_indices is None else output_indices
+        if chosen is None and output_shape and int(np.prod(output_shape)) > 1:
+            if len(output_shape) != 1:
+                raise ValueError(
+                    "For sequence outputs pass `output_indices` as (time, class) pairs."
+                )
+            chosen = np.argmax(_predict(self._model_fn, x, self.batch_size), axis=1)
+        targets, _ = resolve_output_indices(chosen, output_shape, len(x))
+        return targets[0]
+
+    def _compiled_fn(self, x, mask_shape, with_gradients: bool):
+        """One tf.function per input and mask shape: masked copies -> scores (and, for
+        the approximate mode, their gradients w.r.t. the masked copies)."""
+        key = (x.shape[1:], mask_shape, x.dtype.name, with_gradients)
+        if key not in self._compiled:
+            model_fn = self._model_fn
+            dtype = tf.as_dtype(x.dtype)
+            signature = [
+                tf.TensorSpec((None,) + x.shape[1:], dtype),
+                tf.TensorSpec((None,) + x.shape[1:], dtype),
+                tf.TensorSpec((None,), tf.int32),
+                tf.TensorSpec((None,), tf.int32),
+                tf.TensorSpec((None,) + mask_shape, tf.bool),
+            ]
+
+            @tf.function(input_signature=signature)
+            def scores(x_all, masked_all, target_all, input_index, row_masks):
+                full = tf.broadcast_to(row_masks, tf.shape(tf.gather(x_all, input_index)))
+                batch = tf.where(
+                    full, tf.gather(x_all, input_index), tf.gather(masked_all, input_index)
+                )
+                with tf.GradientTape() as tape:
+                    tape.watch(batch)
+                    out = tf.cast(model_fn(batch), batch.dtype)
+                    values = select_output(out, tf.gather(target_all, input_index))
+                if not with_gradients:  # Python bool: decided at trace time
+                    return values
+                return values, tape.gradient(values, batch)
+
+            self._compiled[key] = scores
+        return self._compiled[key]
+
+
+def _predict(model_fn, x, batch_size) -> np.ndarray:
+    outputs = [model_fn(tf.constant(x[a:b])).numpy() for a, b in chunks(len(x), batch_size)]
+    return np.concatenate(outputs).reshape(len(x), -1)
+
+
+def _approximate_collections(evaluate, threshold, masks, x, masked, k):
+    """Gradient-guided SIS collections: mask the ``k`` positions per step whose removal
+    a first-order estimate says lowers f least, then measure f.
+
+    The estimated change of masking a position is ``sum over its cells of
+    grad * (masked - x)``. f is measured after every step, and the read-back only cuts
+    between steps, so every SIS returned is sufficient (measured f >= threshold).
+    """
+    n = masks.shape[0]
+    mask_shape = masks.shape[1:]
+    m = int(np.prod(mask_shape))
+    delta = masked - x  # (N, T, F)
+    results: list[list[SISResult]] = [[] for _ in range(n)]
+    available = masks.reshape(n, m).copy()
+    for i in range(n):  # inputs run their selections one after another here
+        while available[i].any():
+            current = available[i].copy()
+            value, grad = evaluate(np.array([i]), current.reshape((1,) + mask_shape))
+            start_value = value[0]
+            if start_value < threshold:
+                break
+            order, values, cuts = [], [], []
+            while current.any():
+                # estimated change per position: sum of grad * delta over its cells
+                change = _sum_to_mask(grad[0] * delta[i], mask_shape).reshape(m)
+                candidates = np.flatnonzero(current)
+                ranked = candidates[np.argsort(-change[candidates], kind="stable")][:k]
+                current[ranked] = False
+                value, grad = evaluate(np.array([i]), current.reshape((1,) + mask_shape))
+                cuts.extend([True] + [False] * (len(ranked) - 1))
+                order.extend(ranked)
+                values.extend([value[0]] * len(ranked))
+            values = np.array(values)
+            ordering = np.stack(np.unravel_index(np.array(order), mask_shape), axis=1)
+            cut = _read_back(values, threshold, start_value, np.array(cuts))
+            result = _make_result(ordering, values, cut, mask_shape, start_value)
+            results[i].append(result)
+            available[i] &= ~result.mask.reshape(m)
+    return results
+
+
+def _sum_to_mask(cells: np.ndarray, mask_shape) -> np.ndarray:
+    """Sum ``(T, F)`` values over the axes a broadcast mask covers."""
+    axes = tuple(a for a, size in enumerate(mask_shape) if size == 1 and cells.shape[a] != 1)
+    return cells.sum(axis=axes, keepdims=True) if axes else cells
