@@ -29,6 +29,8 @@ def test_demo_writes_attributions_table_and_plot(tmp_path, capsys):
     np.testing.assert_allclose(ig_rows.attribution.to_numpy().reshape(ig.shape), ig, rtol=1e-5)
     image = matplotlib.image.imread(out / "attributions.png")
     assert image.ndim == 3 and image.shape[0] > 300 and image.std() > 0.01  # not blank
+    assert str(out / "sis.png") in printed and "SIS 1 (" in printed
+    assert matplotlib.image.imread(out / "sis.png").std() > 0.01
 
 
 def test_demo_refuses_bad_arguments(tmp_path, capsys):

@@ -13,6 +13,7 @@ from tf_tsexplain.plot import (
     interaction_heatmap,
     matrix_interaction_plot,
     scatter_plot,
+    sis_plot,
     summary_plot,
     text_plot,
     time_feature_heatmap,
@@ -240,3 +241,32 @@ def test_top_k_must_be_a_positive_int():
         bar_interaction_plot(np.eye(3), ["a", "b", "c"], top_k=0)
     with pytest.raises(TypeError, match="`plot_top_k` must be an integer"):
         summary_plot(np.ones((3, 2)), np.ones((3, 2)), plot_top_k=1.5)
+
+
+def test_sis_plot_outlines_every_sis_cell():
+    from tf_tsexplain.sis import sis_collection
+
+    x = np.zeros((6, 2))
+    x[1, 0], x[4, 1] = 5.0, 3.0
+
+    def total(batch):
+        return batch.reshape(len(batch), -1).sum(1)
+
+    collection = sis_collection(total, 2.5, x, np.zeros_like(x))
+    assert len(collection) == 2
+    fig, ax = sis_plot(x, collection, feature_names=["a", "b"])
+    corners = sorted((p.get_x() + 0.5, p.get_y() + 0.5) for p in ax.patches)
+    assert corners == [(1.0, 0.0), (4.0, 1.0)]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["SIS 1", "SIS 2"]
+    steps = np.ones((6, 1), bool)
+    steps[:] = False
+    steps[2] = True
+    from tf_tsexplain.sis import SISResult
+
+    whole_step = SISResult(np.array([[2, 0]]), np.array([[2, 0]]), np.zeros(1), steps)
+    _, ax = sis_plot(x, whole_step)
+    assert len(ax.patches) == 2  # the time-step mask covers both features of step 2
+    with pytest.raises(ValueError, match="does not fit inputs"):
+        sis_plot(
+            x, SISResult(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.ones((3, 2), bool))
+        )

@@ -9,6 +9,7 @@ from tf_tsexplain.plot.sequence import (
     attribution_over_time,
     comparison_grid,
     interaction_heatmap,
+    sis_plot,
     time_feature_heatmap,
 )
 from tf_tsexplain.plot.summary import scatter_plot, summary_plot
@@ -21,6 +22,7 @@ __all__ = [
     "interaction_heatmap",
     "matrix_interaction_plot",
     "scatter_plot",
+    "sis_plot",
     "summary_plot",
     "text_plot",
     "time_feature_heatmap",

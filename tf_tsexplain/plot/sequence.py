@@ -231,3 +231,54 @@ def comparison_grid(
         ax.set_visible(False)
     fig.tight_layout()
     return fig, axes
+
+
+def sis_plot(
+    inputs,
+    collection,
+    feature_names: Sequence[str] | None = None,
+    ax=None,
+    title: str | None = None,
+    figsize=None,
+):
+    """A sequence with the cells of its sufficient input subsets outlined.
+
+    Args:
+        inputs: ``(T, F)`` input values, drawn as a heatmap (time on x).
+        collection: one ``SISResult`` or a list of them (a SIS collection); masks over
+            cells ``(T, F)``, time steps ``(T, 1)`` or features ``(1, F)`` are
+            broadcast to cells. SIS k gets the k-th colour of the "tab10" cycle.
+        feature_names: F row labels.
+        ax, title, figsize: as usual.
+
+    Returns:
+        ``(figure, axes)``; each outlined cell is one patch in ``axes.patches``.
+    """
+    values = as_numeric(inputs, "inputs", 2)
+    t, f = values.shape
+    results = [collection] if hasattr(collection, "mask") else list(collection)
+    names = check_labels(feature_names, f, "feature_names", _default_names(f))
+    cells = []
+    for result in results:
+        mask = np.asarray(result.mask, bool)
+        if mask.ndim != 2 or any(m not in (1, s) for m, s in zip(mask.shape, (t, f), strict=True)):
+            raise ValueError(f"A SIS mask of shape {mask.shape} does not fit inputs {(t, f)}.")
+        cells.append(np.broadcast_to(mask, (t, f)))
+    fig, ax = new_axes(ax, figsize or (max(4.0, 0.25 * t + 2), max(2.0, 0.45 * f + 1)))
+    image = ax.imshow(values.T, aspect="auto", cmap="Greys", interpolation="nearest")
+    colours = plt.get_cmap("tab10")
+    for k, cell_mask in enumerate(cells):
+        for n, (step, feature) in enumerate(np.argwhere(cell_mask)):
+            outline = plt.Rectangle(
+                (step - 0.5, feature - 0.5), 1, 1, fill=False, lw=2, edgecolor=colours(k % 10)
+            )
+            outline.set_label(f"SIS {k + 1}" if n == 0 else None)  # one legend entry per SIS
+            ax.add_patch(outline)
+    if cells:
+        ax.legend(loc="upper right", fontsize="small")
+    ax.set_yticks(range(f), names)
+    ax.set_xlabel("time step")
+    fig.colorbar(image, ax=ax, label="input value")
+    if title:
+        ax.set_title(title)
+    return fig, ax
