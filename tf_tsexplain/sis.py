@@ -76,9 +76,6 @@ class SISResult(_SISFields):
 
     __hash__ = None
 
-    def __iter__(self):  # the four reference fields, for unpacking
-        return iter(tuple.__iter__(self))
-
     def approx_equal(self, other: SISResult, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
         """Positions compared exactly, values with ``np.allclose(rtol, atol)``."""
         return (
