@@ -524,7 +524,8 @@ def _approximate_collections(evaluate, threshold, masks, x, masked, k):
 
     The estimated change of masking a position is ``sum over its cells of
     grad * (masked - x)``. f is measured after every step, and the read-back only cuts
-    between steps, so every SIS returned is sufficient (measured f >= threshold).
+    between steps, then refined inside the last step (``_refine_cut``), so every SIS
+    returned is sufficient (measured f >= threshold).
     """
     n = masks.shape[0]
     mask_shape = masks.shape[1:]
@@ -550,13 +551,32 @@ def _approximate_collections(evaluate, threshold, masks, x, masked, k):
                 cuts.extend([True] + [False] * (len(ranked) - 1))
                 order.extend(ranked)
                 values.extend([value[0]] * len(ranked))
-            values = np.array(values)
-            ordering = np.stack(np.unravel_index(np.array(order), mask_shape), axis=1)
-            cut = _read_back(values, threshold, start_value, np.array(cuts))
+            values, order, cuts = np.array(values), np.array(order), np.array(cuts)
+            cut = _read_back(values, threshold, start_value, cuts)
+            cut = _refine_cut(evaluate, i, order, cuts, cut, threshold, mask_shape)
+            ordering = np.stack(np.unravel_index(order, mask_shape), axis=1)
             result = _make_result(ordering, values, cut, mask_shape, start_value)
             results[i].append(result)
             available[i] &= ~result.mask.reshape(m)
     return results
+
+
+def _refine_cut(evaluate, i, order, cuts, cut, threshold, mask_shape) -> int:
+    """Shrink a SIS cut at a step boundary inside its step: measure f with the first
+    1, 2, ... positions of that step masked too (one batched call, at most k - 1
+    rows) and keep the smallest tail that still reaches the threshold."""
+    later = np.flatnonzero(cuts[cut + 1 :])
+    end = cut + 1 + later[0] if len(later) else len(order)
+    candidates = np.arange(cut + 1, end)
+    if not len(candidates):
+        return cut
+    m = int(np.prod(mask_shape))
+    rows = np.zeros((len(candidates), m), bool)
+    for row, start in enumerate(candidates):
+        rows[row, order[start:]] = True
+    scores, _ = evaluate(np.full(len(candidates), i), rows.reshape((-1,) + mask_shape))
+    sufficient = candidates[scores >= threshold]
+    return int(sufficient.max()) if len(sufficient) else cut
 
 
 def _sum_to_mask(cells: np.ndarray, mask_shape) -> np.ndarray:
