@@ -22,7 +22,7 @@ def chunks(n_rows: int, batch_size: int) -> Iterator[tuple[int, int]]:
 class Progress:
     """A ``keras.utils.Progbar`` when ``verbose``, nothing otherwise."""
 
-    def __init__(self, total: int, verbose: bool, unit: str = "rows"):
+    def __init__(self, total: int | None, verbose: bool, unit: str = "rows"):
         self._bar = keras.utils.Progbar(total, unit_name=unit) if verbose else None
         self._done = 0
 
@@ -30,3 +30,8 @@ class Progress:
         self._done += n
         if self._bar is not None:
             self._bar.update(self._done)
+
+    def finish(self) -> None:
+        """End the bar's line (needed when the total was not known in advance)."""
+        if self._bar is not None:
+            self._bar.update(self._done, finalize=True)

@@ -456,7 +456,10 @@ class SISExplainer:
             return _check_scores(out, len(index))
 
         if not self.approximate:
-            return _collections(evaluate, self.threshold, masks, progress)
+            collections = _collections(evaluate, self.threshold, masks, progress)
+            if progress is not None:
+                progress.finish()
+            return collections
 
         def evaluate_with_gradients(input_index, row_masks):
             values, grads = fn(
