@@ -1,7 +1,15 @@
 """The ``tf-tsexplain`` command line.
 
-``tf-tsexplain demo --out DIR`` trains a small Keras LSTM on synthetic sequences with
-a known ground truth, explains some of its predictions and writes the results.
+- ``tf-tsexplain demo --out DIR`` trains a small Keras LSTM on synthetic sequences
+  with a known ground truth, explains some of its predictions and writes the results.
+- ``tf-tsexplain explain MODEL INPUTS --out DIR`` explains a saved model (SavedModel
+  directory or ``.keras`` file) on inputs from a ``.npy`` or ``.csv`` file.
+- ``tf-tsexplain export MODEL EXPORT_DIR`` writes a SavedModel with an ``explain``
+  signature next to ``serving_default``, for TF Serving.
+
+Errors in what the user gave (paths, names, shapes) end the command with a one-line
+message and exit status 1, without a traceback. Nothing from the command line or the
+input files is evaluated as code.
 """
 
 from __future__ import annotations
@@ -35,20 +43,377 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--n-explain", type=int, default=8, help="test sequences to explain (default: 8)"
     )
+    _add_explain_parser(sub)
+    _add_export_parser(sub)
     return parser
+
+
+SAFETY_NOTE = (
+    "Model files are code: .keras files are loaded with Keras safe mode, which refuses "
+    "Lambda layers holding Python code; pass --unsafe only for files you trust. "
+    "SavedModels run TensorFlow graphs, not Python."
+)
+
+
+def _add_model_arguments(parser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="a SavedModel directory or a .keras file")
+    parser.add_argument(
+        "--method",
+        default="integrated_gradients",
+        choices=("integrated_gradients", "expected_gradients", "saliency"),
+        help="attribution method (default: integrated_gradients)",
+    )
+    parser.add_argument(
+        "--baseline",
+        default="zeros",
+        help="integrated gradients / saliency: 'zeros' (default), 'mean' (mean of the "
+        "references, or of the inputs) or a .npy file of shape (T, F)",
+    )
+    parser.add_argument(
+        "--references",
+        help="expected gradients: .npy file of reference sequences (R, T, F), e.g. a few "
+        "hundred training sequences (required for that method)",
+    )
+    parser.add_argument(
+        "--num-samples",
+        type=int,
+        default=64,
+        help="path points per input (default: 64; ignored for saliency)",
+    )
+    parser.add_argument(
+        "--output-index",
+        default=None,
+        help="output to explain: an int (class or output unit), 'T,C' for sequence "
+        "outputs (time step, class), or 'predicted' (the arg-max class of each input); "
+        "default: the model's only output",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=256, help="rows per model call (default: 256)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument(
+        "--signature",
+        default="serving_default",
+        help="SavedModel signature to explain (default: serving_default)",
+    )
+    parser.add_argument("--input-name", help="signature input, if it has several")
+    parser.add_argument("--output-name", help="signature output, if it has several")
+    parser.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="load .keras files without safe mode (runs Python code stored in the file)",
+    )
+
+
+def _add_explain_parser(sub) -> None:
+    explain = sub.add_parser(
+        "explain",
+        help="explain a saved model on inputs from a .npy or .csv file",
+        description="Explain the predictions of a saved model (SavedModel directory or "
+        ".keras file) on the sequences in INPUTS and write into --out: "
+        "attributions.npy (N, T, F), attributions.csv (tidy: sample, time, feature, "
+        "attribution, value), instances.csv (per input: explained output, prediction, "
+        "baseline prediction, approximation error) and heatmap_<i>.png for the samples "
+        "chosen with --plot. " + SAFETY_NOTE,
+        epilog="INPUTS: a .npy array (N, T, F), or (T, F) for one sequence; or a .csv "
+        "file either tidy (columns sample, time, feature, value) or wide (one sequence: "
+        "one row per time step, one numeric column per feature, header = feature "
+        "names).  Example: tf-tsexplain explain model.keras x_test.npy --out expl "
+        "--output-index predicted --plot 0,1",
+    )
+    _add_model_arguments(explain)
+    explain.add_argument("inputs", metavar="INPUTS", help="a .npy or .csv file of sequences")
+    explain.add_argument("--out", required=True, help="output folder (created if needed)")
+    explain.add_argument(
+        "--plot",
+        default="0",
+        help="samples to draw a heatmap for: comma-separated indices, 'all' or 'none' (default: 0)",
+    )
+    explain.add_argument("--feature-names", help="comma-separated feature names")
+    explain.add_argument(
+        "--allow-nonfinite", action="store_true", help="accept NaN/Inf input values"
+    )
+
+
+def _add_export_parser(sub) -> None:
+    export = sub.add_parser(
+        "export",
+        help="write a SavedModel with an 'explain' signature for TF Serving",
+        description="Write a SavedModel to EXPORT_DIR with two signatures: "
+        "serving_default (the model's predictions, unchanged) and explain (predictions, "
+        "attributions shaped like the inputs, baseline prediction and approximation "
+        "error per instance). Serve it with TF Serving and request "
+        '{"signature_name": "explain", "instances": [...]}. ' + SAFETY_NOTE,
+        epilog="Example: tf-tsexplain export model.keras exported/1 --method "
+        "integrated_gradients --output-index predicted",
+    )
+    _add_model_arguments(export)
+    export.add_argument("export_dir", metavar="EXPORT_DIR", help="new directory for the SavedModel")
+    export.add_argument(
+        "--overwrite", action="store_true", help="replace EXPORT_DIR if it is not empty"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tf-tsexplain`` console script."""
     args = _build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if args.command == "demo":
-        try:
-            run_demo(Path(args.out), seed=args.seed, epochs=args.epochs, n_explain=args.n_explain)
-        except (ValueError, TypeError, OSError) as err:
-            print(f"tf-tsexplain demo: error: {err}", file=sys.stderr)
-            return 1
+    commands = {"demo": _demo_command, "explain": run_explain, "export": run_export}
+    try:
+        commands[args.command](args)
+    except (ValueError, TypeError, OSError, KeyError) as err:
+        message = " ".join(str(err).split())  # one line, whatever the exception held
+        print(f"tf-tsexplain {args.command}: error: {message}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _demo_command(args) -> None:
+    run_demo(Path(args.out), seed=args.seed, epochs=args.epochs, n_explain=args.n_explain)
+
+
+def _parse_output_index(text):
+    """'3' -> 3, '4,1' -> (4, 1), 'predicted' -> 'predicted', None -> None."""
+    if text is None or text == "predicted":
+        return text
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(
+            f"--output-index must be an int, 'T,C' or 'predicted'; got {text!r}."
+        ) from None
+    return values[0] if len(values) == 1 else values
+
+
+def _load_array(path: str, what: str):
+    """A .npy file as a numpy array (no pickled objects: they could run code)."""
+    import numpy as np
+
+    p = Path(path)
+    if p.suffix != ".npy":
+        raise ValueError(f"{what} must be a .npy file; got {path!r}.")
+    if not p.is_file():
+        raise ValueError(f"{what} file {path!r} does not exist.")
+    try:
+        return np.load(p, allow_pickle=False)
+    except ValueError as err:
+        raise ValueError(f"cannot read {what} {path!r}: {err}") from None
+
+
+def read_inputs(path: str):
+    """Sequences from a .npy or .csv file: ``(inputs (N, T, F), feature names or None)``.
+
+    CSV files are either tidy (columns ``sample, time, feature, value``, any order of
+    rows; samples and times sorted, features in order of first appearance) or wide
+    (one sequence: a row per time step, a numeric column per feature).
+    """
+    import numpy as np
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"INPUTS file {path!r} does not exist.")
+    if p.suffix == ".npy":
+        x = _load_array(path, "INPUTS")
+        if x.ndim == 2:
+            x = x[None]
+        return x, None
+    if p.suffix != ".csv":
+        raise ValueError(f"INPUTS must be a .npy or .csv file; got {path!r}.")
+    frame = pd.read_csv(p)
+    if {"sample", "time", "feature", "value"} <= set(frame.columns):
+        features = list(dict.fromkeys(frame["feature"]))
+        samples = sorted(frame["sample"].unique())
+        times = sorted(frame["time"].unique())
+        cube = frame.pivot_table(
+            index=["sample", "time"], columns="feature", values="value", aggfunc="first"
+        )
+        expected = len(samples) * len(times)
+        if len(cube) != expected or cube.isna().to_numpy().any():
+            raise ValueError(
+                f"{path}: the tidy table must have one value per (sample, time, feature); "
+                f"found {len(frame)} rows for {len(samples)} samples x {len(times)} steps x "
+                f"{len(features)} features."
+            )
+        cube = cube.reindex(pd.MultiIndex.from_product([samples, times]))[features]
+        values = cube.to_numpy(dtype=np.float64)
+        return values.reshape(len(samples), len(times), len(features)), [str(f) for f in features]
+    numeric = frame.apply(pd.to_numeric, errors="coerce")
+    bad = [c for c in frame.columns if numeric[c].isna().any() and not frame[c].isna().any()]
+    if bad:
+        raise ValueError(
+            f"{path}: column(s) {', '.join(map(str, bad))} are not numeric; a wide CSV holds "
+            "one sequence (one row per time step, one numeric column per feature), a tidy "
+            "CSV has the columns sample, time, feature, value."
+        )
+    return numeric.to_numpy(dtype=np.float64)[None], [str(c) for c in frame.columns]
+
+
+def _load_for_cli(args):
+    from tf_tsexplain.serving import load_model
+
+    return load_model(
+        args.model,
+        signature=args.signature,
+        input_name=args.input_name,
+        output_name=args.output_name,
+        safe_mode=not args.unsafe,
+    )
+
+
+def _baseline_for_cli(args, inputs):
+    """(baseline array or None, description) from --baseline/--references."""
+    import numpy as np
+
+    if args.method == "expected_gradients":
+        if args.references is None:
+            raise ValueError(
+                "--method expected_gradients needs --references FILE.npy: reference "
+                "sequences (R, T, F), e.g. a sample of the training data."
+            )
+        return _load_array(args.references, "--references"), f"references {args.references}"
+    if args.baseline == "zeros":
+        return None, "zeros"
+    if args.baseline == "mean":
+        source = inputs if args.references is None else _load_array(args.references, "--references")
+        return np.asarray(source, np.float64).mean(axis=0), "mean sequence"
+    return _load_array(args.baseline, "--baseline"), f"baseline {args.baseline}"
+
+
+def _plot_indices(text: str, n: int) -> list[int]:
+    if text == "none":
+        return []
+    if text == "all":
+        return list(range(n))
+    try:
+        picked = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(
+            f"--plot must be indices like 0,3, 'all' or 'none'; got {text!r}."
+        ) from None
+    bad = [i for i in picked if not 0 <= i < n]
+    if bad:
+        raise ValueError(f"--plot index {bad[0]} is out of range for {n} input(s).")
+    return picked
+
+
+def run_explain(args) -> dict:
+    """``tf-tsexplain explain``: explain MODEL on INPUTS, write the results to --out."""
+    import numpy as np
+    import pandas as pd
+
+    from tf_tsexplain.serving import check_model_inputs, explain_instances
+    from tf_tsexplain.tables import to_frame
+
+    for name in ("num_samples", "batch_size"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1.")
+    output_index = _parse_output_index(args.output_index)
+    raw, csv_names = read_inputs(args.inputs)
+    model = _load_for_cli(args)
+    x = check_model_inputs(model, raw, allow_nonfinite=args.allow_nonfinite)
+    names = args.feature_names.split(",") if args.feature_names else csv_names
+    if names is not None and len(names) != x.shape[2]:
+        raise ValueError(f"--feature-names has {len(names)} names for {x.shape[2]} features.")
+    plots = _plot_indices(args.plot, len(x))
+    baseline, baseline_text = _baseline_for_cli(args, x)
+    print(
+        f"explaining {len(x)} input(s) of shape {x.shape[1:]} with {args.method} "
+        f"({baseline_text}, {args.num_samples} path points)"
+    )
+    result = explain_instances(
+        model,
+        x,
+        method=args.method,
+        baseline=baseline,
+        num_samples=args.num_samples,
+        output_indices=output_index,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        verbose=True,
+        allow_nonfinite=args.allow_nonfinite,
+    )
+    attributions = result["attributions"]
+    out = Path(args.out)  # created only now: bad input leaves no folder behind
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "attributions": out / "attributions.npy",
+        "table": out / "attributions.csv",
+        "instances": out / "instances.csv",
+    }
+    np.save(paths["attributions"], attributions)
+    to_frame(attributions, feature_names=names, inputs=x).to_csv(paths["table"], index=False)
+    instances = pd.DataFrame(
+        {
+            key: result[key]
+            for key in (
+                "explained_index",
+                "explained_prediction",
+                "baseline_prediction",
+                "approximation_error",
+            )
+        }
+    )
+    instances.insert(0, "sample", np.arange(len(x)))
+    instances.to_csv(paths["instances"], index=False)
+    if plots:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only: no display needed
+        import matplotlib.pyplot as plt
+
+        from tf_tsexplain.plot import time_feature_heatmap
+
+        for i in plots:
+            fig, _ = time_feature_heatmap(
+                attributions[i],
+                inputs=x[i],
+                feature_names=names,
+                title=f"{args.method}, sample {i} (output {result['explained_index'][i]}, "
+                f"f = {result['explained_prediction'][i]:.3g}; lines: inputs)",
+            )
+            paths[f"heatmap_{i}"] = out / f"heatmap_{i}.png"
+            fig.savefig(paths[f"heatmap_{i}"], dpi=110, bbox_inches="tight")
+            plt.close(fig)
+    error = float(np.max(result["approximation_error"]))
+    print(f"max approximation error |sum(attr) - (f(x) - f(baseline))| = {error:.3g}")
+    for key, path in paths.items():
+        print(f"  {key:>14}: {path}")
+    return paths
+
+
+def run_export(args) -> dict:
+    """``tf-tsexplain export``: write MODEL with an explain signature to EXPORT_DIR."""
+    from tf_tsexplain.serving import export_explainer
+
+    output_index = _parse_output_index(args.output_index)
+    if args.baseline == "mean" and args.method != "expected_gradients" and not args.references:
+        raise ValueError("--baseline mean needs --references FILE.npy to take the mean of.")
+    model = _load_for_cli(args)
+    baseline, baseline_text = _baseline_for_cli(args, None)
+    info = export_explainer(
+        model,
+        args.export_dir,
+        method=args.method,
+        baseline=baseline,
+        num_samples=args.num_samples,
+        output_indices=output_index,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        overwrite=args.overwrite,
+    )
+    t, f = info["input_shape"]
+    print(f"wrote {info['export_dir']} ({args.method}, {baseline_text}; input (None, {t}, {f}))")
+    print(
+        "  signatures: serving_default -> predictions; explain -> predictions, "
+        "explained_index, explained_prediction, baseline_prediction, attributions, "
+        "approximation_error"
+    )
+    print(
+        "  TF Serving REST: POST /v1/models/<name>:predict with "
+        '{"signature_name": "explain", "instances": [<(T, F) list>, ...]}'
+    )
+    return info
 
 
 def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> dict:

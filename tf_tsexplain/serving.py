@@ -373,6 +373,15 @@ def export_explainer(
 
     module.serving_default = serving_default
     module.explain = explain
+    # Attach every variable the two graphs read. TF2 loaders find them through the
+    # captured functions anyway, but TF Serving and saved_model_cli load SavedModels
+    # into a TF1 session, which restores only variables in the object graph: without
+    # this list the Keras 3 variables are missing there ("Resource ... does not exist").
+    used = {}
+    for fn in (serving_default, explain):
+        for variable in fn.get_concrete_function().variables:
+            used[id(variable)] = variable
+    module.used_variables = list(used.values())
     if export_dir.exists() and overwrite:
         import shutil
 
@@ -549,6 +558,152 @@ def _explain_graph(model_fn, x, baselines, alphas, weights, fixed_target, predic
     }
 
 
+def explain_instances(
+    model,
+    inputs,
+    method: str = "integrated_gradients",
+    baseline=None,
+    num_samples: int = 64,
+    output_indices=None,
+    batch_size: int = 256,
+    seed: int | None = 0,
+    verbose: bool = False,
+    allow_nonfinite: bool = False,
+) -> dict:
+    """In-process counterpart of the ``explain`` signature, with a progress bar.
+
+    Integrated and expected gradients come from
+    :class:`~tf_tsexplain.PathExplainerTF`; saliency is the gradient at the input.
+
+    Args:
+        model: a model from :func:`load_model`, a Keras model or a callable.
+        inputs: ``(N, T, F)``.
+        method, baseline, num_samples, output_indices: as in :func:`export_explainer`
+            (``baseline`` None means zeros; for expected gradients it is the
+            reference set and required).
+        batch_size: most rows sent to the model at once.
+        seed: seed of the expected-gradients draws.
+        verbose: show a progress bar.
+        allow_nonfinite: accept NaN/Inf inputs.
+
+    Returns:
+        A dict with the ``explain`` signature's outputs as numpy arrays (see the
+        module docstring): ``attributions`` ``(N, T, F)``, and ``(N,)`` arrays
+        ``explained_index``, ``explained_prediction``, ``baseline_prediction``,
+        ``approximation_error``; plus ``predictions`` ``(N, *out)``.
+    """
+    from tf_tsexplain.path import PathExplainerTF
+
+    if method not in METHODS:
+        raise ValueError(f"`method` must be one of {', '.join(METHODS)}; got {method!r}.")
+    x = check_model_inputs(model, inputs, allow_nonfinite=allow_nonfinite)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    num_samples = check_positive_int(num_samples, "num_samples")
+    shape = x.shape[1:]
+    if method == "expected_gradients":
+        if baseline is None:
+            raise ValueError(
+                "method='expected_gradients' needs `baseline`: the reference set (R, T, F)."
+            )
+        b = as_float_array(baseline, "baseline", min_rank=3, dtype=np.float32)
+        if b.shape[1:] != shape:
+            raise ValueError(
+                f"`baseline` (the reference set) must have shape (R, {shape[0]}, "
+                f"{shape[1]}); got {b.shape}."
+            )
+    else:
+        b = np.zeros((1, *shape), np.float32) if baseline is None else baseline
+        b = as_float_array(b, "baseline", min_rank=2, dtype=np.float32)
+        b = b[None] if b.shape == shape else b
+        if b.shape != (1, *shape):
+            raise ValueError(
+                f"`baseline` must have shape {shape} or (1, {shape[0]}, {shape[1]}); got {b.shape}."
+            )
+    model_fn = as_model_fn(model)
+    predictions = _predict(model_fn, x, batch_size)
+    flat = predictions.reshape(len(x), -1)
+    if isinstance(output_indices, str):
+        if output_indices != "predicted" or predictions.ndim != 2:
+            raise ValueError(
+                "`output_indices` given as a string must be 'predicted' (the arg-max class "
+                f"of outputs (N, C)); the model outputs shape {predictions.shape}."
+            )
+        output_indices = flat.argmax(axis=1)
+    targets, leading = resolve_output_indices(output_indices, predictions.shape[1:], len(x))
+    if leading:
+        raise ValueError(
+            f"The model has {flat.shape[1]} outputs per instance; choose the one to "
+            "explain with `output_indices` (an int, a (time, class) tuple or 'predicted')."
+        )
+    target = targets[0]
+    index_arg = None
+    if output_indices is not None:  # one index tuple per input, as PathExplainerTF takes
+        index_arg = np.stack(np.unravel_index(target, predictions.shape[1:]), axis=-1)
+        index_arg = index_arg[:, 0] if index_arg.shape[1] == 1 else index_arg
+    if method == "saliency":
+        attributions = _input_gradients(model_fn, x, target, batch_size, verbose)
+        base_out = np.asarray(model_fn(tf.constant(b))).reshape(1, -1)
+        baseline_prediction = base_out[0, target]
+        total = (attributions * (x - b)).reshape(len(x), -1).sum(axis=1)
+    else:
+        explainer = PathExplainerTF(model, allow_nonfinite=allow_nonfinite)
+        attributions = explainer.attributions(
+            x,
+            b,
+            batch_size=batch_size,
+            num_samples=num_samples,
+            use_expectation=method == "expected_gradients",
+            output_indices=index_arg,
+            verbose=verbose,
+            seed=seed,
+        )
+        base_out = _predict(model_fn, b, batch_size).reshape(len(b), -1)
+        baseline_prediction = base_out.mean(axis=0)[target]
+        total = attributions.reshape(len(x), -1).sum(axis=1)
+    explained = flat[np.arange(len(x)), target]
+    return {
+        "predictions": predictions,
+        "explained_index": target.astype(np.int32),
+        "explained_prediction": explained,
+        "baseline_prediction": baseline_prediction.astype(np.float32),
+        "attributions": attributions,
+        "approximation_error": np.abs(total - (explained - baseline_prediction)),
+    }
+
+
+def _predict(model_fn, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """Model outputs for ``x``, ``batch_size`` rows at a time."""
+    parts = [
+        np.asarray(model_fn(tf.constant(x[start : start + batch_size])))
+        for start in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(parts)
+
+
+def _input_gradients(model_fn, x, target, batch_size, verbose) -> np.ndarray:
+    """``d f_target / d x`` for every input, ``batch_size`` inputs per compiled call."""
+    from tf_tsexplain._batching import Progress, chunks
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec((None, *x.shape[1:]), tf.float32),
+            tf.TensorSpec((None,), tf.int32),
+        ]
+    )
+    def gradients(rows, row_targets):
+        with tf.GradientTape() as tape:
+            tape.watch(rows)
+            value = _flat_select(model_fn(rows), row_targets)
+        return tape.gradient(value, rows)
+
+    out = np.empty_like(x)
+    progress = Progress(len(x), verbose, unit="inputs")
+    for start, stop in chunks(len(x), batch_size):
+        out[start:stop] = gradients(x[start:stop], target[start:stop].astype(np.int32)).numpy()
+        progress.advance(stop - start)
+    return out
+
+
 # ---------------------------------------------------------------------- responses
 def parse_explain_response(response, feature_names=None, time_index=None) -> pd.DataFrame:
     """Tidy table from a TF Serving response of the ``explain`` signature.
@@ -626,6 +781,7 @@ __all__ = [
     "METHODS",
     "SignatureModel",
     "check_model_inputs",
+    "explain_instances",
     "export_explainer",
     "load_model",
     "model_input_shape",
