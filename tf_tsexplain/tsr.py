@@ -140,7 +140,12 @@ class TemporalSaliencyRescaling:
                 entry per input (a tuple is one target for all inputs), and a
                 baseline of shape ``(N, T, F)`` (one per input) unless the method
                 draws baselines from a reference set (``use_expectation=True`` of
-                :class:`PathExplainerTF`, where the set is shared).
+                :class:`PathExplainerTF`, where the set is shared). Methods that draw
+                per call (expected gradients) add their sampling noise to the
+                differences of maps; fix ``seed`` and use enough samples.
+                :class:`~tf_tsexplain.saliency.FeaturePermutation` permutes within
+                each batch of copies, so copies of different inputs mix: prefer the
+                other methods under TSR.
 
         Returns:
             ``(N, T, F)`` relevances, ``r_t * q_tf`` (see the module docstring), in
