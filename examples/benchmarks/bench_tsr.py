@@ -14,7 +14,7 @@ method in large batches), against a plain loop calling the base method once per
 masked copy, as the reference implementation does; both give the same maps
 (checked). Target: at least 5x.
 
-    python examples/benchmarks/bench_tsr.py           # full (about 10 minutes on 2 cores)
+    python examples/benchmarks/bench_tsr.py           # full (about 6 minutes on 2 cores)
     python examples/benchmarks/bench_tsr.py --quick   # small smoke run
 """
 
