@@ -23,12 +23,12 @@ from tf_tsexplain._validation import as_float_array, check_positive_int
 MASS_LEVELS = np.round(np.arange(0.1, 0.91, 0.1), 2)
 
 
-def _trapezoid(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+def _tsr_trapezoid(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Trapezoidal area of each row of ``y`` over ``x`` (numpy 1 and 2 alike)."""
     return ((y[..., 1:] + y[..., :-1]) / 2 * np.diff(x)).sum(axis=-1)
 
 
-def _maps_and_truth(saliency, truth) -> tuple[np.ndarray, np.ndarray]:
+def _tsr_maps_and_truth(saliency, truth) -> tuple[np.ndarray, np.ndarray]:
     s = np.abs(as_float_array(saliency, "saliency", min_rank=2).astype(np.float64))
     g = np.asarray(truth)
     if g.dtype != bool:
@@ -38,7 +38,7 @@ def _maps_and_truth(saliency, truth) -> tuple[np.ndarray, np.ndarray]:
     return s.reshape(len(s), -1), g.reshape(len(g), -1)
 
 
-def _levels(levels) -> np.ndarray:
+def _tsr_levels(levels) -> np.ndarray:
     lv = MASS_LEVELS if levels is None else np.asarray(levels, float)
     if lv.ndim != 1 or len(lv) < 2 or np.any((lv <= 0) | (lv > 1)) or np.any(np.diff(lv) <= 0):
         raise ValueError(f"`levels` must be increasing values in (0, 1], at least 2; got {lv}.")
@@ -70,8 +70,8 @@ def weighted_precision_recall(
     Returns:
         ``(levels, precision, recall)``, the last two ``(N, L)``.
     """
-    s, g = _maps_and_truth(saliency, truth)
-    lv = _levels(levels)
+    s, g = _tsr_maps_and_truth(saliency, truth)
+    lv = _tsr_levels(levels)
     precision = np.zeros((len(s), len(lv)))
     recall = np.zeros((len(s), len(lv)))
     for i, (row, true) in enumerate(zip(s, g, strict=True)):
@@ -101,12 +101,12 @@ def tsr_aup_aur(saliency, truth, levels=None) -> tuple[float, float]:
     """
     lv, precision, recall = weighted_precision_recall(saliency, truth, levels)
     span = lv[-1] - lv[0]
-    aup = _trapezoid(precision, lv) / span
-    aur = _trapezoid(recall, lv) / span
+    aup = _tsr_trapezoid(precision, lv) / span
+    aur = _tsr_trapezoid(recall, lv) / span
     return float(aup.mean()), float(aur.mean())
 
 
-def _top_cells(saliency: np.ndarray, counts) -> list[np.ndarray]:
+def _tsr_top_cells(saliency: np.ndarray, counts) -> list[np.ndarray]:
     """Per count k, a boolean ``(N, D)`` mask of each sample's k largest |saliency|."""
     flat = np.abs(saliency.reshape(len(saliency), -1))
     order = np.argsort(-flat, axis=1, kind="stable")
@@ -115,7 +115,7 @@ def _top_cells(saliency: np.ndarray, counts) -> list[np.ndarray]:
     return [rank < k for k in counts]
 
 
-def _scores(model_fn, rows: np.ndarray, targets: np.ndarray | None, batch_size: int):
+def _tsr_model_scores(model_fn, rows: np.ndarray, targets: np.ndarray | None, batch_size: int):
     """Model outputs ``(rows, *out)`` or, with targets, the selected ``(rows,)``."""
     out = []
     for start, stop in chunks(len(rows), batch_size):
@@ -172,9 +172,9 @@ def tsr_accuracy_drop(
     if fr.ndim != 1 or np.any((fr < 0) | (fr > 1)):
         raise ValueError(f"`fractions` must be values in [0, 1], got {fr}.")
     d = int(np.prod(x.shape[1:]))
-    masks = _top_cells(sal, [int(round(p * d)) for p in fr])
+    masks = _tsr_top_cells(sal, [int(round(p * d)) for p in fr])
     rows = np.concatenate([np.where(m.reshape(x.shape), rep, x) for m in masks])  # (P * N, ...)
-    out = _scores(as_model_fn(model), rows, None, batch_size)
+    out = _tsr_model_scores(as_model_fn(model), rows, None, batch_size)
     out = out.reshape(len(fr), len(x), -1)
     pred = out.argmax(-1) if out.shape[-1] > 1 else (out[..., 0] > 0.5).astype(int)
     return fr, (pred == y[None]).mean(axis=1)
@@ -228,7 +228,7 @@ def deletion_insertion_curves(
         ) from None
     model_fn = as_model_fn(model)
     n = len(x)
-    out = _scores(model_fn, x, None, batch_size)
+    out = _tsr_model_scores(model_fn, x, None, batch_size)
     out_shape = out.shape[1:]
     if output_indices is None and int(np.prod(out_shape)) > 1:
         targets = out.reshape(n, -1).argmax(1).astype(np.int32)
@@ -236,16 +236,16 @@ def deletion_insertion_curves(
         targets = resolve_output_indices(output_indices, out_shape, n)[0][0]
     fractions = np.linspace(0.0, 1.0, steps + 1)
     d = int(np.prod(x.shape[1:]))
-    masks = _top_cells(sal, [int(round(p * d)) for p in fractions])
+    masks = _tsr_top_cells(sal, [int(round(p * d)) for p in fractions])
     deleted = np.concatenate([np.where(m.reshape(x.shape), base, x) for m in masks])
     inserted = np.concatenate([np.where(m.reshape(x.shape), x, base) for m in masks])
     tiled = np.tile(targets, steps + 1)
-    deletion = _scores(model_fn, deleted, tiled, batch_size).reshape(steps + 1, n).T
-    insertion = _scores(model_fn, inserted, tiled, batch_size).reshape(steps + 1, n).T
+    deletion = _tsr_model_scores(model_fn, deleted, tiled, batch_size).reshape(steps + 1, n).T
+    insertion = _tsr_model_scores(model_fn, inserted, tiled, batch_size).reshape(steps + 1, n).T
     return {
         "fractions": fractions,
         "deletion": deletion,
         "insertion": insertion,
-        "deletion_auc": _trapezoid(deletion, fractions),
-        "insertion_auc": _trapezoid(insertion, fractions),
+        "deletion_auc": _tsr_trapezoid(deletion, fractions),
+        "insertion_auc": _tsr_trapezoid(insertion, fractions),
     }
