@@ -20,7 +20,7 @@ from tf_tsexplain._validation import as_float_array, check_positive_int
 # weighted precision and recall, their areas, accuracy drop, deletion/insertion.
 # =================================================================================
 
-MASS_LEVELS = np.round(np.arange(0.1, 0.91, 0.1), 2)
+TSR_MASS_LEVELS = np.round(np.arange(0.1, 0.91, 0.1), 2)
 
 
 def _tsr_trapezoid(y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -39,7 +39,7 @@ def _tsr_maps_and_truth(saliency, truth) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _tsr_levels(levels) -> np.ndarray:
-    lv = MASS_LEVELS if levels is None else np.asarray(levels, float)
+    lv = TSR_MASS_LEVELS if levels is None else np.asarray(levels, float)
     if lv.ndim != 1 or len(lv) < 2 or np.any((lv <= 0) | (lv > 1)) or np.any(np.diff(lv) <= 0):
         raise ValueError(f"`levels` must be increasing values in (0, 1], at least 2; got {lv}.")
     return lv
