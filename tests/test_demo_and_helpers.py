@@ -31,6 +31,16 @@ def test_demo_writes_attributions_table_and_plot(tmp_path, capsys):
     assert image.ndim == 3 and image.shape[0] > 300 and image.std() > 0.01  # not blank
     assert str(out / "sis.png") in printed and "SIS 1 (" in printed
     assert matplotlib.image.imread(out / "sis.png").std() > 0.01
+    # TSR beside IG: relevances in [0, 1], each map's top cell exactly 1 (top step x
+    # top feature of that step), steps below the threshold scaled by 0.1
+    assert str(out / "tsr.npy") in printed and str(out / "tsr.png") in printed
+    assert "[3/5] temporal saliency rescaling" in printed and "(plain IG:" in printed
+    tsr = np.load(out / "tsr.npy")
+    assert tsr.shape == ig.shape and tsr.min() >= 0
+    np.testing.assert_allclose(tsr.max(axis=(1, 2)), 1.0, rtol=1e-6)
+    kept = (tsr.max(axis=2) > 0.1 + 1e-6).sum(axis=1)  # at most 29 - floor(0.55 * 29)
+    assert kept.max() <= 14
+    assert matplotlib.image.imread(out / "tsr.png").std() > 0.01
 
 
 def test_demo_refuses_bad_arguments(tmp_path, capsys):

@@ -33,8 +33,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "demo",
         help="train a small LSTM on synthetic data and explain it",
         description="Train a small Keras LSTM on synthetic sequences whose relevant cells are "
-        "known, explain test predictions with integrated and expected gradients and the "
-        "sufficient input subsets of one sequence, and write the attributions (.npy, tidy "
+        "known, explain test predictions with integrated and expected gradients, temporal "
+        "saliency rescaling of the integrated gradients and the sufficient input subsets of "
+        "one sequence, and write the attributions (.npy, tidy "
         ".csv) and plots (.png) into --out. Takes well under two minutes on 2 CPU cores.",
     )
     demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
@@ -425,9 +426,9 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
     import numpy as np
     import pandas as pd
 
-    from tf_tsexplain import PathExplainerTF
+    from tf_tsexplain import PathExplainerTF, TemporalSaliencyRescaling
     from tf_tsexplain.datasets import sequence_regression
-    from tf_tsexplain.plot import sis_plot, time_feature_heatmap
+    from tf_tsexplain.plot import comparison_grid, sis_plot, time_feature_heatmap
     from tf_tsexplain.sis import SISExplainer
     from tf_tsexplain.tables import to_frame
 
@@ -438,7 +439,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
     x, y, truth = sequence_regression(n_train + 200, n_steps=30, n_features=4, seed=seed)
     x_train, y_train, x_test, y_test = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 
-    print(f"[1/4] training an LSTM on {len(x_train)} synthetic sequences (30 steps x 4 features)")
+    print(f"[1/5] training an LSTM on {len(x_train)} synthetic sequences (30 steps x 4 features)")
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([keras.Input((30, 4)), keras.layers.LSTM(32), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
@@ -447,7 +448,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
     r2 = 1 - np.mean((pred - y_test) ** 2) / np.var(y_test)
     print(f"      test R^2 = {r2:.3f}")
 
-    print(f"[2/4] explaining {n_explain} test predictions")
+    print(f"[2/5] explaining {n_explain} test predictions")
     explained = x_test[:n_explain]
     explainer = PathExplainerTF(model)
     baseline = np.zeros((1, 30, 4), np.float32)
@@ -466,12 +467,31 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
         f"cells ({truth[0].mean():.0%} of all cells)"
     )
 
+    # Temporal saliency rescaling of the same integrated gradients: which steps matter
+    # (mask a whole step), then which features within the kept steps (mask one cell).
+    tsr_wrapper = TemporalSaliencyRescaling(explainer)
+    tsr_started = time.perf_counter()
+    tsr = tsr_wrapper.attributions(
+        explained, baseline, use_expectation=False, num_samples=16, batch_size=4096
+    )
+    per_input = tsr_wrapper.last_evaluations // n_explain
+    true_cells = truth[n_train : n_train + n_explain]
+    tsr_inside = tsr[true_cells].sum() / tsr.sum()
+    print(
+        f"[3/5] temporal saliency rescaling of the integrated gradients ({per_input} "
+        f"IG runs per sequence, batched: {time.perf_counter() - tsr_started:.1f} s)"
+    )
+    print(
+        f"      {tsr_inside:.0%} of the TSR relevance lies on the truly relevant cells "
+        f"(plain IG: {inside:.0%})"
+    )
+
     # Sufficient input subset of the sequence with the strongest prediction: the cells
     # that alone (others set to the training mean) keep 80% of its predicted value.
     strongest = int(np.argmax(np.abs(pred[:n_explain])))
     sign = 1.0 if pred[strongest] >= 0 else -1.0
     print(
-        f"[3/4] sufficient input subsets of test sequence {strongest} "
+        f"[4/5] sufficient input subsets of test sequence {strongest} "
         f"(f = {pred[strongest]:.2f}; cells that alone keep 80% of it)"
     )
     sis_explainer = SISExplainer(
@@ -484,16 +504,19 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
         cells = ", ".join(f"{names[f_idx]}@{t_idx}" for t_idx, f_idx in result.sis)
         print(f"      SIS {k + 1} ({len(result)} cells): {cells}")
 
-    print("[4/4] writing results")
+    print("[5/5] writing results")
     paths = {
         "integrated_gradients": out / "integrated_gradients.npy",
         "expected_gradients": out / "expected_gradients.npy",
         "table": out / "attributions.csv",
         "plot": out / "attributions.png",
         "sis_plot": out / "sis.png",
+        "tsr": out / "tsr.npy",
+        "tsr_plot": out / "tsr.png",
     }
     np.save(paths["integrated_gradients"], ig)
     np.save(paths["expected_gradients"], eg)
+    np.save(paths["tsr"], tsr)
     frames = []
     for method, values in (("integrated_gradients", ig), ("expected_gradients", eg)):
         frame = to_frame(values, feature_names=names, inputs=explained)
@@ -531,6 +554,17 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
         title=f"Sufficient input subsets of test sequence {strongest} (grey: input values)",
     )
     fig.savefig(paths["sis_plot"], dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    fig, _ = comparison_grid(
+        {
+            "Integrated gradients, test sequence 0": ig[0],
+            "TSR of integrated gradients (relevance in [0, 1])": tsr[0],
+            "Ground truth (cells entering the target)": true_cells[0],
+        },
+        inputs=explained[0],
+        feature_names=names,
+    )
+    fig.savefig(paths["tsr_plot"], dpi=110)
     plt.close(fig)
     for key, path in paths.items():
         print(f"      {key:>22}: {path}")

@@ -1,0 +1,251 @@
+"""Metrics that score saliency maps against a known ground truth or the model.
+
+Maps are ``(N, T, F)`` (any ``(N, ...)`` works) and are compared with boolean
+ground-truth masks of the same shape, or by perturbing the inputs and watching the
+model's output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tf_tsexplain._batching import chunks
+from tf_tsexplain._model import as_model_fn
+from tf_tsexplain._targets import resolve_output_indices, select_output
+from tf_tsexplain._validation import as_float_array, check_positive_int
+
+# =================================================================================
+# Time-series saliency benchmark (Ismail et al. 2020; used with TSR): saliency-
+# weighted precision and recall, their areas, accuracy drop, deletion/insertion.
+# =================================================================================
+
+TSR_MASS_LEVELS = np.round(np.arange(0.1, 0.91, 0.1), 2)
+
+
+def _tsr_trapezoid(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Trapezoidal area of each row of ``y`` over ``x`` (numpy 1 and 2 alike)."""
+    return ((y[..., 1:] + y[..., :-1]) / 2 * np.diff(x)).sum(axis=-1)
+
+
+def _tsr_maps_and_truth(saliency, truth) -> tuple[np.ndarray, np.ndarray]:
+    s = np.abs(as_float_array(saliency, "saliency", min_rank=2).astype(np.float64))
+    g = np.asarray(truth)
+    if g.dtype != bool:
+        raise TypeError(f"`truth` must be a boolean mask, got dtype {g.dtype}.")
+    if g.shape != s.shape:
+        raise ValueError(f"`truth` has shape {g.shape}; `saliency` has shape {s.shape}.")
+    return s.reshape(len(s), -1), g.reshape(len(g), -1)
+
+
+def _tsr_levels(levels) -> np.ndarray:
+    lv = TSR_MASS_LEVELS if levels is None else np.asarray(levels, float)
+    if lv.ndim != 1 or len(lv) < 2 or np.any((lv <= 0) | (lv > 1)) or np.any(np.diff(lv) <= 0):
+        raise ValueError(f"`levels` must be increasing values in (0, 1], at least 2; got {lv}.")
+    return lv
+
+
+def weighted_precision_recall(
+    saliency, truth, levels=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Saliency-weighted precision and recall of the top cells, per sample and level.
+
+    For each sample, cells are ranked by ``|saliency|`` (ties: lower flat index
+    first) and the smallest top set holding at least a fraction ``q`` of the total
+    saliency mass is selected (``q`` in ``levels``, default 0.1, 0.2, ..., 0.9). Then
+
+    - precision = saliency mass of the selected true cells / mass of the selected
+      cells (how much of what the map highlights is real signal);
+    - recall = number of selected true cells / number of true cells (how much of
+      the signal the map finds).
+
+    A sample with an all-zero map gets precision and recall 0; one without true
+    cells gets recall 0.
+
+    Args:
+        saliency: ``(N, ...)`` maps (signs are ignored).
+        truth: boolean ``(N, ...)`` ground truth.
+        levels: increasing mass fractions in (0, 1].
+
+    Returns:
+        ``(levels, precision, recall)``, the last two ``(N, L)``.
+    """
+    s, g = _tsr_maps_and_truth(saliency, truth)
+    lv = _tsr_levels(levels)
+    precision = np.zeros((len(s), len(lv)))
+    recall = np.zeros((len(s), len(lv)))
+    for i, (row, true) in enumerate(zip(s, g, strict=True)):
+        total = row.sum()
+        if total <= 0:
+            continue
+        order = np.argsort(-row, kind="stable")
+        mass = np.cumsum(row[order]) / total
+        hits = np.cumsum(row[order] * true[order])
+        found = np.cumsum(true[order])
+        # smallest k with mass[k - 1] >= q (guarding float round-off at q = 1)
+        k = np.minimum(np.searchsorted(mass, lv - 1e-12, side="left") + 1, len(row))
+        precision[i] = hits[k - 1] / (mass[k - 1] * total)
+        recall[i] = found[k - 1] / max(true.sum(), 1)
+    return lv, precision, recall
+
+
+def tsr_aup_aur(saliency, truth, levels=None) -> tuple[float, float]:
+    """Areas under the weighted precision and recall curves (AUP, AUR).
+
+    The curves of :func:`weighted_precision_recall` are integrated over the mass
+    levels with the trapezoidal rule, divided by the levels' span (so that a
+    constant curve c has area c), and averaged over samples.
+
+    Returns:
+        ``(aup, aur)``, each in [0, 1].
+    """
+    lv, precision, recall = weighted_precision_recall(saliency, truth, levels)
+    span = lv[-1] - lv[0]
+    aup = _tsr_trapezoid(precision, lv) / span
+    aur = _tsr_trapezoid(recall, lv) / span
+    return float(aup.mean()), float(aur.mean())
+
+
+def _tsr_top_cells(saliency: np.ndarray, counts) -> list[np.ndarray]:
+    """Per count k, a boolean ``(N, D)`` mask of each sample's k largest |saliency|."""
+    flat = np.abs(saliency.reshape(len(saliency), -1))
+    order = np.argsort(-flat, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(flat.shape[1])[None], axis=1)
+    return [rank < k for k in counts]
+
+
+def _tsr_model_scores(model_fn, rows: np.ndarray, targets: np.ndarray | None, batch_size: int):
+    """Model outputs ``(rows, *out)`` or, with targets, the selected ``(rows,)``."""
+    out = []
+    for start, stop in chunks(len(rows), batch_size):
+        y = tf.convert_to_tensor(model_fn(tf.constant(rows[start:stop])))
+        if targets is not None:
+            y = select_output(tf.cast(y, tf.float32), tf.constant(targets[start:stop]))
+        out.append(y.numpy())
+    return np.concatenate(out)
+
+
+def tsr_accuracy_drop(
+    model,
+    inputs,
+    labels,
+    saliency,
+    replacement,
+    fractions=None,
+    batch_size: int = 256,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Accuracy as the most salient cells are replaced, e.g. by background noise.
+
+    For each fraction p, the ``round(p * D)`` cells of largest ``|saliency|`` of each
+    input (D cells per input) are replaced by the same cells of ``replacement``
+    (e.g. fresh background series) and the classifier's accuracy is measured. A map
+    that finds the signal makes the accuracy drop fast.
+
+    Args:
+        model: a Keras model or callable returning class scores ``(N, C)`` (argmax is
+            the prediction) or one probability per input ``(N,)`` / ``(N, 1)``
+            (class 1 when > 0.5).
+        inputs: ``(N, ...)``.
+        labels: ``(N,)`` int labels.
+        saliency: ``(N, ...)`` maps.
+        replacement: ``(N, ...)`` values put in place of the removed cells.
+        fractions: fractions of cells removed (default 0, 0.1, ..., 0.9).
+        batch_size: most rows per model call.
+
+    Returns:
+        ``(fractions, accuracy)``, both ``(P,)``.
+    """
+    x = as_float_array(inputs, "inputs", min_rank=2)
+    sal = as_float_array(saliency, "saliency", min_rank=2)
+    rep = as_float_array(replacement, "replacement", min_rank=2, dtype=x.dtype)
+    y = np.asarray(labels)
+    check_positive_int(batch_size, "batch_size")
+    if sal.shape != x.shape or rep.shape != x.shape:
+        raise ValueError(
+            f"`saliency` {sal.shape} and `replacement` {rep.shape} must have the inputs' "
+            f"shape {x.shape}."
+        )
+    if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"`labels` must be {len(x)} integers, got shape {y.shape} ({y.dtype}).")
+    fr = np.round(np.arange(0.0, 0.91, 0.1), 2) if fractions is None else np.asarray(fractions)
+    if fr.ndim != 1 or np.any((fr < 0) | (fr > 1)):
+        raise ValueError(f"`fractions` must be values in [0, 1], got {fr}.")
+    d = int(np.prod(x.shape[1:]))
+    masks = _tsr_top_cells(sal, [int(round(p * d)) for p in fr])
+    rows = np.concatenate([np.where(m.reshape(x.shape), rep, x) for m in masks])  # (P * N, ...)
+    out = _tsr_model_scores(as_model_fn(model), rows, None, batch_size)
+    out = out.reshape(len(fr), len(x), -1)
+    pred = out.argmax(-1) if out.shape[-1] > 1 else (out[..., 0] > 0.5).astype(int)
+    return fr, (pred == y[None]).mean(axis=1)
+
+
+def deletion_insertion_curves(
+    model,
+    inputs,
+    saliency,
+    baseline=0.0,
+    steps: int = 10,
+    output_indices=None,
+    batch_size: int = 256,
+) -> dict:
+    """Deletion and insertion curves of saliency maps.
+
+    Cells are taken in order of decreasing ``|saliency|``. Deletion: the top
+    fraction p of cells is set to the baseline, for p = 0, 1/steps, ..., 1, and the
+    explained output is recorded (a good map makes it fall early). Insertion: start
+    from the baseline and put back the top fraction p of cells (a good map makes it
+    rise early).
+
+    Args:
+        model: Keras model or callable.
+        inputs: ``(N, ...)``.
+        saliency: ``(N, ...)`` maps.
+        baseline: a number, an array broadcastable to one input, or ``(N, ...)``.
+        steps: curve points minus one.
+        output_indices: the explained output as in
+            :meth:`PathExplainerTF.attributions`; None on a model with several
+            outputs explains each input's predicted class.
+        batch_size: most rows per model call.
+
+    Returns:
+        dict with ``fractions`` ``(steps + 1,)``, ``deletion`` and ``insertion``
+        ``(N, steps + 1)``, and their trapezoidal areas over the fractions
+        ``deletion_auc``, ``insertion_auc`` ``(N,)``.
+    """
+    x = as_float_array(inputs, "inputs", min_rank=2)
+    sal = as_float_array(saliency, "saliency", min_rank=2)
+    if sal.shape != x.shape:
+        raise ValueError(f"`saliency` {sal.shape} must have the inputs' shape {x.shape}.")
+    steps = check_positive_int(steps, "steps")
+    check_positive_int(batch_size, "batch_size")
+    base = np.asarray(baseline, x.dtype)
+    try:
+        base = np.broadcast_to(base, x.shape)
+    except ValueError:
+        raise ValueError(
+            f"`baseline` must broadcast to the inputs' shape {x.shape}, got {base.shape}."
+        ) from None
+    model_fn = as_model_fn(model)
+    n = len(x)
+    out = _tsr_model_scores(model_fn, x, None, batch_size)
+    out_shape = out.shape[1:]
+    if output_indices is None and int(np.prod(out_shape)) > 1:
+        targets = out.reshape(n, -1).argmax(1).astype(np.int32)
+    else:
+        targets = resolve_output_indices(output_indices, out_shape, n)[0][0]
+    fractions = np.linspace(0.0, 1.0, steps + 1)
+    d = int(np.prod(x.shape[1:]))
+    masks = _tsr_top_cells(sal, [int(round(p * d)) for p in fractions])
+    deleted = np.concatenate([np.where(m.reshape(x.shape), base, x) for m in masks])
+    inserted = np.concatenate([np.where(m.reshape(x.shape), x, base) for m in masks])
+    tiled = np.tile(targets, steps + 1)
+    deletion = _tsr_model_scores(model_fn, deleted, tiled, batch_size).reshape(steps + 1, n).T
+    insertion = _tsr_model_scores(model_fn, inserted, tiled, batch_size).reshape(steps + 1, n).T
+    return {
+        "fractions": fractions,
+        "deletion": deletion,
+        "insertion": insertion,
+        "deletion_auc": _tsr_trapezoid(deletion, fractions),
+        "insertion_auc": _tsr_trapezoid(insertion, fractions),
+    }

@@ -1,0 +1,527 @@
+"""Simple attribution methods: gradients and perturbations.
+
+Every class is built from a model (a Keras model or a callable on float batches) and
+has ``attributions(inputs, [baseline,] ..., output_indices=None, batch_size=...,
+verbose=False, seed=None)`` with the call convention of
+:meth:`tf_tsexplain.PathExplainerTF.attributions`: ``inputs`` are ``(N, *x_shape)``
+(``(N, T, F)`` sequences), results have the inputs' shape (with leading output axes
+when ``output_indices=None`` on a model with several outputs), float32 unless the
+inputs are float64.
+
+- :class:`Saliency`: the gradient ``d f / d x`` (optionally its absolute value).
+- :class:`InputXGradient`: ``x * d f / d x``.
+- :class:`SmoothGrad`: the gradient averaged over noisy copies ``x + N(0, s^2)``.
+- :class:`Occlusion`: ``f(x) - f(x with a sliding window set to the baseline)``,
+  averaged over the windows covering each cell.
+- :class:`FeatureAblation`: ``f(x) - f(x with a group of cells set to the baseline)``.
+- :class:`FeaturePermutation`: ``f(x) - f(x with a group of cells taken from another
+  input of the batch)``.
+
+Computation: one compiled ``tf.function`` per input shape and dtype, traced once
+(the batch axis of its signature is ``None``); gradient rows (inputs, noisy copies)
+and perturbed copies are built in batches of at most ``batch_size`` rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+
+import numpy as np
+import tensorflow as tf
+
+from tf_tsexplain._batching import Progress, chunks
+from tf_tsexplain._model import as_model_fn, check_differentiable, probe_output
+from tf_tsexplain._targets import resolve_output_indices, select_output
+from tf_tsexplain._validation import as_float_array, check_positive_int, check_seed
+
+__all__ = [
+    "FeatureAblation",
+    "FeaturePermutation",
+    "InputXGradient",
+    "Occlusion",
+    "Saliency",
+    "SmoothGrad",
+]
+
+
+class _ModelMethod:
+    """Shared parts: the model adapter, checks, targets and compiled functions."""
+
+    _differentiable = False
+
+    def __init__(self, model, allow_nonfinite: bool = False):
+        self.model = model
+        self.allow_nonfinite = allow_nonfinite
+        self._model_fn = as_model_fn(model)
+        self._compiled: dict = {}
+        self._output_shapes: dict = {}
+
+    def _prepare(self, inputs, output_indices, batch_size, seed):
+        """Validated inputs ``(N, *x_shape)``, targets ``(runs, N)`` and leading axes."""
+        check_positive_int(batch_size, "batch_size")
+        check_seed(seed)
+        x = as_float_array(inputs, "inputs", min_rank=2, allow_nonfinite=self.allow_nonfinite)
+        key = (x.shape[1:], x.dtype.name)
+        if key not in self._output_shapes:
+            shape = probe_output(self._model_fn, x[:1], self.allow_nonfinite)
+            if self._differentiable:
+                check_differentiable(self._model_fn, x[:1])
+            self._output_shapes[key] = shape
+        targets, leading = resolve_output_indices(output_indices, self._output_shapes[key], len(x))
+        return x, targets, leading
+
+    def _fn(self, kind: str, x: np.ndarray, builder):
+        key = (kind, x.shape[1:], x.dtype.name)
+        if key not in self._compiled:
+            self._compiled[key] = builder(self._model_fn, x.shape[1:], x.dtype)
+        return self._compiled[key]
+
+    @staticmethod
+    def _shape_result(result: np.ndarray, leading: tuple[int, ...]) -> np.ndarray:
+        """``(runs, N, *x_shape)`` -> ``(*leading, N, *x_shape)`` or ``(N, *x_shape)``."""
+        return result.reshape(leading + result.shape[1:]) if leading else result[0]
+
+
+# ---------------------------------------------------------------------- gradients
+def _gradient_sums(model_fn, x_shape, dtype):
+    """Compiled: per-input sums of ``weight * grad f(row)`` over a chunk of rows."""
+    tf_dtype = tf.as_dtype(dtype)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec((None,) + tuple(x_shape), tf_dtype),  # rows
+            tf.TensorSpec((None,), tf_dtype),  # weight per row
+            tf.TensorSpec((None,), tf.int32),  # target per row
+            tf.TensorSpec((None,), tf.int32),  # input of the row, from 0 in the chunk
+            tf.TensorSpec((), tf.int32),  # number of inputs in the chunk
+        ]
+    )
+    def gradient_sums(rows, weights, target, segment, n_seg):
+        with tf.GradientTape() as tape:
+            tape.watch(rows)
+            y = select_output(tf.cast(model_fn(rows), rows.dtype), target)
+        grads = tape.gradient(y, rows)
+        weighted = tf.reshape(weights, [-1] + [1] * len(x_shape)) * grads
+        return tf.math.unsorted_segment_sum(weighted, segment, n_seg)
+
+    return gradient_sums
+
+
+class _GradientMethod(_ModelMethod):
+    _differentiable = True
+
+    def _gradients(self, x, targets, batch_size, verbose, noise=None, sigma=None):
+        """Mean gradient per input over ``S`` rows ``x + sigma_n * noise[s]``.
+
+        ``noise`` is ``(S, *x_shape)`` (None: one row per input, the input itself).
+        Rows are ordered input by input, so each chunk covers consecutive inputs.
+        """
+        fn = self._fn("gradients", x, _gradient_sums)
+        n = len(x)
+        s = 1 if noise is None else len(noise)
+        n_rows = n * s
+        runs = targets.shape[0]
+        result = np.zeros((runs, n) + x.shape[1:], x.dtype)
+        input_index = np.repeat(np.arange(n), s)
+        sample_index = np.tile(np.arange(s), n)
+        weights = np.full(n_rows, 1.0 / s, x.dtype)
+        progress = Progress(runs * n_rows, verbose, unit="rows")
+        for run in range(runs):
+            for start, stop in chunks(n_rows, batch_size):
+                idx = input_index[start:stop]
+                rows = x[idx]
+                if noise is not None:
+                    scale = sigma[idx].reshape((-1,) + (1,) * (x.ndim - 1))
+                    rows = rows + scale * noise[sample_index[start:stop]]
+                first = idx[0]
+                summed = fn(
+                    rows.astype(x.dtype),
+                    weights[start:stop],
+                    targets[run][idx].astype(np.int32),
+                    (idx - first).astype(np.int32),
+                    np.int32(idx[-1] - first + 1),
+                )
+                result[run, first : idx[-1] + 1] += summed.numpy()
+                progress.advance(stop - start)
+        return result
+
+
+class Saliency(_GradientMethod):
+    """The gradient of the explained output with respect to the input.
+
+    Args:
+        model: a Keras model or a callable mapping ``(rows, *x_shape)`` floats to
+            ``(rows, *output_shape)`` with TensorFlow ops.
+        absolute: return ``|d f / d x|`` (captum's default) instead of the signed
+            gradient.
+        allow_nonfinite: accept NaN/Inf inputs.
+
+    Cost: one gradient row per input.
+    """
+
+    def __init__(self, model, absolute: bool = False, allow_nonfinite: bool = False):
+        super().__init__(model, allow_nonfinite)
+        self.absolute = bool(absolute)
+
+    def attributions(
+        self,
+        inputs,
+        output_indices=None,
+        batch_size: int = 256,
+        verbose: bool = False,
+        seed: int | None = None,
+    ) -> np.ndarray:
+        """Gradients ``(N, *x_shape)`` of the explained output at each input.
+
+        Args:
+            inputs: ``(N, *x_shape)`` floats, e.g. ``(N, T, F)``.
+            output_indices: the target, as in :meth:`PathExplainerTF.attributions`.
+            batch_size: most rows sent to the model at once.
+            verbose: show a progress bar.
+            seed: unused (deterministic method); accepted for a uniform signature.
+        """
+        x, targets, leading = self._prepare(inputs, output_indices, batch_size, seed)
+        grads = self._gradients(x, targets, batch_size, verbose)
+        return self._shape_result(np.abs(grads) if self.absolute else grads, leading)
+
+
+class InputXGradient(_GradientMethod):
+    """Input times gradient, ``x * d f / d x``; one gradient row per input."""
+
+    def attributions(
+        self,
+        inputs,
+        output_indices=None,
+        batch_size: int = 256,
+        verbose: bool = False,
+        seed: int | None = None,
+    ) -> np.ndarray:
+        """``(N, *x_shape)`` input-times-gradient maps; arguments as :class:`Saliency`."""
+        x, targets, leading = self._prepare(inputs, output_indices, batch_size, seed)
+        return self._shape_result(x * self._gradients(x, targets, batch_size, verbose), leading)
+
+
+class SmoothGrad(_GradientMethod):
+    """The gradient averaged over noisy copies of the input (SmoothGrad).
+
+    ``phi(x) = 1/S sum_s g(x + sigma(x) z_s)``, ``z_s ~ N(0, I)``, with
+    ``sigma(x) = noise_level * (max(x) - min(x))`` (the SmoothGrad paper's noise scale,
+    relative to each input's range). The draws ``z_s`` depend on ``seed`` only, and
+    the same ``S`` draws are used for every input (common random numbers): two inputs
+    that differ in a few cells get maps that differ because of those cells, not
+    because of different noise. This is what TSR's differences of maps need.
+
+    Args:
+        model: as :class:`Saliency`.
+        absolute: average ``|g|`` instead of ``g``.
+        allow_nonfinite: accept NaN/Inf inputs.
+
+    Cost: ``num_samples`` gradient rows per input.
+    """
+
+    def __init__(self, model, absolute: bool = False, allow_nonfinite: bool = False):
+        super().__init__(model, allow_nonfinite)
+        self.absolute = bool(absolute)
+
+    def attributions(
+        self,
+        inputs,
+        output_indices=None,
+        batch_size: int = 256,
+        verbose: bool = False,
+        seed: int | None = None,
+        num_samples: int = 50,
+        noise_level: float = 0.15,
+    ) -> np.ndarray:
+        """``(N, *x_shape)`` smoothed gradients.
+
+        Args:
+            inputs, output_indices, batch_size, verbose: as :class:`Saliency`.
+            seed: seed of the noise draws (same seed, same result, whatever
+                ``batch_size``).
+            num_samples: S, noisy copies per input.
+            noise_level: noise standard deviation as a fraction of each input's
+                value range (>= 0).
+        """
+        s = check_positive_int(num_samples, "num_samples")
+        if (
+            isinstance(noise_level, bool)
+            or not isinstance(noise_level, numbers.Real)
+            or not np.isfinite(noise_level)
+            or noise_level < 0
+        ):
+            raise ValueError(f"`noise_level` must be a finite number >= 0, got {noise_level!r}.")
+        x, targets, leading = self._prepare(inputs, output_indices, batch_size, seed)
+        noise = np.random.default_rng(seed).standard_normal((s,) + x.shape[1:]).astype(x.dtype)
+        flat = x.reshape(len(x), -1)
+        sigma = (noise_level * (flat.max(1) - flat.min(1))).astype(x.dtype)
+        if self.absolute:
+            result = self._abs_gradients(x, targets, batch_size, verbose, noise, sigma)
+        else:
+            result = self._gradients(x, targets, batch_size, verbose, noise, sigma)
+        return self._shape_result(result, leading)
+
+    def _abs_gradients(self, x, targets, batch_size, verbose, noise, sigma):
+        """Mean of ``|g|``: one sample at a time through :meth:`_gradients`."""
+        total = np.zeros((targets.shape[0],) + x.shape, x.dtype)
+        for z in noise:
+            shifted = x + sigma.reshape((-1,) + (1,) * (x.ndim - 1)) * z
+            total += np.abs(self._gradients(shifted.astype(x.dtype), targets, batch_size, verbose))
+        return total / len(noise)
+
+
+# ---------------------------------------------------------------------- perturbations
+def _masked_outputs(model_fn, x_shape, dtype):
+    """Compiled: ``f(where(mask, fill, x))`` for rows given by index triples."""
+    tf_dtype = tf.as_dtype(dtype)
+    shape = (None,) + tuple(x_shape)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec(shape, tf_dtype),  # inputs
+            tf.TensorSpec(shape, tf_dtype),  # fill values
+            tf.TensorSpec(shape, tf.bool),  # masks: True = replaced by fill
+            tf.TensorSpec((None,), tf.int32),  # input per row
+            tf.TensorSpec((None,), tf.int32),  # fill per row
+            tf.TensorSpec((None,), tf.int32),  # mask per row
+            tf.TensorSpec((None,), tf.int32),  # target per row
+        ]
+    )
+    def masked_outputs(x_all, fill_all, masks, input_index, fill_index, mask_index, target):
+        rows = tf.where(
+            tf.gather(masks, mask_index),
+            tf.gather(fill_all, fill_index),
+            tf.gather(x_all, input_index),
+        )
+        return select_output(tf.cast(model_fn(rows), rows.dtype), target)
+
+    return masked_outputs
+
+
+class _PerturbationMethod(_ModelMethod):
+    """``f(x) - f(x perturbed by mask g)``, spread over the cells of each mask."""
+
+    def _differences(self, x, fills, fill_of, masks, targets, batch_size, verbose):
+        """Attributions ``(runs, N, *x_shape)`` from G boolean masks ``(G, *x_shape)``.
+
+        Row (n, g) replaces the cells of mask g in input n by ``fills[fill_of[n, g]]``.
+        Each cell gets the mean of ``f(x) - f(row)`` over the masks covering it (0 if
+        none does).
+        """
+        fn = self._fn("masked", x, _masked_outputs)
+        n, g = len(x), len(masks)
+        runs = targets.shape[0]
+        all_masks = np.concatenate([masks, np.zeros((1,) + masks.shape[1:], bool)])
+        # rows: every (input, mask) pair, then each input unmasked (mask index g)
+        input_index = np.concatenate([np.repeat(np.arange(n), g), np.arange(n)]).astype(np.int32)
+        mask_index = np.concatenate([np.tile(np.arange(g), n), np.full(n, g)]).astype(np.int32)
+        fill_index = np.concatenate([fill_of.reshape(-1), np.zeros(n, int)]).astype(np.int32)
+        x_t, fill_t, masks_t = tf.constant(x), tf.constant(fills), tf.constant(all_masks)
+        flat_masks = masks.reshape(g, -1).astype(x.dtype)
+        count = flat_masks.sum(0)
+        count[count == 0] = 1.0
+        result = np.empty((runs, n) + x.shape[1:], x.dtype)
+        progress = Progress(runs * len(input_index), verbose, unit="rows")
+        for run in range(runs):
+            values = np.empty(len(input_index), x.dtype)
+            row_targets = targets[run][input_index].astype(np.int32)
+            for start, stop in chunks(len(input_index), batch_size):
+                values[start:stop] = fn(
+                    x_t,
+                    fill_t,
+                    masks_t,
+                    input_index[start:stop],
+                    fill_index[start:stop],
+                    mask_index[start:stop],
+                    row_targets[start:stop],
+                ).numpy()
+                progress.advance(stop - start)
+            drops = values[n * g :, None] - values[: n * g].reshape(n, g)  # (N, G)
+            result[run] = ((drops @ flat_masks) / count).reshape((n,) + x.shape[1:])
+        return result
+
+    @staticmethod
+    def _fill_values(baseline, x) -> np.ndarray:
+        """Baseline as ``(N, *x_shape)`` fill values (scalar, ``x_shape``, or per input)."""
+        b = as_float_array(baseline, "baseline", min_rank=0, dtype=x.dtype)
+        try:
+            return np.ascontiguousarray(np.broadcast_to(b, x.shape))
+        except ValueError:
+            raise ValueError(
+                f"`baseline` must be a number, an array broadcastable to one input "
+                f"{x.shape[1:]}, or one per input {x.shape}; got shape {b.shape}."
+            ) from None
+
+    @staticmethod
+    def _group_masks(feature_mask, x_shape) -> np.ndarray:
+        """Boolean masks ``(G, *x_shape)``, one per distinct id of ``feature_mask``."""
+        if feature_mask is None:
+            d = int(np.prod(x_shape))
+            return np.eye(d, dtype=bool).reshape((d,) + tuple(x_shape))
+        ids = np.asarray(feature_mask)
+        if not np.issubdtype(ids.dtype, np.integer):
+            raise TypeError(f"`feature_mask` must hold integer group ids, got dtype {ids.dtype}.")
+        try:
+            ids = np.broadcast_to(ids, x_shape)
+        except ValueError:
+            raise ValueError(
+                f"`feature_mask` must be broadcastable to one input's shape {tuple(x_shape)} "
+                f"(e.g. shape (1, F) to group features over all time steps); got {ids.shape}."
+            ) from None
+        return np.stack([ids == gid for gid in np.unique(ids)])
+
+
+class Occlusion(_PerturbationMethod):
+    """Sliding-window occlusion over time and features.
+
+    A window of shape ``window`` (one size per non-batch axis, e.g. ``(time,
+    features)``) slides with ``strides``; each position sets the covered cells to the
+    baseline. A cell's attribution is the mean of ``f(x) - f(x occluded)`` over the
+    windows covering it (cells no window covers get 0). With a ``(1, 1)`` window it is
+    exactly ``f(x) - f(x with that cell set to the baseline)``.
+
+    Cost: one model row per window position and input, plus one per input.
+    """
+
+    def attributions(
+        self,
+        inputs,
+        baseline=0.0,
+        window=None,
+        strides=None,
+        output_indices=None,
+        batch_size: int = 256,
+        verbose: bool = False,
+        seed: int | None = None,
+    ) -> np.ndarray:
+        """``(N, *x_shape)`` occlusion attributions.
+
+        Args:
+            inputs: ``(N, *x_shape)``.
+            baseline: value of occluded cells: a number, an array broadcastable to
+                one input, or one per input ``(N, *x_shape)``.
+            window: window shape, one int per non-batch axis (default all ones: one
+                cell at a time).
+            strides: step of the window per axis (default 1 on every axis).
+            output_indices, batch_size, verbose: as :class:`Saliency`.
+            seed: unused; accepted for a uniform signature.
+        """
+        x, targets, leading = self._prepare(inputs, output_indices, batch_size, seed)
+        x_shape = x.shape[1:]
+        window = self._axis_ints(window, x_shape, "window")
+        strides = self._axis_ints(strides, x_shape, "strides")
+        for axis, (w, size) in enumerate(zip(window, x_shape, strict=True)):
+            if w > size:
+                raise ValueError(
+                    f"`window` {window} is larger than the input on axis {axis + 1} (size {size})."
+                )
+        starts = [
+            range(0, size - w + 1, s) for size, w, s in zip(x_shape, window, strides, strict=True)
+        ]
+        masks = []
+        for corner in itertools.product(*starts):
+            mask = np.zeros(x_shape, bool)
+            mask[tuple(slice(c, c + w) for c, w in zip(corner, window, strict=True))] = True
+            masks.append(mask)
+        masks = np.stack(masks)
+        fills = self._fill_values(baseline, x)
+        fill_of = np.repeat(np.arange(len(x))[:, None], len(masks), axis=1)
+        result = self._differences(x, fills, fill_of, masks, targets, batch_size, verbose)
+        return self._shape_result(result, leading)
+
+    @staticmethod
+    def _axis_ints(value, x_shape, name) -> tuple[int, ...]:
+        if value is None:
+            return (1,) * len(x_shape)
+        if isinstance(value, numbers.Integral):
+            value = (value,) * len(x_shape)
+        value = tuple(value)
+        if len(value) != len(x_shape):
+            raise ValueError(
+                f"`{name}` must have one entry per non-batch axis ({len(x_shape)} for "
+                f"inputs of shape (N, {', '.join(map(str, x_shape))})), got {value}."
+            )
+        return tuple(check_positive_int(v, name) for v in value)
+
+
+class FeatureAblation(_PerturbationMethod):
+    """Ablate groups of cells: ``f(x) - f(x with the group set to the baseline)``.
+
+    ``feature_mask`` holds an integer group id per cell, broadcastable to one input:
+    ``(T, F)`` for any grouping of cells, ``(1, F)`` to ablate whole features over
+    all time steps, ``(T, 1)`` for whole time steps. Every cell of a group gets the
+    group's output drop. Default: every cell is its own group.
+
+    Cost: one model row per group and input, plus one per input.
+    """
+
+    def attributions(
+        self,
+        inputs,
+        baseline=0.0,
+        feature_mask=None,
+        output_indices=None,
+        batch_size: int = 256,
+        verbose: bool = False,
+        seed: int | None = None,
+    ) -> np.ndarray:
+        """``(N, *x_shape)`` ablation attributions.
+
+        Args:
+            inputs: ``(N, *x_shape)``.
+            baseline: as :class:`Occlusion`.
+            feature_mask: integer group ids broadcastable to ``x_shape`` (None: each
+                cell alone).
+            output_indices, batch_size, verbose: as :class:`Saliency`.
+            seed: unused; accepted for a uniform signature.
+        """
+        x, targets, leading = self._prepare(inputs, output_indices, batch_size, seed)
+        masks = self._group_masks(feature_mask, x.shape[1:])
+        fills = self._fill_values(baseline, x)
+        fill_of = np.repeat(np.arange(len(x))[:, None], len(masks), axis=1)
+        result = self._differences(x, fills, fill_of, masks, targets, batch_size, verbose)
+        return self._shape_result(result, leading)
+
+
+class FeaturePermutation(_PerturbationMethod):
+    """Permute groups of cells within the batch: ``f(x) - f(x with the group's
+    values taken from another input)``.
+
+    For each group (``feature_mask`` as in :class:`FeatureAblation`; default every
+    cell) one random permutation ``p`` of the N inputs is drawn (seeded), and input n
+    gets the group's cells of input ``p[n]``. Needs N >= 2; inputs with ``p[n] == n``
+    get 0 for that group. The explanation of an input therefore depends on the other
+    inputs of the call.
+
+    Cost: one model row per group and input, plus one per input.
+    """
+
+    def attributions(
+        self,
+        inputs,
+        feature_mask=None,
+        output_indices=None,
+        batch_size: int = 256,
+        verbose: bool = False,
+        seed: int | None = None,
+    ) -> np.ndarray:
+        """``(N, *x_shape)`` permutation attributions.
+
+        Args:
+            inputs: ``(N, *x_shape)``, N >= 2.
+            feature_mask: integer group ids broadcastable to ``x_shape``.
+            output_indices, batch_size, verbose: as :class:`Saliency`.
+            seed: seed of the permutations.
+        """
+        x, targets, leading = self._prepare(inputs, output_indices, batch_size, seed)
+        if len(x) < 2:
+            raise ValueError(
+                "FeaturePermutation permutes values between the inputs of the batch: "
+                f"`inputs` needs at least 2 rows, got {len(x)}."
+            )
+        masks = self._group_masks(feature_mask, x.shape[1:])
+        rng = np.random.default_rng(seed)
+        fill_of = np.stack([rng.permutation(len(x)) for _ in range(len(masks))], axis=1)
+        result = self._differences(x, x, fill_of, masks, targets, batch_size, verbose)
+        return self._shape_result(result, leading)
