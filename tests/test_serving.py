@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from tf_tsexplain import PathExplainerTF
 from tf_tsexplain.cli import main, read_inputs
+from tf_tsexplain.saliency import Saliency
 from tf_tsexplain.serving import (
     explain_instances,
     export_explainer,
@@ -127,6 +128,9 @@ def test_expected_gradients_and_saliency_exports(artifacts, tmp_path):
         (got["attributions"] * x).sum(axis=(1, 2)) - (y.numpy() - got["baseline_prediction"])
     )
     np.testing.assert_allclose(got["approximation_error"], taylor, atol=1e-5)
+    local = explain_instances(model, x, "saliency", output_indices=0)
+    for key in ("attributions", "approximation_error", "baseline_prediction"):
+        np.testing.assert_allclose(local[key], got[key], atol=1e-5)
 
 
 def test_explainers_run_on_loaded_artifacts(artifacts, tmp_path):
@@ -137,6 +141,11 @@ def test_explainers_run_on_loaded_artifacts(artifacts, tmp_path):
         # eager use first, then the compiled explainer (a TF pitfall for SavedModels)
         np.testing.assert_allclose(np.asarray(loaded(x)), model(x).numpy(), atol=1e-6)
         np.testing.assert_allclose(_ig(loaded, x), _ig(model, x), atol=1e-6)
+        np.testing.assert_allclose(
+            Saliency(loaded).attributions(x, output_indices=0),
+            Saliency(model).attributions(x, output_indices=0),
+            atol=1e-6,
+        )
     # a loaded SavedModel can be exported again with its own explain signature
     export_explainer(load_model(tmp_path / "keras_export"), tmp_path / "again", output_indices=1)
     sig = tf.saved_model.load(str(tmp_path / "again")).signatures["explain"]

@@ -573,7 +573,8 @@ def explain_instances(
     """In-process counterpart of the ``explain`` signature, with a progress bar.
 
     Integrated and expected gradients come from
-    :class:`~tf_tsexplain.PathExplainerTF`; saliency is the gradient at the input.
+    :class:`~tf_tsexplain.PathExplainerTF`, saliency from
+    :class:`~tf_tsexplain.saliency.Saliency` (the gradient at the input).
 
     Args:
         model: a model from :func:`load_model`, a Keras model or a callable.
@@ -641,7 +642,11 @@ def explain_instances(
         index_arg = np.stack(np.unravel_index(target, predictions.shape[1:]), axis=-1)
         index_arg = index_arg[:, 0] if index_arg.shape[1] == 1 else index_arg
     if method == "saliency":
-        attributions = _input_gradients(model_fn, x, target, batch_size, verbose)
+        from tf_tsexplain.saliency import Saliency
+
+        attributions = Saliency(model, allow_nonfinite=allow_nonfinite).attributions(
+            x, output_indices=index_arg, batch_size=batch_size, verbose=verbose
+        )
         base_out = np.asarray(model_fn(tf.constant(b))).reshape(1, -1)
         baseline_prediction = base_out[0, target]
         total = (attributions * (x - b)).reshape(len(x), -1).sum(axis=1)
@@ -678,30 +683,6 @@ def _predict(model_fn, x: np.ndarray, batch_size: int) -> np.ndarray:
         for start in range(0, len(x), batch_size)
     ]
     return np.concatenate(parts)
-
-
-def _input_gradients(model_fn, x, target, batch_size, verbose) -> np.ndarray:
-    """``d f_target / d x`` for every input, ``batch_size`` inputs per compiled call."""
-    from tf_tsexplain._batching import Progress, chunks
-
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec((None, *x.shape[1:]), tf.float32),
-            tf.TensorSpec((None,), tf.int32),
-        ]
-    )
-    def gradients(rows, row_targets):
-        with tf.GradientTape() as tape:
-            tape.watch(rows)
-            value = _flat_select(model_fn(rows), row_targets)
-        return tape.gradient(value, rows)
-
-    out = np.empty_like(x)
-    progress = Progress(len(x), verbose, unit="inputs")
-    for start, stop in chunks(len(x), batch_size):
-        out[start:stop] = gradients(x[start:stop], target[start:stop].astype(np.int32)).numpy()
-        progress.advance(stop - start)
-    return out
 
 
 # ---------------------------------------------------------------------- responses
