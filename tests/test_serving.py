@@ -146,6 +146,11 @@ def test_explainers_run_on_loaded_artifacts(artifacts, tmp_path):
             Saliency(model).attributions(x, output_indices=0),
             atol=1e-6,
         )
+    with pytest.raises(ValueError, match="second derivatives"):
+        PathExplainerTF(load_model(tmp_path / "keras_export")).interactions(
+            x[:1], np.zeros((1, T, F)), num_samples=2, use_expectation=False,
+            output_indices=1, interaction_index=(0, 0),
+        )  # fmt: skip
     # a loaded SavedModel can be exported again with its own explain signature
     export_explainer(load_model(tmp_path / "keras_export"), tmp_path / "again", output_indices=1)
     sig = tf.saved_model.load(str(tmp_path / "again")).signatures["explain"]

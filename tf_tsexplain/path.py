@@ -211,7 +211,18 @@ class PathExplainerTF:
         )
         rows_index = self._interaction_rows(interaction_index, plan.x_shape)
         fn = self._compiled_fn("hessians", plan)
-        result = self._run(fn, plan, batch_size, verbose, rows_index=rows_index)
+        try:
+            result = self._run(fn, plan, batch_size, verbose, rows_index=rows_index)
+        except ValueError as err:
+            if "without handle data" not in str(err):
+                raise
+            # TensorFlow cannot take second derivatives through a restored SavedModel
+            # function holding a while loop (Keras LSTM/GRU), TF 2.21.
+            raise ValueError(
+                "Interactions need second derivatives of the model, which TensorFlow "
+                "cannot take through this loaded SavedModel (a restored recurrent layer). "
+                "Explain the original Keras model (.keras file) instead."
+            ) from None
         return self._shape_interactions(result, plan, interaction_index)
 
     # ------------------------------------------------------------------ validation
