@@ -28,14 +28,29 @@ def _tsr_trapezoid(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     return ((y[..., 1:] + y[..., :-1]) / 2 * np.diff(x)).sum(axis=-1)
 
 
-def _tsr_maps_and_truth(saliency, truth) -> tuple[np.ndarray, np.ndarray]:
-    s = np.abs(as_float_array(saliency, "saliency", min_rank=2).astype(np.float64))
+def _tsr_rescaled(saliency: np.ndarray, rescale: bool) -> np.ndarray:
+    """``|saliency|`` flattened to ``(N, D)``, min-max scaled per sample if asked.
+
+    The benchmark's reference scales each sample's ``|saliency|`` to [0, 1] (the
+    smallest cell becomes 0, the largest 1; a constant map becomes all zeros, as
+    sklearn's ``minmax_scale``) before it computes masses.
+    """
+    s = np.abs(saliency.astype(np.float64)).reshape(len(saliency), -1)
+    if rescale:
+        low = s.min(axis=1, keepdims=True)
+        span = s.max(axis=1, keepdims=True) - low
+        s = (s - low) / np.where(span > 0, span, 1.0)
+    return s
+
+
+def _tsr_maps_and_truth(saliency, truth, rescale) -> tuple[np.ndarray, np.ndarray]:
+    s = as_float_array(saliency, "saliency", min_rank=2)
     g = np.asarray(truth)
     if g.dtype != bool:
         raise TypeError(f"`truth` must be a boolean mask, got dtype {g.dtype}.")
     if g.shape != s.shape:
         raise ValueError(f"`truth` has shape {g.shape}; `saliency` has shape {s.shape}.")
-    return s.reshape(len(s), -1), g.reshape(len(g), -1)
+    return _tsr_rescaled(s, rescale), g.reshape(len(g), -1)
 
 
 def _tsr_levels(levels) -> np.ndarray:
@@ -45,61 +60,86 @@ def _tsr_levels(levels) -> np.ndarray:
     return lv
 
 
+def _tsr_mass_selection(s: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cells by decreasing mass and, per level q, how many top cells are selected.
+
+    ``s`` is ``(N, D)`` non-negative. Returns ``order`` ``(N, D)`` (ties: lower flat
+    index first) and ``k`` ``(N, L)``: the smallest number of top cells holding at
+    least a fraction q of the sample's mass (0 for q = 0 and for all-zero rows).
+    """
+    order = np.argsort(-s, axis=1, kind="stable")
+    cum = np.cumsum(np.take_along_axis(s, order, axis=1), axis=1)
+    total = cum[:, -1:]
+    frac = cum / np.where(total > 0, total, 1.0)
+    # smallest k with frac[k - 1] >= q (guarding float round-off at q = 1)
+    below = (frac[:, None, :] < (levels - 1e-12)[None, :, None]).sum(axis=2)  # (N, L)
+    k = np.minimum(below + 1, s.shape[1])
+    k = np.where((levels[None, :] <= 0) | (total <= 0), 0, k)
+    return order, k
+
+
 def weighted_precision_recall(
-    saliency, truth, levels=None
+    saliency, truth, levels=None, rescale: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Saliency-weighted precision and recall of the top cells, per sample and level.
 
-    For each sample, cells are ranked by ``|saliency|`` (ties: lower flat index
-    first) and the smallest top set holding at least a fraction ``q`` of the total
-    saliency mass is selected (``q`` in ``levels``, default 0.1, 0.2, ..., 0.9). Then
+    Each sample's map ``s = |saliency|`` is first min-max scaled to [0, 1]
+    (``rescale=True``, as the benchmark's reference does: the smallest cell then
+    weighs 0 and a constant map is all zeros). Cells are ranked by ``s`` (ties: lower
+    flat index first) and the smallest top set holding at least a fraction ``q`` of
+    the total mass ``sum(s)`` is selected (``q`` in ``levels``, default 0.1, 0.2,
+    ..., 0.9). With masses taken from ``s``, as in the reference:
 
-    - precision = saliency mass of the selected true cells / mass of the selected
-      cells (how much of what the map highlights is real signal);
-    - recall = number of selected true cells / number of true cells (how much of
-      the signal the map finds).
+    - precision = TP / (TP + FP): mass of the selected true cells / mass of all
+      selected cells (how much of what the map highlights is real signal);
+    - recall = TP / (TP + FN): mass of the selected true cells / mass of all true
+      cells, FN being the mass of the true cells not selected (how much of the
+      signal's saliency the selection captures).
 
-    A sample with an all-zero map gets precision and recall 0; one without true
-    cells gets recall 0.
+    A sample with an all-zero (or, rescaled, constant) map gets precision and recall
+    0; one whose true cells have no mass gets recall 0. Samples are not averaged here
+    (the reference averages over samples with a non-zero denominator;
+    :func:`tsr_aup_aur` averages over all samples).
 
     Args:
         saliency: ``(N, ...)`` maps (signs are ignored).
         truth: boolean ``(N, ...)`` ground truth.
         levels: increasing mass fractions in (0, 1].
+        rescale: min-max scale each sample's ``|saliency|`` first (the reference's
+            choice); False uses ``|saliency|`` as is.
 
     Returns:
         ``(levels, precision, recall)``, the last two ``(N, L)``.
     """
-    s, g = _tsr_maps_and_truth(saliency, truth)
+    s, g = _tsr_maps_and_truth(saliency, truth, rescale)
     lv = _tsr_levels(levels)
-    precision = np.zeros((len(s), len(lv)))
-    recall = np.zeros((len(s), len(lv)))
-    for i, (row, true) in enumerate(zip(s, g, strict=True)):
-        total = row.sum()
-        if total <= 0:
-            continue
-        order = np.argsort(-row, kind="stable")
-        mass = np.cumsum(row[order]) / total
-        hits = np.cumsum(row[order] * true[order])
-        found = np.cumsum(true[order])
-        # smallest k with mass[k - 1] >= q (guarding float round-off at q = 1)
-        k = np.minimum(np.searchsorted(mass, lv - 1e-12, side="left") + 1, len(row))
-        precision[i] = hits[k - 1] / (mass[k - 1] * total)
-        recall[i] = found[k - 1] / max(true.sum(), 1)
+    order, k = _tsr_mass_selection(s, lv)
+    sorted_s = np.take_along_axis(s, order, axis=1)
+    sorted_true = np.take_along_axis(g, order, axis=1)
+    # prefix sums with a leading 0 so that k = 0 reads 0
+    zero = np.zeros((len(s), 1))
+    mass = np.concatenate([zero, np.cumsum(sorted_s, axis=1)], axis=1)
+    hits = np.concatenate([zero, np.cumsum(sorted_s * sorted_true, axis=1)], axis=1)
+    selected = np.take_along_axis(mass, k, axis=1)
+    tp = np.take_along_axis(hits, k, axis=1)
+    true_mass = hits[:, -1:]
+    precision = tp / np.where(selected > 0, selected, 1.0)
+    recall = tp / np.where(true_mass > 0, true_mass, 1.0)
     return lv, precision, recall
 
 
-def tsr_aup_aur(saliency, truth, levels=None) -> tuple[float, float]:
+def tsr_aup_aur(saliency, truth, levels=None, rescale: bool = True) -> tuple[float, float]:
     """Areas under the weighted precision and recall curves (AUP, AUR).
 
-    The curves of :func:`weighted_precision_recall` are integrated over the mass
-    levels with the trapezoidal rule, divided by the levels' span (so that a
-    constant curve c has area c), and averaged over samples.
+    The curves of :func:`weighted_precision_recall` (same ``levels`` and
+    ``rescale``) are integrated over the mass levels with the trapezoidal rule,
+    divided by the levels' span (so that a constant curve c has area c), and
+    averaged over samples.
 
     Returns:
         ``(aup, aur)``, each in [0, 1].
     """
-    lv, precision, recall = weighted_precision_recall(saliency, truth, levels)
+    lv, precision, recall = weighted_precision_recall(saliency, truth, levels, rescale)
     span = lv[-1] - lv[0]
     aup = _tsr_trapezoid(precision, lv) / span
     aur = _tsr_trapezoid(recall, lv) / span
@@ -113,6 +153,16 @@ def _tsr_top_cells(saliency: np.ndarray, counts) -> list[np.ndarray]:
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(flat.shape[1])[None], axis=1)
     return [rank < k for k in counts]
+
+
+def _tsr_top_mass_cells(saliency: np.ndarray, levels: np.ndarray, rescale: bool):
+    """Per level q, a boolean ``(N, D)`` mask of the top cells holding mass q, the
+    sets :func:`weighted_precision_recall` selects."""
+    s = _tsr_rescaled(saliency, rescale)
+    order, k = _tsr_mass_selection(s, levels)
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(s.shape[1])[None], axis=1)
+    return [rank < k[:, j : j + 1] for j in range(len(levels))]
 
 
 def _tsr_model_scores(model_fn, rows: np.ndarray, targets: np.ndarray | None, batch_size: int):
@@ -134,13 +184,19 @@ def tsr_accuracy_drop(
     replacement,
     fractions=None,
     batch_size: int = 256,
+    by: str = "mass",
+    rescale: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Accuracy as the most salient cells are replaced, e.g. by background noise.
 
-    For each fraction p, the ``round(p * D)`` cells of largest ``|saliency|`` of each
-    input (D cells per input) are replaced by the same cells of ``replacement``
-    (e.g. fresh background series) and the classifier's accuracy is measured. A map
-    that finds the signal makes the accuracy drop fast.
+    For each fraction p, the top cells of each input are replaced by the same cells
+    of ``replacement`` (e.g. fresh background series) and the classifier's accuracy
+    is measured. A map that finds the signal makes the accuracy drop fast. The top
+    cells are, with ``by="mass"`` (default, the benchmark's accuracy drop), the
+    smallest set of largest ``|saliency|`` holding a fraction p of the sample's
+    saliency mass: the same sets as :func:`weighted_precision_recall` (with the same
+    ``rescale``; p = 0 and an all-zero map remove nothing); with ``by="count"``, the
+    ``round(p * D)`` cells of largest ``|saliency|`` (D cells per input).
 
     Args:
         model: a Keras model or callable returning class scores ``(N, C)`` (argmax is
@@ -150,8 +206,13 @@ def tsr_accuracy_drop(
         labels: ``(N,)`` int labels.
         saliency: ``(N, ...)`` maps.
         replacement: ``(N, ...)`` values put in place of the removed cells.
-        fractions: fractions of cells removed (default 0, 0.1, ..., 0.9).
+        fractions: fractions of saliency mass (``by="mass"``) or of cells
+            (``by="count"``) removed, in [0, 1] (default 0, 0.1, ..., 0.9).
         batch_size: most rows per model call.
+        by: ``"mass"`` or ``"count"``, see above.
+        rescale: with ``by="mass"``, min-max scale each ``|saliency|`` map first, as
+            :func:`weighted_precision_recall` (ignored with ``by="count"``, where
+            only the ranking matters).
 
     Returns:
         ``(fractions, accuracy)``, both ``(P,)``.
@@ -171,8 +232,13 @@ def tsr_accuracy_drop(
     fr = np.round(np.arange(0.0, 0.91, 0.1), 2) if fractions is None else np.asarray(fractions)
     if fr.ndim != 1 or np.any((fr < 0) | (fr > 1)):
         raise ValueError(f"`fractions` must be values in [0, 1], got {fr}.")
-    d = int(np.prod(x.shape[1:]))
-    masks = _tsr_top_cells(sal, [int(round(p * d)) for p in fr])
+    if by == "mass":
+        masks = _tsr_top_mass_cells(sal, fr.astype(float), rescale)
+    elif by == "count":
+        d = int(np.prod(x.shape[1:]))
+        masks = _tsr_top_cells(sal, [int(round(p * d)) for p in fr])
+    else:
+        raise ValueError(f"`by` must be 'mass' or 'count', got {by!r}.")
     rows = np.concatenate([np.where(m.reshape(x.shape), rep, x) for m in masks])  # (P * N, ...)
     out = _tsr_model_scores(as_model_fn(model), rows, None, batch_size)
     out = out.reshape(len(fr), len(x), -1)
