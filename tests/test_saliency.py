@@ -100,6 +100,34 @@ def test_smoothgrad_matches_numpy_noise_average():
     )
 
 
+def test_smoothgrad_absolute_noise_scale():
+    s, seed = 5, 4
+    smooth = SmoothGrad(quadratic)
+    z = np.random.default_rng(seed).standard_normal((s, T, F)).astype(np.float32)
+    for stdevs in (0.3, np.array([0.1, 0.0, 0.5, 1.0])):
+        got = smooth.attributions(X, num_samples=s, stdevs=stdevs, seed=seed, batch_size=6)
+        sigma = np.broadcast_to(np.asarray(stdevs, np.float64), (len(X),))
+        noisy = X[:, None] + sigma[:, None, None, None] * z[None]
+        ref = quadratic_grad(noisy.reshape(-1, T, F)).reshape(len(X), s, T, F).mean(1)
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
+    # an input's relative scale, given as an absolute one, reproduces noise_level
+    level = smooth.attributions(X, num_samples=s, noise_level=0.2, seed=seed)
+    flat = X.reshape(len(X), -1)
+    np.testing.assert_allclose(smooth.noise_stdevs(X, 0.2), 0.2 * (flat.max(1) - flat.min(1)))
+    absolute = smooth.attributions(X, num_samples=s, stdevs=smooth.noise_stdevs(X, 0.2), seed=seed)
+    np.testing.assert_allclose(level, absolute, rtol=1e-6)
+    default = smooth.attributions(X, num_samples=s, seed=seed)  # noise_level 0.15
+    np.testing.assert_allclose(
+        default, smooth.attributions(X, num_samples=s, noise_level=0.15, seed=seed), rtol=1e-6
+    )
+    with pytest.raises(ValueError, match="not both"):
+        smooth.attributions(X, noise_level=0.1, stdevs=0.1)
+    with pytest.raises(ValueError, match=r"one value per input, got shape \(3,\)"):
+        smooth.attributions(X, stdevs=[0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="`stdevs` must be finite numbers >= 0"):
+        smooth.attributions(X, stdevs=-0.1)
+
+
 def test_occlusion_single_cells_are_exact_differences():
     got = Occlusion(quadratic).attributions(X, baseline=0.5, batch_size=7)
     ref = np.empty_like(got, dtype=np.float64)

@@ -205,12 +205,22 @@ class InputXGradient(_GradientMethod):
 class SmoothGrad(_GradientMethod):
     """The gradient averaged over noisy copies of the input (SmoothGrad).
 
-    ``phi(x) = 1/S sum_s g(x + sigma(x) z_s)``, ``z_s ~ N(0, I)``, with
-    ``sigma(x) = noise_level * (max(x) - min(x))`` (the SmoothGrad paper's noise scale,
-    relative to each input's range). The draws ``z_s`` depend on ``seed`` only, and
-    the same ``S`` draws are used for every input (common random numbers): two inputs
-    that differ in a few cells get maps that differ because of those cells, not
-    because of different noise. This is what TSR's differences of maps need.
+    ``phi(x) = 1/S sum_s g(x + sigma(x) z_s)``, ``z_s ~ N(0, I)``. The noise standard
+    deviation ``sigma`` is either
+
+    - relative (default): ``sigma(x) = noise_level * (max(x) - min(x))``, the
+      SmoothGrad paper's noise scale, relative to each input's value range (so it
+      changes when cells holding an input's max or min change); or
+    - absolute: ``stdevs``, a number for every input (captum's ``stdevs``) or one
+      value per input ``(N,)``.
+
+    The draws ``z_s`` depend on ``seed`` only, and the same ``S`` draws are used for
+    every input (common random numbers): two inputs that differ in a few cells get
+    maps that differ because of those cells, not because of different noise. This is
+    what TSR's differences of maps need; :class:`TemporalSaliencyRescaling` also
+    gives every masked copy the noise scale of its unmasked input (see
+    :meth:`noise_stdevs`), so masking a cell that holds an input's max or min does not
+    change the noise.
 
     Args:
         model: as :class:`Saliency`.
@@ -219,6 +229,8 @@ class SmoothGrad(_GradientMethod):
 
     Cost: ``num_samples`` gradient rows per input.
     """
+
+    DEFAULT_NOISE_LEVEL = 0.15
 
     def __init__(self, model, absolute: bool = False, allow_nonfinite: bool = False):
         super().__init__(model, allow_nonfinite)
@@ -232,7 +244,8 @@ class SmoothGrad(_GradientMethod):
         verbose: bool = False,
         seed: int | None = None,
         num_samples: int = 50,
-        noise_level: float = 0.15,
+        noise_level: float | None = None,
+        stdevs=None,
     ) -> np.ndarray:
         """``(N, *x_shape)`` smoothed gradients.
 
@@ -241,10 +254,40 @@ class SmoothGrad(_GradientMethod):
             seed: seed of the noise draws (same seed, same result, whatever
                 ``batch_size``).
             num_samples: S, noisy copies per input.
-            noise_level: noise standard deviation as a fraction of each input's
-                value range (>= 0).
+            noise_level: relative noise: the standard deviation as a fraction of each
+                input's value range (>= 0; default 0.15 when ``stdevs`` is None).
+            stdevs: absolute noise standard deviation (>= 0): a number for all inputs
+                or an array ``(N,)`` with one per input. Give ``noise_level`` or
+                ``stdevs``, not both.
         """
         s = check_positive_int(num_samples, "num_samples")
+        if stdevs is not None and noise_level is not None:
+            raise ValueError(
+                "Give `noise_level` (relative to each input's range) or `stdevs` "
+                "(absolute), not both."
+            )
+        x, targets, leading = self._prepare(inputs, output_indices, batch_size, seed)
+        if stdevs is None:
+            sigma = self.noise_stdevs(x, noise_level)
+        else:
+            sigma = _check_stdevs(stdevs, len(x)).astype(x.dtype)
+        noise = np.random.default_rng(seed).standard_normal((s,) + x.shape[1:]).astype(x.dtype)
+        if self.absolute:
+            result = self._abs_gradients(x, targets, batch_size, verbose, noise, sigma)
+        else:
+            result = self._gradients(x, targets, batch_size, verbose, noise, sigma)
+        return self._shape_result(result, leading)
+
+    def noise_stdevs(self, inputs, noise_level: float | None = None) -> np.ndarray:
+        """The absolute noise standard deviation ``(N,)`` that ``noise_level`` gives
+        each input: ``noise_level * (max(x) - min(x))`` (default level 0.15).
+
+        ``attributions(x, stdevs=self.noise_stdevs(x0, level))`` smooths ``x`` with the
+        noise scale of ``x0``; TSR uses it to keep each input's scale for its masked
+        copies.
+        """
+        if noise_level is None:
+            noise_level = self.DEFAULT_NOISE_LEVEL
         if (
             isinstance(noise_level, bool)
             or not isinstance(noise_level, numbers.Real)
@@ -252,15 +295,9 @@ class SmoothGrad(_GradientMethod):
             or noise_level < 0
         ):
             raise ValueError(f"`noise_level` must be a finite number >= 0, got {noise_level!r}.")
-        x, targets, leading = self._prepare(inputs, output_indices, batch_size, seed)
-        noise = np.random.default_rng(seed).standard_normal((s,) + x.shape[1:]).astype(x.dtype)
+        x = as_float_array(inputs, "inputs", min_rank=2, allow_nonfinite=self.allow_nonfinite)
         flat = x.reshape(len(x), -1)
-        sigma = (noise_level * (flat.max(1) - flat.min(1))).astype(x.dtype)
-        if self.absolute:
-            result = self._abs_gradients(x, targets, batch_size, verbose, noise, sigma)
-        else:
-            result = self._gradients(x, targets, batch_size, verbose, noise, sigma)
-        return self._shape_result(result, leading)
+        return (noise_level * (flat.max(1) - flat.min(1))).astype(x.dtype)
 
     def _abs_gradients(self, x, targets, batch_size, verbose, noise, sigma):
         """Mean of ``|g|``: one sample at a time through :meth:`_gradients`."""
@@ -269,6 +306,28 @@ class SmoothGrad(_GradientMethod):
             shifted = x + sigma.reshape((-1,) + (1,) * (x.ndim - 1)) * z
             total += np.abs(self._gradients(shifted.astype(x.dtype), targets, batch_size, verbose))
         return total / len(noise)
+
+
+def _check_stdevs(stdevs, n: int) -> np.ndarray:
+    """``stdevs`` as ``(n,)`` finite values >= 0 (a number is used for every input)."""
+    if isinstance(stdevs, bool):
+        raise TypeError(f"`stdevs` must be a number or one number per input, got {stdevs!r}.")
+    try:
+        arr = np.asarray(stdevs, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`stdevs` must be a number or one number per input, got {stdevs!r}."
+        ) from None
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise ValueError(
+            f"`stdevs` must be a number or an array ({n},) with one value per input, "
+            f"got shape {arr.shape}."
+        )
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError(f"`stdevs` must be finite numbers >= 0, got {stdevs!r}.")
+    return arr
 
 
 # ---------------------------------------------------------------------- perturbations
