@@ -75,7 +75,7 @@ def one_copy_at_a_time(explainer, x, mask_value, threshold, below, **kwargs):
     out = np.zeros(x.shape)
     for n in range(len(x)):
         per_input = {
-            k: (v[n : n + 1] if k in ("baseline", "output_indices") else v)
+            k: (v[n : n + 1] if k in ("baseline", "output_indices") or np.ndim(v) == 1 else v)
             for k, v in kwargs.items()
         }
         xn = x[n : n + 1]
@@ -185,3 +185,77 @@ def test_bad_input():
 
     with pytest.raises(ValueError, match="TSR needs one map per input"):
         TemporalSaliencyRescaling(Wrong()).attributions(x)
+
+
+def two_output_white_box(x):
+    """Outputs (N, 2) using only the steps in RELEVANT: the quadratic white box and a
+    linear one, so that the explained output changes the maps."""
+    w = tf.constant(WEIGHTS, x.dtype)
+    picked = tf.gather(x, RELEVANT, axis=1)
+    return tf.stack(
+        [tf.reduce_sum(w * picked * picked, axis=[1, 2]), tf.reduce_sum(w * picked, axis=[1, 2])],
+        axis=1,
+    )
+
+
+def test_explainer_arguments_are_bound_by_name():
+    x = np.random.default_rng(7).normal(size=(3, T, F)).astype(np.float32)
+    tsr = TemporalSaliencyRescaling(Saliency(two_output_white_box))
+    # Saliency.attributions(inputs, output_indices, ...): a positional list is
+    # output_indices (one per input), not a baseline
+    positional = tsr.attributions(x, [0, 1, 0])
+    keyword = tsr.attributions(x, output_indices=[0, 1, 0])
+    np.testing.assert_array_equal(positional, keyword)
+    assert not np.allclose(keyword[1], tsr.attributions(x, output_indices=[0, 0, 0])[1])
+    # PathExplainerTF.attributions(inputs, baseline, batch_size, num_samples,
+    # use_expectation, output_indices): use_expectation=False given by position
+    # makes the (N, T, F) baseline one per input, as with keywords
+    ig = PathExplainerTF(two_output_white_box)
+    base = np.random.default_rng(8).normal(size=x.shape).astype(np.float32) * 0.1
+    tsr_ig = TemporalSaliencyRescaling(ig)
+    by_position = tsr_ig.attributions(x, base, 500, 4, False, [1, 0, 1])
+    by_keyword = tsr_ig.attributions(
+        x,
+        baseline=base,
+        batch_size=500,
+        num_samples=4,
+        use_expectation=False,
+        output_indices=[1, 0, 1],
+    )
+    np.testing.assert_allclose(by_position, by_keyword, rtol=1e-6, atol=1e-7)
+    ref = one_copy_at_a_time(
+        ig,
+        x,
+        0.0,
+        0.55,
+        0.1,
+        baseline=base,
+        batch_size=500,
+        num_samples=4,
+        use_expectation=False,
+        output_indices=np.array([1, 0, 1]),
+    )
+    np.testing.assert_allclose(by_keyword, ref, rtol=1e-4, atol=1e-5)
+    with pytest.raises(TypeError, match="do not fit the base method"):
+        tsr.attributions(x, [0, 1, 0], output_indices=[0, 1, 0])
+
+
+def test_smoothgrad_under_tsr_keeps_each_inputs_noise_scale():
+    from tf_tsexplain import SmoothGrad
+
+    x = np.random.default_rng(9).normal(size=(3, T, F)).astype(np.float32)
+    x[:, 8, 1] = 12.0  # a spike on an irrelevant step holds every input's max
+    sg = SmoothGrad(white_box)
+    kwargs = dict(num_samples=16, noise_level=0.15, seed=0)
+    rel = TemporalSaliencyRescaling(sg).attributions(x, **kwargs)
+    outside = [t for t in range(T) if t not in RELEVANT]
+    # masking step 8 (or any irrelevant step) leaves each input's noise, hence its
+    # map, unchanged: no relevance outside the relevant steps
+    assert np.abs(rel[:, outside]).max() < 1e-6
+    assert np.nonzero(rel.sum((0, 2)))[0].tolist() == RELEVANT
+    # the same with an absolute noise scale, shared or one per input
+    for stdevs in (0.5, np.array([0.2, 0.5, 1.0])):
+        rel = TemporalSaliencyRescaling(sg).attributions(x, num_samples=16, stdevs=stdevs, seed=0)
+        assert np.abs(rel[:, outside]).max() < 1e-6
+        ref = one_copy_at_a_time(sg, x, 0.0, 0.55, 0.1, num_samples=16, seed=0, stdevs=stdevs)
+        np.testing.assert_allclose(rel, ref, rtol=1e-4, atol=1e-6)

@@ -135,17 +135,25 @@ class TemporalSaliencyRescaling:
             inputs: ``(N, T, F)`` floats.
             *args, **explainer_kwargs: passed to the base method's ``attributions``
                 for every batch of copies (e.g. the baseline, ``num_samples``,
-                ``batch_size``, ``seed``). Per-input arguments are repeated for each
+                ``batch_size``, ``seed``). They are bound to that method's signature,
+                so positional and keyword forms are the same (e.g.
+                ``Saliency.attributions(x, [0, 1, 0])`` passes ``output_indices``;
+                ``PathExplainerTF.attributions(x, base, 50, 20, False)`` sets
+                ``use_expectation=False``). Per-input arguments are repeated for each
                 input's copies: ``output_indices`` given as a list or array with one
                 entry per input (a tuple is one target for all inputs), and a
-                baseline of shape ``(N, T, F)`` (one per input) unless the method
+                ``baseline`` of shape ``(N, T, F)`` (one per input) unless the method
                 draws baselines from a reference set (``use_expectation=True`` of
-                :class:`PathExplainerTF`, where the set is shared). Methods that draw
-                per call (expected gradients) add their sampling noise to the
-                differences of maps; fix ``seed`` and use enough samples.
-                :class:`~tf_tsexplain.saliency.FeaturePermutation` permutes within
-                each batch of copies, so copies of different inputs mix: prefer the
-                other methods under TSR.
+                :class:`PathExplainerTF`, where the set is shared). A method with an
+                input-dependent noise scale (:class:`~tf_tsexplain.saliency.SmoothGrad`
+                with ``noise_level``) gets each input's scale as ``stdevs`` for all its
+                copies (``stdevs`` given as one value per input is repeated too), so
+                masking the cells holding an input's max or min does not change the
+                noise. Methods that draw per call (expected gradients) add their
+                sampling noise to the differences of maps; fix ``seed`` and use enough
+                samples. :class:`~tf_tsexplain.saliency.FeaturePermutation` permutes
+                within each batch of copies, so copies of different inputs mix: prefer
+                the other methods under TSR.
 
         Returns:
             ``(N, T, F)`` relevances, ``r_t * q_tf`` (see the module docstring), in
@@ -163,26 +171,32 @@ class TemporalSaliencyRescaling:
         evaluations = n
 
         # time relevance: every (input, step) copy, all inputs together
-        pairs = [(i, t) for i in range(n) for t in range(t_steps)]
-        time_scores = self._scores(call, x, fill, reference, pairs, "time", groups)
+        owners = np.repeat(np.arange(n), t_steps)
+        time_scores = self._scores(
+            call, x, fill, reference, owners, np.tile(np.arange(t_steps), n), None, groups
+        )
         time_rel = _min_max(time_scores.reshape(n, t_steps))
-        evaluations += len(pairs)
+        evaluations += len(owners)
         cutoff = np.quantile(time_rel, self.threshold, axis=1, keepdims=True)
         kept = time_rel > cutoff  # (N, T)
 
+        n_groups = len(groups)
         feat_rel = np.full((n, t_steps, n_feat), self.below_threshold)
         if self.variant == "temporal_feature":
-            pairs = [(i, g) for i in range(n) for g in range(len(groups))]
-            scores = self._scores(call, x, fill, reference, pairs, "feature", groups)
-            per_feature = _spread(_min_max(scores.reshape(n, len(groups))), groups, n_feat)
+            owners = np.repeat(np.arange(n), n_groups)
+            group_of = np.tile(np.arange(n_groups), n)
+            scores = self._scores(call, x, fill, reference, owners, None, group_of, groups)
+            per_feature = _spread(_min_max(scores.reshape(n, n_groups)), groups, n_feat)
             feat_rel = np.where(kept[:, :, None], per_feature[:, None, :], feat_rel)
         else:
             steps = np.argwhere(kept)  # (M, 2) kept (input, step) pairs
-            pairs = [(int(i), int(t), g) for i, t in steps for g in range(len(groups))]
-            scores = self._scores(call, x, fill, reference, pairs, "cell", groups)
-            per_step = _min_max(scores.reshape(len(steps), len(groups)))
+            owners = np.repeat(steps[:, 0], n_groups)
+            step_of = np.repeat(steps[:, 1], n_groups)
+            group_of = np.tile(np.arange(n_groups), len(steps))
+            scores = self._scores(call, x, fill, reference, owners, step_of, group_of, groups)
+            per_step = _min_max(scores.reshape(len(steps), n_groups))
             feat_rel[steps[:, 0], steps[:, 1]] = _spread(per_step, groups, n_feat)
-        evaluations += len(pairs)
+        evaluations += len(owners)
         self.last_evaluations = evaluations
         return (time_rel[:, :, None] * feat_rel).astype(x.dtype)
 
@@ -216,68 +230,166 @@ class TemporalSaliencyRescaling:
             return x[:, 0, 0].copy()
         return np.full(len(x), self.mask_value, x.dtype)
 
-    def _scores(self, call, x, fill, reference, pairs, kind, groups) -> np.ndarray:
-        """``sum |R - A(copy)|`` per copy; copies built and explained in batches."""
-        scores = np.empty(len(pairs))
-        for start in range(0, len(pairs), self.max_copies):
-            part = pairs[start : start + self.max_copies]
-            owner = np.array([p[0] for p in part])
-            copies = x[owner].copy()
-            for row, pair in enumerate(part):
-                value = fill[pair[0]]
-                if kind == "time":
-                    copies[row, pair[1], :] = value
-                elif kind == "feature":
-                    copies[row, :, groups[pair[1]]] = value
-                else:
-                    copies[row, pair[1], groups[pair[2]]] = value
+    def _scores(self, call, x, fill, reference, owners, step_of, group_of, groups) -> np.ndarray:
+        """``sum |R - A(copy)|`` per copy; copies built and explained in batches.
+
+        Copy j is input ``owners[j]`` with the cells of step ``step_of[j]`` (every
+        step if None) and of feature group ``group_of[j]`` (every feature if None)
+        set to the input's mask value.
+        """
+        n_steps, n_feat = x.shape[1:]
+        members = np.zeros((len(groups), n_feat), bool)
+        for g, group in enumerate(groups):
+            members[g, group] = True
+        scores = np.empty(len(owners))
+        for start in range(0, len(owners), self.max_copies):
+            part = slice(start, start + self.max_copies)
+            owner = owners[part]
+            m = len(owner)
+            if step_of is None:
+                in_step = np.ones((m, n_steps), bool)
+            else:
+                in_step = np.arange(n_steps)[None, :] == step_of[part][:, None]
+            in_group = np.ones((m, n_feat), bool) if group_of is None else members[group_of[part]]
+            masked = in_step[:, :, None] & in_group[:, None, :]
+            copies = np.where(masked, fill[owner][:, None, None], x[owner]).astype(x.dtype)
             maps = call(owner, copies)
-            diff = np.abs(reference[owner] - maps).reshape(len(part), -1)
-            scores[start : start + len(part)] = diff.sum(axis=1)
+            diff = np.abs(reference[owner] - maps).reshape(m, -1)
+            scores[part] = diff.sum(axis=1)
         return scores
 
 
+_MISSING = object()
+
+
 class _Caller:
-    """Calls the base method on copies, repeating per-input arguments for them."""
+    """Calls the base method on copies, repeating per-input arguments for them.
+
+    The arguments are bound to the base method's signature, so ``baseline``,
+    ``output_indices``, ``use_expectation`` and ``stdevs`` are recognised by name
+    whether they were given by position or by keyword.
+    """
 
     def __init__(self, explainer, x, args, kwargs):
         self.explainer = explainer
         self.n = len(x)
-        self.args = list(args)
-        self.kwargs = dict(kwargs)
-        self.per_input: list = []  # ("arg", position) or ("kw", name)
-        oi = self.kwargs.get("output_indices")
-        if oi is not None and not isinstance(oi, tuple):
+        try:
+            self.signature = inspect.signature(explainer.attributions)
+        except (TypeError, ValueError):  # no introspectable signature: keywords only
+            self.signature = None
+        if self.signature is None:
+            self.args, self.arguments, self.var_kw = list(args), dict(kwargs), None
+        else:
+            try:
+                bound = self.signature.bind_partial(x, *args, **kwargs)
+            except TypeError as err:
+                raise TypeError(
+                    f"The arguments do not fit the base method's `attributions"
+                    f"{self.signature}`: {err}"
+                ) from None
+            params = list(self.signature.parameters.values())
+            self.inputs_name = params[0].name
+            self.var_kw = next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
+            self.args = None
+            self.arguments = dict(bound.arguments)
+            if self.var_kw in self.arguments:
+                self.arguments[self.var_kw] = dict(self.arguments[self.var_kw])
+        self.per_input: list[str] = []
+
+        oi = self._get("output_indices")
+        if oi is not _MISSING and oi is not None and not isinstance(oi, tuple):
             arr = np.asarray(oi)
             if arr.ndim >= 1 and arr.shape[0] == self.n:
-                self.kwargs["output_indices"] = arr
-                self.per_input.append(("kw", "output_indices"))
-        where = ("arg", 0) if self.args else ("kw", "baseline") if "baseline" in kwargs else None
-        if where is not None and not self._draws_from_reference_set():
-            value = self.args[0] if where[0] == "arg" else self.kwargs["baseline"]
-            base = np.asarray(value) if not np.isscalar(value) else None
-            if base is not None and base.ndim == x.ndim and base.shape == x.shape and self.n > 1:
-                self.per_input.append(where)
+                self._set("output_indices", arr)
+                self.per_input.append("output_indices")
+        base = self._get("baseline")
+        if base is not _MISSING and not self._draws_from_reference_set():
+            arr = None if np.isscalar(base) else np.asarray(base)
+            if arr is not None and arr.shape == x.shape and self.n > 1:
+                self.per_input.append("baseline")
+        self._noise_scale_per_input(x)
+
+    # ------------------------------------------------------------ arguments by name
+    def _default(self, name):
+        if self.signature is None or name not in self.signature.parameters:
+            return _MISSING
+        default = self.signature.parameters[name].default
+        return _MISSING if default is inspect.Parameter.empty else default
+
+    def _accepts(self, name) -> bool:
+        if self.signature is None:
+            return False
+        params = self.signature.parameters
+        return name in params and params[name].kind not in (
+            inspect.Parameter.VAR_POSITIONAL,
+            inspect.Parameter.VAR_KEYWORD,
+        )
+
+    def _get(self, name):
+        """The value given for ``name`` (by position or keyword), else _MISSING."""
+        if (
+            name in self.arguments
+            and name != self.var_kw
+            and name != getattr(self, "inputs_name", None)
+        ):
+            return self.arguments[name]
+        if self.var_kw is not None and name in self.arguments.get(self.var_kw, {}):
+            return self.arguments[self.var_kw][name]
+        return _MISSING
+
+    def _set(self, name, value, arguments=None):
+        arguments = self.arguments if arguments is None else arguments
+        if self.signature is None or self._accepts(name):
+            arguments[name] = value
+        else:
+            arguments.setdefault(self.var_kw, {})[name] = value
+
+    def _pop(self, name):
+        if name in self.arguments and name != self.var_kw:
+            return self.arguments.pop(name)
+        if self.var_kw is not None:
+            return self.arguments.get(self.var_kw, {}).pop(name, _MISSING)
+        return _MISSING
 
     def _draws_from_reference_set(self) -> bool:
         """True for methods with ``use_expectation`` left or set True (shared set)."""
-        try:
-            params = inspect.signature(self.explainer.attributions).parameters
-        except (TypeError, ValueError):
-            return False
-        if "use_expectation" not in params:
-            return False
-        default = params["use_expectation"].default
-        return bool(self.kwargs.get("use_expectation", default))
+        value = self._get("use_expectation")
+        if value is _MISSING:
+            value = self._default("use_expectation")
+        return value is not _MISSING and bool(value)
 
+    def _noise_scale_per_input(self, x) -> None:
+        """Methods whose noise scale depends on the input (SmoothGrad's
+        ``noise_level``) get each input's absolute scale for all its copies, so that
+        masking the cells holding an input's max or min does not change the noise."""
+        if not (
+            self._accepts("stdevs") and callable(getattr(self.explainer, "noise_stdevs", None))
+        ):
+            return
+        stdevs = self._get("stdevs")
+        if stdevs is _MISSING or stdevs is None:
+            level = self._pop("noise_level")
+            level = None if level is _MISSING else level
+            self._set("stdevs", np.asarray(self.explainer.noise_stdevs(x, level)))
+            self.per_input.append("stdevs")
+        elif np.ndim(stdevs) == 1 and len(stdevs) == self.n:
+            self._set("stdevs", np.asarray(stdevs))
+            self.per_input.append("stdevs")
+
+    # ------------------------------------------------------------ calling
     def __call__(self, owner: np.ndarray, copies: np.ndarray) -> np.ndarray:
-        args, kwargs = list(self.args), dict(self.kwargs)
-        for kind, key in self.per_input:
-            if kind == "arg":
-                args[key] = np.asarray(args[key])[owner]
-            else:
-                kwargs[key] = np.asarray(kwargs[key])[owner]
-        maps = np.asarray(self.explainer.attributions(copies, *args, **kwargs))
+        arguments = dict(self.arguments)
+        if self.var_kw in arguments:
+            arguments[self.var_kw] = dict(arguments[self.var_kw])
+        for name in self.per_input:
+            self._set(name, np.asarray(self._get(name))[owner], arguments)
+        if self.signature is None:
+            maps = self.explainer.attributions(copies, *self.args, **arguments)
+        else:
+            arguments[self.inputs_name] = copies
+            bound = inspect.BoundArguments(self.signature, arguments)
+            maps = self.explainer.attributions(*bound.args, **bound.kwargs)
+        maps = np.asarray(maps)
         if maps.shape != copies.shape:
             raise ValueError(
                 f"The base method returned attributions of shape {maps.shape} for "
