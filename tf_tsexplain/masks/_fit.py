@@ -171,7 +171,7 @@ def fit_masks(
     _check_number(momentum, "momentum", 0.0, 1.0, high_open=True)
     if not callable(loss_function):
         raise TypeError(f"`loss_function` must be callable, got {loss_function!r}.")
-    if not callable(getattr(perturbation, "__call__", None)):
+    if not callable(perturbation):
         raise TypeError("`perturbation` must be a layer called as perturbation(inputs, mask).")
     x, single = check_series(X)
     n, t, nf = x.shape

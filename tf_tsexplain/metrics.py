@@ -1,0 +1,142 @@
+"""Scores of saliency maps against a boolean ground truth.
+
+All functions take ``truth`` (bool, ``(N, T, F)`` or any shape) and ``saliency`` of the
+same shape, higher meaning more salient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# ----------------------------------------------------------------------------------
+# Dynamask metrics (Crabbe & van der Schaar, ICML 2021): areas under the precision
+# and recall curves as functions of the threshold, AUROC / AUPRC, and the mask
+# information and entropy of the truly salient cells.
+# ----------------------------------------------------------------------------------
+
+
+def _truth_and_scores(truth, saliency, normalize: bool) -> tuple[np.ndarray, np.ndarray]:
+    t = np.asarray(truth)
+    s = np.asarray(saliency, dtype=np.float64)
+    if t.dtype != bool:
+        if not np.isin(t, (0, 1)).all():
+            raise ValueError("`truth` must be boolean (or 0/1) ground-truth saliency.")
+        t = t.astype(bool)
+    if t.shape != s.shape:
+        raise ValueError(f"`saliency` must have the shape of `truth` {t.shape}, got {s.shape}.")
+    if s.size == 0:
+        raise ValueError("`saliency` is empty.")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("`saliency` contains NaN or Inf values.")
+    if normalize:
+        s = minmax_per_sample(s)
+    return t.ravel(), s.ravel()
+
+
+def minmax_per_sample(saliency) -> np.ndarray:
+    """Scale each sample (first axis) to [0, 1]: ``(s - min) / (max - min)``.
+
+    A 1-D or constant sample is left at 0. Used by Dynamask's evaluation before
+    computing AUP, AUR, information and entropy.
+    """
+    s = np.asarray(saliency, dtype=np.float64)
+    if s.ndim < 2:
+        s = s[None]
+        flat = s.reshape(1, -1)
+    else:
+        flat = s.reshape(s.shape[0], -1)
+    low = flat.min(axis=1, keepdims=True)
+    span = flat.max(axis=1, keepdims=True) - low
+    scaled = (flat - low) / np.where(span > 0, span, 1.0)
+    return scaled.reshape(np.asarray(saliency).shape)
+
+
+def precision_recall_by_threshold(truth, saliency, normalize: bool = True):
+    """Precision and recall of ``saliency >= tau`` for every distinct score ``tau``.
+
+    Returns ``(thresholds, precision, recall)``, thresholds ascending. With
+    ``normalize`` each sample's saliency is first min-max scaled to [0, 1].
+    """
+    t, s = _truth_and_scores(truth, saliency, normalize)
+    order = np.argsort(-s, kind="stable")
+    s_sorted, t_sorted = s[order], t[order]
+    tp = np.cumsum(t_sorted)
+    # last index of each run of equal scores (descending): counts of s >= tau
+    last = np.r_[np.nonzero(np.diff(s_sorted))[0], s_sorted.size - 1]
+    tp, selected = tp[last], last + 1.0
+    positives = t.sum()
+    precision = tp / selected
+    recall = tp / positives if positives > 0 else np.ones_like(tp, dtype=float)
+    return s_sorted[last][::-1], precision[::-1], recall[::-1]
+
+
+def _area_over_thresholds(x: np.ndarray, y: np.ndarray) -> float:
+    if x.size < 2:
+        return 0.0
+    return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2.0))
+
+
+def area_under_precision(truth, saliency, normalize: bool = True) -> float:
+    """AUP: area under precision(tau) for tau over the distinct saliency values.
+
+    Saliency is min-max scaled per sample first (``normalize``), so tau runs over
+    [0, 1]; trapezoids between consecutive distinct values (as
+    ``sklearn.metrics.auc(thresholds, precision[:-1])`` of the paper's evaluation).
+    """
+    thresholds, precision, _ = precision_recall_by_threshold(truth, saliency, normalize)
+    return _area_over_thresholds(thresholds, precision)
+
+
+def area_under_recall(truth, saliency, normalize: bool = True) -> float:
+    """AUR: area under recall(tau), as :func:`area_under_precision`."""
+    thresholds, _, recall = precision_recall_by_threshold(truth, saliency, normalize)
+    return _area_over_thresholds(thresholds, recall)
+
+
+def auroc(truth, saliency) -> float:
+    """Area under the ROC curve: P(score of a salient cell > score of another), ties 1/2."""
+    t, s = _truth_and_scores(truth, saliency, normalize=False)
+    n_pos, n_neg = t.sum(), (~t).sum()
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("AUROC needs both salient and non-salient cells in `truth`.")
+    ranks = _average_ranks(s)
+    return float((ranks[t].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="stable")
+    sorted_vals = values[order]
+    ranks = np.empty(values.size)
+    starts = np.r_[0, np.nonzero(np.diff(sorted_vals))[0] + 1]
+    ends = np.r_[starts[1:], values.size]
+    for start, end in zip(starts, ends, strict=True):
+        ranks[order[start:end]] = (start + end + 1) / 2.0  # 1-based average rank
+    return ranks
+
+
+def auprc(truth, saliency) -> float:
+    """Area under the precision-recall curve (average precision):
+    ``sum_k (R_k - R_{k-1}) P_k`` over the distinct thresholds, descending."""
+    t, s = _truth_and_scores(truth, saliency, normalize=False)
+    if t.sum() == 0:
+        raise ValueError("AUPRC needs at least one salient cell in `truth`.")
+    _, precision, recall = precision_recall_by_threshold(t, s, normalize=False)
+    precision, recall = precision[::-1], recall[::-1]  # thresholds descending
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def mask_information(truth, saliency, normalize: bool = True, eps: float = 1e-5) -> float:
+    """Information of the truly salient cells: ``sum -log2(1 + eps - s)`` over them.
+
+    Summed over all samples; ``s`` is min-max scaled per sample first (``normalize``).
+    """
+    t, s = _truth_and_scores(truth, saliency, normalize)
+    return float(np.sum(-np.log2(1.0 + eps - s[t])))
+
+
+def mask_entropy(truth, saliency, normalize: bool = True, eps: float = 1e-5) -> float:
+    """Entropy of the truly salient cells: ``sum H(s)`` over them, with the binary
+    entropy ``H(s) = -s log2(s + eps) - (1 - s) log2(1 - s + eps)``, in bits."""
+    t, s = _truth_and_scores(truth, saliency, normalize)
+    v = s[t]
+    return float(np.sum(-v * np.log2(v + eps) - (1.0 - v) * np.log2(1.0 - v + eps)))
