@@ -7,6 +7,7 @@ same shape, higher meaning more salient.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import xlogy
 
 # ----------------------------------------------------------------------------------
 # Dynamask metrics (Crabbe & van der Schaar, ICML 2021): areas under the precision
@@ -82,6 +83,8 @@ def area_under_precision(truth, saliency, normalize: bool = True) -> float:
     Saliency is min-max scaled per sample first (``normalize``), so tau runs over
     [0, 1]; trapezoids between consecutive distinct values (as
     ``sklearn.metrics.auc(thresholds, precision[:-1])`` of the paper's evaluation).
+    The trapezoids interpolate linearly across gaps between thresholds: a perfect
+    but binary map scores ``(p0 + 1) / 2`` (p0 the share of salient cells), not 1.
     """
     thresholds, precision, _ = precision_recall_by_threshold(truth, saliency, normalize)
     return _area_over_thresholds(thresholds, precision)
@@ -134,9 +137,15 @@ def mask_information(truth, saliency, normalize: bool = True, eps: float = 1e-5)
     return float(np.sum(-np.log2(1.0 + eps - s[t])))
 
 
-def mask_entropy(truth, saliency, normalize: bool = True, eps: float = 1e-5) -> float:
+def mask_entropy(truth, saliency, normalize: bool = True) -> float:
     """Entropy of the truly salient cells: ``sum H(s)`` over them, with the binary
-    entropy ``H(s) = -s log2(s + eps) - (1 - s) log2(1 - s + eps)``, in bits."""
+    entropy ``H(s) = -s log2 s - (1 - s) log2(1 - s)`` in bits (0 at s = 0 or 1).
+
+    Summed over all samples; ``s`` is min-max scaled per sample first (``normalize``)
+    and must lie in [0, 1].
+    """
     t, s = _truth_and_scores(truth, saliency, normalize)
     v = s[t]
-    return float(np.sum(-v * np.log2(v + eps) - (1.0 - v) * np.log2(1.0 - v + eps)))
+    if v.size and (v.min() < 0 or v.max() > 1):
+        raise ValueError("`saliency` must lie in [0, 1] for the entropy (or normalize=True).")
+    return float(-np.sum(xlogy(v, v) + xlogy(1.0 - v, 1.0 - v)) / np.log(2.0))

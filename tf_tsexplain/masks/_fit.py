@@ -249,19 +249,18 @@ class _Loop:
         self.loss_function = loss_function
         self.target = tf.constant(np.tile(target, (a,) + (1,) * (target.ndim - 1)))
         # The size regulariser mean((r_a - sort(m))^2), r_a = int((1 - a) D) zeros then
-        # ones, equals mean(m^2) - 2 sum(top k_a values of m) / D + k_a / D with
-        # k_a = D - int((1 - a) D): only the k_a largest entries are needed (a top_k of
-        # max k_a, much cheaper than a full sort when the areas are small).
+        # ones, pairs the k_a = D - int((1 - a) D) largest entries with 1 and the others
+        # with 0: it is mean((r - m)^2) with r = 1 above the k_a-th largest value v and
+        # 0 below, so a top_k of max k_a (cheap for small areas) replaces the sort.
+        # Cells tied at v share the ones left evenly (r = ones left / tied cells), a
+        # subgradient of the same objective that favours no cell by its position:
+        # with a plain sort, equal values (all of them at the start, and cells the
+        # model ignores, for good) get 1 or 0 by their index.
         ones = np.array([d - int((1 - ratio) * d) for ratio in keep_ratios])
         self.k_max = int(max(1, ones.max()))
-        keep = np.arange(self.k_max)[None, :] < ones[:, None]  # (A, k_max)
-        self.keep = tf.constant(keep.astype(np.float32)[:, None, :])  # (A, 1, k_max)
-        self.ones_frac = tf.constant((ones / d).astype(np.float32)[:, None])  # (A, 1)
-        # ties in the ranking are broken in this cell order (the seed draws it)
-        self.order = None
-        if seed is not None:
-            order = np.random.default_rng(seed).permutation(d).astype(np.int32)
-            self.order = tf.constant(order)
+        self.kth = tf.constant(np.maximum(ones, 1).astype(np.int32)[:, None] - 1)  # (A, 1)
+        self.ones = tf.constant(ones.astype(np.float32)[:, None, None])  # (A, 1, 1)
+        self.seed = seed  # nothing is random: kept so that calls state it explicitly
         self.sign = -1.0 if deletion_mode else 1.0
         self.lam0 = float(size_reg_factor_init)
         self.log_growth = math.log(size_reg_factor_dilation) / n_epoch
@@ -281,13 +280,15 @@ class _Loop:
         error = tf.reshape(self.loss_function(y, self.target), (a, n))
         m = self.mask
         flat = tf.reshape(m, (a, n, t * nf))
-        ranked = flat if self.order is None else tf.gather(flat, self.order, axis=-1)
-        top = tf.math.top_k(ranked, k=self.k_max, sorted=True).values  # (A, N, k_max)
-        size_reg = (
-            tf.reduce_mean(tf.square(flat), axis=-1)
-            - 2.0 * tf.reduce_sum(top * self.keep, axis=-1) / (t * nf)
-            + self.ones_frac
-        )
+        top = tf.math.top_k(flat, k=self.k_max, sorted=True).values  # (A, N, k_max)
+        kth = tf.gather(top, tf.broadcast_to(self.kth, (a, n)), axis=2, batch_dims=2)
+        kth = kth[..., None]  # (A, N, 1): the k_a-th largest value
+        above = tf.cast(flat > kth, flat.dtype)
+        tied = tf.cast(flat == kth, flat.dtype)
+        left = self.ones - tf.reduce_sum(above, axis=-1, keepdims=True)
+        share = left / tf.maximum(tf.reduce_sum(tied, axis=-1, keepdims=True), 1.0)
+        ref = tf.stop_gradient(above + tied * share)
+        size_reg = tf.reduce_mean(tf.square(ref - flat), axis=-1)
         time_reg = tf.reduce_mean(tf.abs(m[:, :, 1:] - m[:, :, :-1]), axis=(2, 3))
         lam = self.lam0 * tf.exp(tf.cast(epoch, tf.float32) * self.log_growth)
         total = self.sign * error + lam * size_reg + self.time_reg_factor * time_reg

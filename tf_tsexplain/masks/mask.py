@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.special import xlogy
 
 from tf_tsexplain.masks._fit import check_ratio, check_task, fit_masks
 from tf_tsexplain.masks.losses import mse
@@ -15,10 +16,15 @@ def information_bits(mask: np.ndarray, eps: float) -> np.ndarray:
     return (-np.log2(1.0 + eps - mask)).sum(axis=(-2, -1))
 
 
-def entropy_bits(mask: np.ndarray, eps: float) -> np.ndarray:
-    """Binary entropy ``-m log2(m + eps) - (1 - m) log2(1 - m + eps)`` summed over (T, F)."""
-    h = -mask * np.log2(mask + eps) - (1.0 - mask) * np.log2(1.0 - mask + eps)
-    return h.sum(axis=(-2, -1))
+def binary_entropy(m: np.ndarray) -> np.ndarray:
+    """``H(m) = -m log2 m - (1 - m) log2(1 - m)`` in bits, with ``0 log 0 = 0``."""
+    m = np.clip(np.asarray(m, dtype=np.float64), 0.0, 1.0)
+    return -(xlogy(m, m) + xlogy(1.0 - m, 1.0 - m)) / np.log(2.0)
+
+
+def entropy_bits(mask: np.ndarray) -> np.ndarray:
+    """Binary entropy of every entry, summed over the last two axes (T, F)."""
+    return binary_entropy(mask).sum(axis=(-2, -1))
 
 
 def smooth_over_time(mask: np.ndarray, sigma: float) -> np.ndarray:
@@ -105,9 +111,9 @@ class Mask:
                 geometrically from ``init`` to ``init * dilation`` over the epochs.
             time_reg_factor: weight of ``mean |m[t+1] - m[t]|``.
             learning_rate, momentum: SGD with momentum.
-            seed: order in which ties are broken when the size regulariser sorts
-                the mask (None: cell order). The fit is otherwise deterministic:
-                the same seed gives the same mask.
+            seed: accepted for reproducible calls; the fit draws nothing at random
+                (cells tied in the size regulariser's ranking share its target
+                evenly), so the same inputs always give the same masks.
             verbose: a progress bar over epochs.
 
         Returns:
@@ -189,15 +195,17 @@ class Mask:
             value = value / np.maximum(information_bits(self._fitted(), eps), 1e-12)
         return float(value) if np.ndim(value) == 0 else value
 
-    def get_entropy(self, ids_time=None, ids_feature=None, normalize=False, eps=1e-5):
-        """Mask entropy ``sum H(m)`` (binary entropy in bits) over the submask's cells.
+    def get_entropy(self, ids_time=None, ids_feature=None, normalize=False):
+        """Mask entropy ``sum H(m)`` over the submask's cells, with the binary entropy
+        ``H(m) = -m log2 m - (1 - m) log2(1 - m)`` (0 for m in {0, 1}).
 
-        ``normalize=True`` divides by the entropy of the whole mask. A float, or
-        ``(N,)`` for a batch.
+        ``normalize=True`` divides by the entropy of the whole mask (0 when the whole
+        mask is binary). A float, or ``(N,)`` for a batch.
         """
-        value = entropy_bits(self.extract_submask(ids_time, ids_feature), eps)
+        value = entropy_bits(self.extract_submask(ids_time, ids_feature))
         if normalize:
-            value = value / np.maximum(entropy_bits(self._fitted(), eps), 1e-12)
+            whole = entropy_bits(self._fitted())
+            value = np.where(whole > 0, value / np.where(whole > 0, whole, 1.0), 0.0)
         return float(value) if np.ndim(value) == 0 else value
 
     def plot_mask(
@@ -234,7 +242,8 @@ class Mask:
         ids_f = np.arange(f) if ids_feature is None else np.asarray(ids_feature, int)
         names = None if feature_names is None else [list(feature_names)[i] for i in ids_f]
         if title is None:
-            title = f"Mask (keep ratio {self.keep_ratio:g})"
+            ratio = np.ravel(self.keep_ratio)[sample if np.size(self.keep_ratio) > 1 else 0]
+            title = f"Mask (area {ratio:g})"
         fig, ax = time_feature_heatmap(
             m[np.ix_(ids_t, ids_f)], feature_names=names, ax=ax, title=title, cmap="Reds", **kwargs
         )
