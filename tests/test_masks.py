@@ -299,11 +299,24 @@ def test_information_entropy_submask_and_smoothing(fitted_group):
 def test_metrics_against_hand_computed_cases():
     truth = np.array([True, False, True, False])
     s = np.array([0.9, 0.8, 0.3, 0.1])
-    # thresholds 0.1, 0.3, 0.8, 0.9: precision 1/2, 2/3, 1/2, 1; recall 1, 1, 1/2, 1/2
-    aup = 0.2 * (0.5 + 2 / 3) / 2 + 0.5 * (2 / 3 + 0.5) / 2 + 0.1 * (0.5 + 1) / 2
-    aur = 0.2 * 1 + 0.5 * 0.75 + 0.1 * 0.5
-    assert metrics.area_under_precision(truth, s, normalize=False) == pytest.approx(aup)
-    assert metrics.area_under_recall(truth, s, normalize=False) == pytest.approx(aur)
+    # cells scored strictly above 0.1, 0.3, 0.8, 0.9: precision 2/3, 1/2, 1, 1 (none
+    # selected at the top); recall 1, 1/2, 1/2, 0
+    aup = 0.2 * (2 / 3 + 0.5) / 2 + 0.5 * (0.5 + 1) / 2 + 0.1 * (1 + 1) / 2
+    aur = 0.2 * (1 + 0.5) / 2 + 0.5 * 0.5 + 0.1 * 0.5 / 2
+    kw = dict(normalize=False, integration="trapezoid")
+    assert metrics.area_under_precision(truth, s, **kw) == pytest.approx(aup)
+    assert metrics.area_under_recall(truth, s, **kw) == pytest.approx(aur)
+    # the exact integral of the step functions
+    step_aup = 0.2 * 2 / 3 + 0.5 * 0.5 + 0.1 * 1
+    assert metrics.area_under_precision(truth, s, normalize=False) == pytest.approx(step_aup)
+    assert metrics.area_under_recall(truth, s, normalize=False) == pytest.approx(
+        0.2 * 1 + 0.5 * 0.5 + 0.1 * 0.5
+    )  # = mean score of the salient cells (0.9, 0.3) minus the lowest score 0.1
+    # a perfect binary map: AUP 1; AUR 1 exactly, 1/2 with trapezoids
+    assert metrics.area_under_precision(truth, truth * 3.0) == pytest.approx(1.0)
+    assert metrics.area_under_recall(truth, truth * 3.0) == pytest.approx(1.0)
+    trapezoid = metrics.area_under_recall(truth, truth * 3.0, integration="trapezoid")
+    assert trapezoid == pytest.approx(0.5)
     assert metrics.auroc(truth, s) == pytest.approx(0.75)
     assert metrics.auprc(truth, s) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
     # ties count as one threshold; AUROC gives ties half a pair
@@ -311,8 +324,8 @@ def test_metrics_against_hand_computed_cases():
     assert metrics.auroc(truth, tied) == pytest.approx((1 + 0.5 + 0.5 + 1) / 4)
     t_, p_, r_ = metrics.precision_recall_by_threshold(truth, tied, normalize=False)
     np.testing.assert_allclose(t_, [0.0, 0.5])
-    np.testing.assert_allclose(p_, [0.5, 2 / 3])
-    np.testing.assert_allclose(r_, [1.0, 1.0])
+    np.testing.assert_allclose(p_, [2 / 3, 1.0])
+    np.testing.assert_allclose(r_, [1.0, 0.0])
     eps = 1e-5
     info = -np.log2(1 + eps - 0.9) - np.log2(1 + eps - 0.3)
     assert metrics.mask_information(truth, s, normalize=False) == pytest.approx(info)

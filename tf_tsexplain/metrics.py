@@ -52,13 +52,8 @@ def minmax_per_sample(saliency) -> np.ndarray:
     return scaled.reshape(np.asarray(saliency).shape)
 
 
-def precision_recall_by_threshold(truth, saliency, normalize: bool = True):
-    """Precision and recall of ``saliency >= tau`` for every distinct score ``tau``.
-
-    Returns ``(thresholds, precision, recall)``, thresholds ascending. With
-    ``normalize`` each sample's saliency is first min-max scaled to [0, 1].
-    """
-    t, s = _truth_and_scores(truth, saliency, normalize)
+def _curve_at_or_above(t: np.ndarray, s: np.ndarray):
+    """Distinct scores ascending, and precision / recall of the cells scored >= each."""
     order = np.argsort(-s, kind="stable")
     s_sorted, t_sorted = s[order], t[order]
     tp = np.cumsum(t_sorted)
@@ -71,29 +66,58 @@ def precision_recall_by_threshold(truth, saliency, normalize: bool = True):
     return s_sorted[last][::-1], precision[::-1], recall[::-1]
 
 
-def _area_over_thresholds(x: np.ndarray, y: np.ndarray) -> float:
+def precision_recall_by_threshold(truth, saliency, normalize: bool = True):
+    """Precision and recall of the cells scored strictly above each threshold.
+
+    The thresholds tau are the distinct scores, ascending; at the top score no cell
+    is selected, and precision is then 1 and recall 0. This is the curve the
+    Dynamask evaluation integrates (sklearn's ``precision_recall_curve`` outputs
+    shifted by one point: ``prec[1:]``, ``rec[1:]`` against ``thresholds``). With
+    ``normalize`` each sample's saliency is first min-max scaled to [0, 1].
+
+    Returns:
+        ``(thresholds, precision, recall)``, three 1-D arrays of equal length.
+    """
+    t, s = _truth_and_scores(truth, saliency, normalize)
+    thresholds, precision, recall = _curve_at_or_above(t, s)
+    return thresholds, np.r_[precision[1:], 1.0], np.r_[recall[1:], 0.0]
+
+
+def _area(x: np.ndarray, y: np.ndarray, integration: str) -> float:
+    if integration not in ("step", "trapezoid"):
+        raise ValueError(f"`integration` must be 'step' or 'trapezoid', got {integration!r}.")
     if x.size < 2:
         return 0.0
+    if integration == "step":  # y is constant on [x_i, x_{i+1}): the exact integral
+        return float(np.sum((x[1:] - x[:-1]) * y[:-1]))
     return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2.0))
 
 
-def area_under_precision(truth, saliency, normalize: bool = True) -> float:
-    """AUP: area under precision(tau) for tau over the distinct saliency values.
+def area_under_precision(
+    truth, saliency, normalize: bool = True, integration: str = "step"
+) -> float:
+    """AUP: the area under precision(tau), the precision of the cells scored strictly
+    above tau, for tau from the lowest to the highest score (0 to 1 after the
+    per-sample min-max scaling of ``normalize``).
 
-    Saliency is min-max scaled per sample first (``normalize``), so tau runs over
-    [0, 1]; trapezoids between consecutive distinct values (as
-    ``sklearn.metrics.auc(thresholds, precision[:-1])`` of the paper's evaluation).
-    The trapezoids interpolate linearly across gaps between thresholds: a perfect
-    but binary map scores ``(p0 + 1) / 2`` (p0 the share of salient cells), not 1.
+    ``integration="step"`` (default) integrates the step function exactly (precision
+    is constant between consecutive distinct scores). ``"trapezoid"`` joins the
+    values at the distinct scores by straight lines, as the Dynamask evaluation code
+    does (``sklearn.metrics.auc(thresholds, prec[1:])``); the two agree on graded
+    maps, but trapezoids undervalue maps with few distinct values.
     """
     thresholds, precision, _ = precision_recall_by_threshold(truth, saliency, normalize)
-    return _area_over_thresholds(thresholds, precision)
+    return _area(thresholds, precision, integration)
 
 
-def area_under_recall(truth, saliency, normalize: bool = True) -> float:
-    """AUR: area under recall(tau), as :func:`area_under_precision`."""
+def area_under_recall(truth, saliency, normalize: bool = True, integration: str = "step") -> float:
+    """AUR: the area under recall(tau), as :func:`area_under_precision`.
+
+    With the step integral and ``normalize``, AUR is the mean scaled score of the
+    truly salient cells: 1 for a perfect binary map (0.5 with trapezoids).
+    """
     thresholds, _, recall = precision_recall_by_threshold(truth, saliency, normalize)
-    return _area_over_thresholds(thresholds, recall)
+    return _area(thresholds, recall, integration)
 
 
 def auroc(truth, saliency) -> float:
@@ -123,7 +147,7 @@ def auprc(truth, saliency) -> float:
     t, s = _truth_and_scores(truth, saliency, normalize=False)
     if t.sum() == 0:
         raise ValueError("AUPRC needs at least one salient cell in `truth`.")
-    _, precision, recall = precision_recall_by_threshold(t, s, normalize=False)
+    _, precision, recall = _curve_at_or_above(t, s)
     precision, recall = precision[::-1], recall[::-1]  # thresholds descending
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
