@@ -173,16 +173,22 @@ class GaussianBlur(Perturbation):
         sigma = self.sigma_max * (1.0 + self.eps - mask)
         inv = 0.5 / tf.square(sigma)  # (..., T, F)
         lags = np.arange(k + 1, dtype=np.float64)
-        half = tf.exp(-inv[..., None] * tf.constant(lags**2, inputs.dtype))  # (..., T, F, K+1)
-        weights = tf.concat([tf.reverse(half[..., 1:], axis=[-1]), half], axis=-1)  # lags -K..K
-        # shifted[..., t, f, j] = X[..., t + j - K, f] (0 outside the series)
+        weights = tf.exp(-inv[..., None] * tf.constant(lags**2, inputs.dtype))  # (..., T, F, K+1)
+        # Lags +j and -j share a weight: sum their values first. pair[..., t, f, j] =
+        # X[t + j, f] + X[t - j, f] (each 0 outside the series; X[t] once for j = 0).
         pad = [[0, 0]] * (inputs.shape.rank - 2) + [[k, k], [0, 0]]
         padded = tf.pad(inputs, pad)
-        shifted = tf.stack([padded[..., j : j + t, :] for j in range(2 * k + 1)], axis=-1)
-        steps = np.arange(t)[:, None] + np.arange(-k, k + 1)[None, :]
-        valid = ((steps >= 0) & (steps < t)).astype(np.float64)[:, None, :]  # (T, 1, 2K+1)
-        numerator = tf.reduce_sum(weights * shifted, axis=-1)
-        denominator = tf.reduce_sum(weights * tf.constant(valid, inputs.dtype), axis=-1)
+        ahead = [padded[..., k + j : k + j + t, :] for j in range(k + 1)]
+        behind = [padded[..., k - j : k - j + t, :] for j in range(k + 1)]
+        pair = tf.stack(
+            [ahead[0]] + [a + b for a, b in zip(ahead[1:], behind[1:], strict=True)], axis=-1
+        )
+        steps = np.arange(t)[:, None]
+        count = (steps + lags[None, :] < t).astype(np.float64) + (
+            (steps - lags[None, :] >= 0) & (lags[None, :] > 0)
+        ).astype(np.float64)
+        numerator = tf.reduce_sum(weights * pair, axis=-1)
+        denominator = tf.reduce_sum(weights * tf.constant(count[:, None, :], inputs.dtype), axis=-1)
         return numerator / denominator
 
     def get_config(self):
