@@ -31,6 +31,11 @@ def test_demo_writes_attributions_table_and_plot(tmp_path, capsys):
     assert image.ndim == 3 and image.shape[0] > 300 and image.std() > 0.01  # not blank
     assert str(out / "sis.png") in printed and "SIS 1 (" in printed
     assert matplotlib.image.imread(out / "sis.png").std() > 0.01
+    mask = np.load(out / "mask.npy")
+    assert mask.shape == (30, 4) and mask.min() >= 0.0 and mask.max() <= 1.0
+    assert 0.05 < mask.mean() < 0.2  # the size regulariser's 10% area
+    assert "[4/5] dynamic mask" in printed and str(out / "mask.png") in printed
+    assert matplotlib.image.imread(out / "mask.png").std() > 0.01
 
 
 def test_demo_refuses_bad_arguments(tmp_path, capsys):

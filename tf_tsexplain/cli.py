@@ -25,9 +25,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "demo",
         help="train a small LSTM on synthetic data and explain it",
         description="Train a small Keras LSTM on synthetic sequences whose relevant cells are "
-        "known, explain test predictions with integrated and expected gradients and the "
-        "sufficient input subsets of one sequence, and write the attributions (.npy, tidy "
-        ".csv) and plots (.png) into --out. Takes well under two minutes on 2 CPU cores.",
+        "known, explain test predictions with integrated and expected gradients, the "
+        "sufficient input subsets and the dynamic mask of one sequence, and write the "
+        "attributions (.npy, tidy .csv) and plots (.png) into --out. Takes well under two "
+        "minutes on 2 CPU cores.",
     )
     demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -62,6 +63,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
 
     from tf_tsexplain import PathExplainerTF
     from tf_tsexplain.datasets import sequence_regression
+    from tf_tsexplain.masks import FadeMovingAverage, Mask
     from tf_tsexplain.plot import sis_plot, time_feature_heatmap
     from tf_tsexplain.sis import SISExplainer
     from tf_tsexplain.tables import to_frame
@@ -73,7 +75,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
     x, y, truth = sequence_regression(n_train + 200, n_steps=30, n_features=4, seed=seed)
     x_train, y_train, x_test, y_test = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 
-    print(f"[1/4] training an LSTM on {len(x_train)} synthetic sequences (30 steps x 4 features)")
+    print(f"[1/5] training an LSTM on {len(x_train)} synthetic sequences (30 steps x 4 features)")
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([keras.Input((30, 4)), keras.layers.LSTM(32), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
@@ -82,7 +84,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
     r2 = 1 - np.mean((pred - y_test) ** 2) / np.var(y_test)
     print(f"      test R^2 = {r2:.3f}")
 
-    print(f"[2/4] explaining {n_explain} test predictions")
+    print(f"[2/5] explaining {n_explain} test predictions")
     explained = x_test[:n_explain]
     explainer = PathExplainerTF(model)
     baseline = np.zeros((1, 30, 4), np.float32)
@@ -106,7 +108,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
     strongest = int(np.argmax(np.abs(pred[:n_explain])))
     sign = 1.0 if pred[strongest] >= 0 else -1.0
     print(
-        f"[3/4] sufficient input subsets of test sequence {strongest} "
+        f"[3/5] sufficient input subsets of test sequence {strongest} "
         f"(f = {pred[strongest]:.2f}; cells that alone keep 80% of it)"
     )
     sis_explainer = SISExplainer(
@@ -119,16 +121,40 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
         cells = ", ".join(f"{names[f_idx]}@{t_idx}" for t_idx, f_idx in result.sis)
         print(f"      SIS {k + 1} ({len(result)} cells): {cells}")
 
-    print("[4/4] writing results")
+    # Dynamic mask of test sequence 0: the cells to keep (the others faded to their
+    # mean over time) so that the prediction stays put, with a tenth of the cells.
+    print("[4/5] dynamic mask (Dynamask) of test sequence 0, keeping 10% of the cells")
+    mask = Mask(FadeMovingAverage()).fit(
+        explained[0],
+        model,
+        keep_ratio=0.1,
+        n_epoch=300,
+        size_reg_factor_init=1.0,
+        size_reg_factor_dilation=1000,
+        learning_rate=1.0,
+        seed=seed,
+        verbose=True,
+    )
+    kept = np.argsort(-mask.mask_tensor.ravel(), kind="stable")[: int(truth[0].sum())]
+    hits = truth[n_train].ravel()[kept].mean()
+    print(
+        f"      mask error {mask.get_error():.2e}; {hits:.0%} of its {len(kept)} highest "
+        "cells are truly relevant"
+    )
+
+    print("[5/5] writing results")
     paths = {
         "integrated_gradients": out / "integrated_gradients.npy",
         "expected_gradients": out / "expected_gradients.npy",
         "table": out / "attributions.csv",
         "plot": out / "attributions.png",
         "sis_plot": out / "sis.png",
+        "mask": out / "mask.npy",
+        "mask_plot": out / "mask.png",
     }
     np.save(paths["integrated_gradients"], ig)
     np.save(paths["expected_gradients"], eg)
+    np.save(paths["mask"], mask.mask_tensor)
     frames = []
     for method, values in (("integrated_gradients", ig), ("expected_gradients", eg)):
         frame = to_frame(values, feature_names=names, inputs=explained)
@@ -166,6 +192,15 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
         title=f"Sufficient input subsets of test sequence {strongest} (grey: input values)",
     )
     fig.savefig(paths["sis_plot"], dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    fig, ax = mask.plot_mask(
+        feature_names=names, title="Dynamic mask of test sequence 0 (boxes: ground truth)"
+    )
+    for t_idx, f_idx in zip(*np.nonzero(truth[n_train]), strict=True):
+        ax.add_patch(
+            plt.Rectangle((t_idx - 0.5, f_idx - 0.5), 1, 1, fill=False, edgecolor="black", lw=0.8)
+        )
+    fig.savefig(paths["mask_plot"], dpi=110, bbox_inches="tight")
     plt.close(fig)
     for key, path in paths.items():
         print(f"      {key:>22}: {path}")
