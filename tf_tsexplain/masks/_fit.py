@@ -37,6 +37,7 @@ from tf_tsexplain.masks.losses import (
 )
 
 TASKS = ("regression", "classification")
+_TIE = 1e-6  # mask values this close to the k-th largest count as tied with it
 
 
 @dataclass
@@ -252,7 +253,8 @@ class _Loop:
         # ones, pairs the k_a = D - int((1 - a) D) largest entries with 1 and the others
         # with 0: it is mean((r - m)^2) with r = 1 above the k_a-th largest value v and
         # 0 below, so a top_k of max k_a (cheap for small areas) replaces the sort.
-        # Cells tied at v share the ones left evenly (r = ones left / tied cells), a
+        # Cells tied at v (within 1e-6, so that float noise cannot split a tie) share
+        # the ones left evenly (r = ones left / tied cells), a
         # subgradient of the same objective that favours no cell by its position:
         # with a plain sort, equal values (all of them at the start, and cells the
         # model ignores, for good) get 1 or 0 by their index.
@@ -283,8 +285,8 @@ class _Loop:
         top = tf.math.top_k(flat, k=self.k_max, sorted=True).values  # (A, N, k_max)
         kth = tf.gather(top, tf.broadcast_to(self.kth, (a, n)), axis=2, batch_dims=2)
         kth = kth[..., None]  # (A, N, 1): the k_a-th largest value
-        above = tf.cast(flat > kth, flat.dtype)
-        tied = tf.cast(flat == kth, flat.dtype)
+        above = tf.cast(flat > kth + _TIE, flat.dtype)
+        tied = tf.cast(tf.abs(flat - kth) <= _TIE, flat.dtype)
         left = self.ones - tf.reduce_sum(above, axis=-1, keepdims=True)
         share = left / tf.maximum(tf.reduce_sum(tied, axis=-1, keepdims=True), 1.0)
         ref = tf.stop_gradient(above + tied * share)

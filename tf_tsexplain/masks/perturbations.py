@@ -142,6 +142,53 @@ class FadeMovingAveragePastWindow(FadeMovingAverageWindow):
         return inside / inside.sum(axis=1, keepdims=True)
 
 
+def _unbroadcast(grad: tf.Tensor, shape: tf.TensorShape) -> tf.Tensor:
+    """Sum ``grad`` over the axes along which a tensor of ``shape`` was broadcast."""
+    extra = grad.shape.rank - shape.rank
+    if extra:
+        grad = tf.reduce_sum(grad, axis=list(range(extra)))
+    axes = [i for i, d in enumerate(shape) if d == 1 and grad.shape[i] != 1]
+    if axes:
+        grad = tf.reduce_sum(grad, axis=axes, keepdims=True)
+    return grad
+
+
+def _folded_blur(inv: tf.Tensor, pairs: list, counts: list) -> tf.Tensor:
+    """``sum_j w_j pairs[j] / sum_j w_j counts[j]`` with ``w_j = exp(-inv j^2)``.
+
+    One elementwise pass per lag, accumulated: compiled with XLA this fuses into one
+    loop over the cells with no ``(..., K+1)`` intermediate, which is what makes
+    large batches of masks fast. The gradient is written out the same way:
+    ``d out / d inv = -(sum j^2 w_j pairs[j] - out sum j^2 w_j counts[j]) / den``.
+    """
+
+    def sums(inv, weight_of_lag):
+        num = den = 0.0
+        for j, (pair, count) in enumerate(zip(pairs, counts, strict=True)):
+            w = weight_of_lag(j)
+            num, den = num + w * pair, den + w * count
+        return num, den
+
+    @tf.custom_gradient
+    def blur(inv, *pair_args):
+        num, den = sums(inv, lambda j: tf.exp(-inv * float(j * j)))
+        out = num / den
+
+        def grad(upstream):
+            g = upstream / den
+            num2, den2 = sums(inv, lambda j: float(j * j) * tf.exp(-inv * float(j * j)))
+            d_inv = _unbroadcast(-g * (num2 - out * den2), inv.shape)
+            d_pairs = []
+            for j, pair in enumerate(pair_args):
+                w = tf.exp(-inv * float(j * j)) if j else tf.ones_like(inv)
+                d_pairs.append(_unbroadcast(g * w, pair.shape))
+            return (d_inv, *d_pairs)
+
+        return out, grad
+
+    return blur(inv, *pairs)
+
+
 class GaussianBlur(Perturbation):
     """Blur each cell over time with a Gaussian whose width grows as the mask falls.
 
@@ -172,24 +219,20 @@ class GaussianBlur(Perturbation):
         k = min(t - 1, math.ceil(6.5 * (1.0 + self.eps) * self.sigma_max))
         sigma = self.sigma_max * (1.0 + self.eps - mask)
         inv = 0.5 / tf.square(sigma)  # (..., T, F)
-        lags = np.arange(k + 1, dtype=np.float64)
-        weights = tf.exp(-inv[..., None] * tf.constant(lags**2, inputs.dtype))  # (..., T, F, K+1)
-        # Lags +j and -j share a weight: sum their values first. pair[..., t, f, j] =
-        # X[t + j, f] + X[t - j, f] (each 0 outside the series; X[t] once for j = 0).
+        # Lags +j and -j share a weight: add their values first. pairs[j][..., t, f] =
+        # X[t + j, f] + X[t - j, f] (each 0 outside the series; X[t] once for j = 0),
+        # counts[j][t] = how many of the two exist.
         pad = [[0, 0]] * (inputs.shape.rank - 2) + [[k, k], [0, 0]]
         padded = tf.pad(inputs, pad)
-        ahead = [padded[..., k + j : k + j + t, :] for j in range(k + 1)]
-        behind = [padded[..., k - j : k - j + t, :] for j in range(k + 1)]
-        pair = tf.stack(
-            [ahead[0]] + [a + b for a, b in zip(ahead[1:], behind[1:], strict=True)], axis=-1
-        )
-        steps = np.arange(t)[:, None]
-        count = (steps + lags[None, :] < t).astype(np.float64) + (
-            (steps - lags[None, :] >= 0) & (lags[None, :] > 0)
-        ).astype(np.float64)
-        numerator = tf.reduce_sum(weights * pair, axis=-1)
-        denominator = tf.reduce_sum(weights * tf.constant(count[:, None, :], inputs.dtype), axis=-1)
-        return numerator / denominator
+        pairs = [padded[..., k : k + t, :]]
+        pairs += [
+            padded[..., k + j : k + j + t, :] + padded[..., k - j : k - j + t, :]
+            for j in range(1, k + 1)
+        ]
+        steps = np.arange(t)
+        counts = [np.ones(t)] + [(steps + j < t) * 1.0 + (steps - j >= 0) for j in range(1, k + 1)]
+        counts = [tf.constant(c.astype(np.float64)[:, None], inputs.dtype) for c in counts]
+        return _folded_blur(inv, pairs, counts)
 
     def get_config(self):
         return {**super().get_config(), "sigma_max": self.sigma_max, "eps": self.eps}
