@@ -323,7 +323,6 @@ class _Loop:
                 self._epochs(*args)
             done += count
             progress.advance(count)
-        progress.finish()
         a, n, t, nf = self.shape
         perturbed = self.layer(self.x)
         y = self.model_fn(tf.reshape(perturbed, (a * n, t, nf)))
