@@ -131,13 +131,13 @@ def report(records: dict, seeds) -> bool:
     for name, per_seed in records.items():
         print(f"\n{name} ({len(per_seed)} seeds x series; mean +/- std over seeds)")
         keys = ("AUP", "AUR", "AUP_trap", "AUR_trap", "I", "S")
-        print(f"  {'method':<22}" + "".join(f"{k:>17}" for k in keys))
+        print(f"  {'method':<22}" + "".join(f"{k:>19}" for k in keys))
         for method in ("dynamask", "integrated_gradients", "occlusion"):
             cells = []
             for key in keys:
                 v = np.array([r[method][key] for r in per_seed])
                 digits = 1 if key in ("I", "S") else 3
-                cells.append(f"{v.mean():.{digits}f} +/- {v.std():.{digits}f}".rjust(17))
+                cells.append(f"{v.mean():.{digits}f} +/- {v.std():.{digits}f}".rjust(19))
             print(f"  {method:<22}" + "".join(cells))
         for key, goal in TARGETS.items():
             mean = np.mean([r["dynamask"][key] for r in per_seed])
