@@ -34,13 +34,18 @@ def test_demo_writes_attributions_table_and_plot(tmp_path, capsys):
     # TSR beside IG: relevances in [0, 1], each map's top cell exactly 1 (top step x
     # top feature of that step), steps below the threshold scaled by 0.1
     assert str(out / "tsr.npy") in printed and str(out / "tsr.png") in printed
-    assert "[3/5] temporal saliency rescaling" in printed and "(plain IG:" in printed
+    assert "[3/6] temporal saliency rescaling" in printed and "(plain IG:" in printed
     tsr = np.load(out / "tsr.npy")
     assert tsr.shape == ig.shape and tsr.min() >= 0
     np.testing.assert_allclose(tsr.max(axis=(1, 2)), 1.0, rtol=1e-6)
     kept = (tsr.max(axis=2) > 0.1 + 1e-6).sum(axis=1)  # at most 29 - floor(0.55 * 29)
     assert kept.max() <= 14
     assert matplotlib.image.imread(out / "tsr.png").std() > 0.01
+    mask = np.load(out / "mask.npy")
+    assert mask.shape == (30, 4) and mask.min() >= 0.0 and mask.max() <= 1.0
+    assert 0.05 < mask.mean() < 0.2  # the size regulariser's 10% area
+    assert "[5/6] dynamic mask" in printed and str(out / "mask.png") in printed
+    assert matplotlib.image.imread(out / "mask.png").std() > 0.01
 
 
 def test_demo_refuses_bad_arguments(tmp_path, capsys):

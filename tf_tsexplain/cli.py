@@ -34,9 +34,9 @@ def _build_parser() -> argparse.ArgumentParser:
         help="train a small LSTM on synthetic data and explain it",
         description="Train a small Keras LSTM on synthetic sequences whose relevant cells are "
         "known, explain test predictions with integrated and expected gradients, temporal "
-        "saliency rescaling of the integrated gradients and the sufficient input subsets of "
-        "one sequence, and write the attributions (.npy, tidy "
-        ".csv) and plots (.png) into --out. Takes well under two minutes on 2 CPU cores.",
+        "saliency rescaling of the integrated gradients, the sufficient input subsets and "
+        "the dynamic mask of one sequence, and write the attributions (.npy, tidy .csv) and "
+        "plots (.png) into --out. Takes well under two minutes on 2 CPU cores.",
     )
     demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -428,6 +428,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
 
     from tf_tsexplain import PathExplainerTF, TemporalSaliencyRescaling
     from tf_tsexplain.datasets import sequence_regression
+    from tf_tsexplain.masks import FadeMovingAverage, Mask
     from tf_tsexplain.plot import comparison_grid, sis_plot, time_feature_heatmap
     from tf_tsexplain.sis import SISExplainer
     from tf_tsexplain.tables import to_frame
@@ -439,7 +440,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
     x, y, truth = sequence_regression(n_train + 200, n_steps=30, n_features=4, seed=seed)
     x_train, y_train, x_test, y_test = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 
-    print(f"[1/5] training an LSTM on {len(x_train)} synthetic sequences (30 steps x 4 features)")
+    print(f"[1/6] training an LSTM on {len(x_train)} synthetic sequences (30 steps x 4 features)")
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([keras.Input((30, 4)), keras.layers.LSTM(32), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
@@ -448,7 +449,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
     r2 = 1 - np.mean((pred - y_test) ** 2) / np.var(y_test)
     print(f"      test R^2 = {r2:.3f}")
 
-    print(f"[2/5] explaining {n_explain} test predictions")
+    print(f"[2/6] explaining {n_explain} test predictions")
     explained = x_test[:n_explain]
     explainer = PathExplainerTF(model)
     baseline = np.zeros((1, 30, 4), np.float32)
@@ -478,7 +479,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
     true_cells = truth[n_train : n_train + n_explain]
     tsr_inside = tsr[true_cells].sum() / tsr.sum()
     print(
-        f"[3/5] temporal saliency rescaling of the integrated gradients ({per_input} "
+        f"[3/6] temporal saliency rescaling of the integrated gradients ({per_input} "
         f"IG runs per sequence, batched: {time.perf_counter() - tsr_started:.1f} s)"
     )
     print(
@@ -491,7 +492,7 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
     strongest = int(np.argmax(np.abs(pred[:n_explain])))
     sign = 1.0 if pred[strongest] >= 0 else -1.0
     print(
-        f"[4/5] sufficient input subsets of test sequence {strongest} "
+        f"[4/6] sufficient input subsets of test sequence {strongest} "
         f"(f = {pred[strongest]:.2f}; cells that alone keep 80% of it)"
     )
     sis_explainer = SISExplainer(
@@ -504,7 +505,28 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
         cells = ", ".join(f"{names[f_idx]}@{t_idx}" for t_idx, f_idx in result.sis)
         print(f"      SIS {k + 1} ({len(result)} cells): {cells}")
 
-    print("[5/5] writing results")
+    # Dynamic mask of test sequence 0: the cells to keep (the others faded to their
+    # mean over time) so that the prediction stays put, with a tenth of the cells.
+    print("[5/6] dynamic mask (Dynamask) of test sequence 0, keeping 10% of the cells")
+    mask = Mask(FadeMovingAverage()).fit(
+        explained[0],
+        model,
+        keep_ratio=0.1,
+        n_epoch=300,
+        size_reg_factor_init=1.0,
+        size_reg_factor_dilation=1000,
+        learning_rate=1.0,
+        seed=seed,
+        verbose=True,
+    )
+    kept = np.argsort(-mask.mask_tensor.ravel(), kind="stable")[: int(truth[0].sum())]
+    hits = truth[n_train].ravel()[kept].mean()
+    print(
+        f"      mask error {mask.get_error():.2e}; {hits:.0%} of its {len(kept)} highest "
+        "cells are truly relevant"
+    )
+
+    print("[6/6] writing results")
     paths = {
         "integrated_gradients": out / "integrated_gradients.npy",
         "expected_gradients": out / "expected_gradients.npy",
@@ -513,10 +535,13 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
         "sis_plot": out / "sis.png",
         "tsr": out / "tsr.npy",
         "tsr_plot": out / "tsr.png",
+        "mask": out / "mask.npy",
+        "mask_plot": out / "mask.png",
     }
     np.save(paths["integrated_gradients"], ig)
     np.save(paths["expected_gradients"], eg)
     np.save(paths["tsr"], tsr)
+    np.save(paths["mask"], mask.mask_tensor)
     frames = []
     for method, values in (("integrated_gradients", ig), ("expected_gradients", eg)):
         frame = to_frame(values, feature_names=names, inputs=explained)
@@ -565,6 +590,15 @@ def run_demo(out: Path, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> 
         feature_names=names,
     )
     fig.savefig(paths["tsr_plot"], dpi=110)
+    plt.close(fig)
+    fig, ax = mask.plot_mask(
+        feature_names=names, title="Dynamic mask of test sequence 0 (boxes: ground truth)"
+    )
+    for t_idx, f_idx in zip(*np.nonzero(truth[n_train]), strict=True):
+        ax.add_patch(
+            plt.Rectangle((t_idx - 0.5, f_idx - 0.5), 1, 1, fill=False, edgecolor="black", lw=0.8)
+        )
+    fig.savefig(paths["mask_plot"], dpi=110, bbox_inches="tight")
     plt.close(fig)
     for key, path in paths.items():
         print(f"      {key:>22}: {path}")

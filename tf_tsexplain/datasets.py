@@ -257,3 +257,165 @@ def box_dataset(
         sign = np.where(y == 1, 1.0, -1.0)[:, None, None]
         x += np.where(truth, sign * shift, 0.0)
     return x.astype(np.float32), y, truth
+
+
+# ----------------------------------------------------------------------------------
+# Dynamask experiments (Crabbe & van der Schaar, ICML 2021): rare feature, rare time
+# and the two-state "State" data.
+# ----------------------------------------------------------------------------------
+
+
+def arma_features(
+    n_samples: int, n_steps: int, n_features: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Independent ARMA series per (sample, feature), as in the Dynamask experiments.
+
+    ``2 x_t + 0.5 x_{t-1} + 0.2 x_{t-2} + 0.1 x_{t-3} = 2 e_t`` with ``e_t ~ N(0, 1)``
+    and zero initial values (the ARMA process with AR polynomial (2, 0.5, 0.2, 0.1) and
+    MA polynomial (2,)). Returns ``(N, T, F)`` float64.
+    """
+    eps = rng.standard_normal((n_samples, n_steps, n_features))
+    x = np.zeros((n_samples, n_steps + 3, n_features))
+    for step in range(n_steps):  # recursion over time, vectorised over N and F
+        past = x[:, step + 2], x[:, step + 1], x[:, step]
+        x[:, step + 3] = eps[:, step] - (0.5 * past[0] + 0.2 * past[1] + 0.1 * past[2]) / 2.0
+    return x[:, 3:]
+
+
+def rare_feature(
+    n_samples: int = 10,
+    n_steps: int = 50,
+    n_features: int = 50,
+    n_salient: int = 5,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rare-feature experiment: few features matter, over the middle half of time.
+
+    Inputs are ARMA features (:func:`arma_features`). For each sample, ``n_salient``
+    features drawn at random are salient for ``t`` in ``[T // 4, 3 T // 4)``. The
+    black box (:func:`saliency_white_box`) returns, per time step, the sum of squares
+    of the salient cells at that step.
+
+    Returns:
+        ``(x, truth)``: x ``(N, T, F)`` float32, truth ``(N, T, F)`` bool.
+    """
+    n = check_positive_int(n_samples, "n_samples")
+    t = check_positive_int(n_steps, "n_steps")
+    f = check_positive_int(n_features, "n_features")
+    k = check_positive_int(n_salient, "n_salient")
+    if k > f:
+        raise ValueError(f"`n_salient` ({k}) must be <= `n_features` ({f}).")
+    if t < 4:
+        raise ValueError(f"`n_steps` must be >= 4, got {t}.")
+    rng = np.random.default_rng(seed)
+    x = arma_features(n, t, f, rng)
+    truth = np.zeros((n, t, f), bool)
+    for i in range(n):
+        truth[i, t // 4 : 3 * t // 4, rng.choice(f, size=k, replace=False)] = True
+    return x.astype(np.float32), truth
+
+
+def rare_time(
+    n_samples: int = 10,
+    n_steps: int = 50,
+    n_features: int = 50,
+    n_salient: int = 5,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rare-time experiment: few consecutive steps matter, for the middle features.
+
+    Inputs are ARMA features. For each sample, ``n_salient`` consecutive steps
+    starting at a random ``t0`` in ``[0, T - n_salient)`` are salient for features
+    ``[F // 4, 3 F // 4)``; the black box is :func:`saliency_white_box`.
+
+    Returns:
+        ``(x, truth)``: x ``(N, T, F)`` float32, truth ``(N, T, F)`` bool.
+    """
+    n = check_positive_int(n_samples, "n_samples")
+    t = check_positive_int(n_steps, "n_steps")
+    f = check_positive_int(n_features, "n_features")
+    k = check_positive_int(n_salient, "n_salient")
+    if k >= t:
+        raise ValueError(f"`n_salient` ({k}) must be < `n_steps` ({t}).")
+    if f < 4:
+        raise ValueError(f"`n_features` must be >= 4, got {f}.")
+    rng = np.random.default_rng(seed)
+    x = arma_features(n, t, f, rng)
+    truth = np.zeros((n, t, f), bool)
+    for i in range(n):
+        start = int(rng.integers(0, t - k))
+        truth[i, start : start + k, f // 4 : 3 * f // 4] = True
+    return x.astype(np.float32), truth
+
+
+def saliency_white_box(truth):
+    """The white-box model of the rare experiments, as a TensorFlow callable.
+
+    ``model(batch)[r, t] = sum_f truth[r % N, t, f] * batch[r, t, f] ** 2``: per time
+    step, the sum of squares of the truly salient cells of series ``r % N``. Row r of
+    a batch is taken to be a copy of series ``r % N`` (the order in which ``Mask`` and
+    ``MaskGroup`` call their model); for ``truth`` of shape ``(T, F)`` every row
+    uses it.
+
+    Args:
+        truth: bool ``(N, T, F)`` or ``(T, F)``.
+
+    Returns:
+        ``model(batch (rows, T, F)) -> (rows, T)``.
+    """
+    import tensorflow as tf
+
+    weights = np.asarray(truth, dtype=np.float32)
+    if weights.ndim == 2:
+        weights = weights[None]
+    if weights.ndim != 3:
+        raise ValueError(f"`truth` must be (N, T, F) or (T, F), got shape {weights.shape}.")
+    n = weights.shape[0]
+    table = tf.constant(weights)
+
+    def model(batch):
+        batch = tf.convert_to_tensor(batch)
+        rows = tf.range(tf.shape(batch)[0]) % n
+        return tf.reduce_sum(tf.gather(tf.cast(table, batch.dtype), rows) * batch**2, axis=-1)
+
+    return model
+
+
+def state_data(
+    n_samples: int = 1000,
+    n_steps: int = 200,
+    switch_probability: float = 0.05,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Two-state hidden Markov data with 3 features and one label per step.
+
+    A hidden state ``s_t`` in {0, 1} starts uniformly and switches with probability
+    ``switch_probability`` at each step. Given the state, the features are Gaussian,
+    ``x_t ~ N(mu[s_t], 0.8 I)`` with ``mu[0] = (0.1, 1.6, 0.5)`` and
+    ``mu[1] = (-0.1, -0.4, -1.5)``. Feature 1 drives the label in state 0 and feature
+    2 in state 1: ``y_t ~ Bernoulli(sigmoid(2 x_t[1 + s_t]))``. Feature 0 never
+    matters.
+
+    Returns:
+        ``(x, y, truth, states)``: x ``(N, T, 3)`` float32, y ``(N, T)`` int32 labels,
+        truth ``(N, T, 3)`` bool (True on the feature driving each label) and
+        states ``(N, T)`` int32.
+    """
+    n = check_positive_int(n_samples, "n_samples")
+    t = check_positive_int(n_steps, "n_steps")
+    if not 0.0 <= switch_probability <= 1.0:
+        raise ValueError(f"`switch_probability` must be in [0, 1], got {switch_probability}.")
+    rng = np.random.default_rng(seed)
+    states = np.empty((n, t), np.int32)
+    states[:, 0] = rng.integers(0, 2, size=n)
+    switches = rng.random((n, t)) < switch_probability
+    for step in range(1, t):
+        states[:, step] = np.where(switches[:, step], 1 - states[:, step - 1], states[:, step - 1])
+    means = np.array([[0.1, 1.6, 0.5], [-0.1, -0.4, -1.5]])
+    x = means[states] + np.sqrt(0.8) * rng.standard_normal((n, t, 3))
+    driver = 1 + states
+    drive = np.take_along_axis(x, driver[..., None], axis=-1)[..., 0]
+    y = (rng.random((n, t)) < 1.0 / (1.0 + np.exp(-2.0 * drive))).astype(np.int32)
+    truth = np.zeros((n, t, 3), bool)
+    np.put_along_axis(truth, driver[..., None], True, axis=-1)
+    return x.astype(np.float32), y, truth, states

@@ -1,0 +1,214 @@
+"""Benchmark: Dynamask on the rare-feature and rare-time experiments, and fit speed.
+
+1. Quality, paper settings: for each experiment and seed, 10 series of 50 steps x 50
+   ARMA features and the white box of the paper (per step, the sum of squares of
+   the salient cells); ``MaskGroup(GaussianBlur())`` with areas 0.001..0.050, mse,
+   1000 epochs, size_reg_factor_init=1, dilation 1000, learning rate 1; per series
+   the mask of lowest error (``get_best_mask``, as the paper's scripts). Compared with
+   integrated gradients
+   (``PathExplainerTF``, use_expectation=False, baseline 0) and occlusion (each cell
+   set to 0 in turn, saliency |f(x) - f(occluded)|, f summed over the output steps),
+   computed on the same data. Scores (``tf_tsexplain.metrics``, saliency min-max
+   scaled per series): AUP, AUR (exact integrals; also with the trapezoids of the
+   paper's evaluation code, AUP_trap and AUR_trap), information I and entropy S of
+   the truly salient cells, summed over the 10 series; mean +/- std over the seeds.
+2. Speed: the 10 series x 50 areas of one seed fitted in one batched call vs one
+   ``Mask.fit`` per series and area (the reference's loop), the same code and
+   settings. The loop over all 500 fits takes too long: a subset is timed and the
+   total extrapolated linearly (printed as such).
+
+Results of each (experiment, seed) are saved under --results, and an existing result
+is reused, so the runs can be split (e.g. one seed per call) and then reported:
+
+    python examples/benchmarks/bench_masks.py --quick                     # smoke run
+    python examples/benchmarks/bench_masks.py --seeds 0 --skip-speed      # one seed
+    python examples/benchmarks/bench_masks.py                             # all + speed
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tf_tsexplain import PathExplainerTF, metrics  # noqa: E402
+from tf_tsexplain.datasets import rare_feature, rare_time, saliency_white_box  # noqa: E402
+from tf_tsexplain.masks import GaussianBlur, Mask, MaskGroup, mse  # noqa: E402
+
+EXPERIMENTS = {"rare_feature": rare_feature, "rare_time": rare_time}
+PAPER = dict(
+    loss_function=mse,
+    size_reg_factor_init=1.0,
+    size_reg_factor_dilation=1000,
+    learning_rate=1.0,
+    momentum=0.9,
+)
+TARGETS = {"AUP": 0.95, "AUR": 0.65}
+
+
+def summed(box):
+    return lambda batch: tf.reduce_sum(box(batch), axis=-1)
+
+
+def dynamask(x, truth, areas, epochs):
+    box = saliency_white_box(truth)
+    started = time.perf_counter()
+    group = MaskGroup(GaussianBlur()).fit(x, box, areas, n_epoch=epochs, **PAPER)
+    seconds = time.perf_counter() - started
+    best = group.get_best_mask()
+    return best.mask_tensor, seconds, np.asarray(best.keep_ratio)
+
+
+def integrated_gradients(x, truth):
+    out = np.empty_like(x)
+    for n in range(len(x)):
+        explainer = PathExplainerTF(summed(saliency_white_box(truth[n])))
+        out[n] = explainer.attributions(
+            x[n : n + 1], np.zeros_like(x[:1]), num_samples=16, use_expectation=False
+        )[0]
+    return np.abs(out)
+
+
+def occlusion(x, truth):
+    """|f(x) - f(x with cell (t, f) set to 0)| for every cell, one batch per series."""
+    _, t, nf = x.shape
+    out = np.empty_like(x)
+    eye = np.eye(t * nf, dtype=np.float32).reshape(t * nf, t, nf)
+    for n in range(len(x)):
+        f = summed(saliency_white_box(truth[n]))
+        full = float(f(x[n : n + 1])[0])
+        occluded = np.asarray(f(x[n][None] * (1.0 - eye)))
+        out[n] = np.abs(full - occluded).reshape(t, nf)
+    return out
+
+
+def scores(truth, saliency) -> dict:
+    return {
+        "AUP": metrics.area_under_precision(truth, saliency),
+        "AUR": metrics.area_under_recall(truth, saliency),
+        "AUP_trap": metrics.area_under_precision(truth, saliency, integration="trapezoid"),
+        "AUR_trap": metrics.area_under_recall(truth, saliency, integration="trapezoid"),
+        "I": metrics.mask_information(truth, saliency),
+        "S": metrics.mask_entropy(truth, saliency),
+    }
+
+
+def run_quality(name, seed, cfg, results: Path) -> dict:
+    path = results / f"{name}_seed{seed}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    x, truth = EXPERIMENTS[name](cfg["series"], seed=seed)
+    mask, seconds, chosen = dynamask(x, truth, cfg["areas"], cfg["epochs"])
+    record = {
+        "dynamask": scores(truth, mask),
+        "integrated_gradients": scores(truth, integrated_gradients(x, truth)),
+        "occlusion": scores(truth, occlusion(x, truth)),
+        "fit_seconds": seconds,
+        "best_areas": chosen.tolist(),
+    }
+    path.write_text(json.dumps(record))
+    print(
+        f"  {name} seed {seed}: Dynamask fit {seconds:.1f} s, AUP "
+        f"{record['dynamask']['AUP']:.3f} AUR {record['dynamask']['AUR']:.3f}, "
+        f"areas of the best masks {chosen.min():.3f}..{chosen.max():.3f}",
+        flush=True,
+    )
+    return record
+
+
+def report(records: dict, seeds) -> bool:
+    met = True
+    for name, per_seed in records.items():
+        print(f"\n{name} ({len(per_seed)} seeds x series; mean +/- std over seeds)")
+        keys = ("AUP", "AUR", "AUP_trap", "AUR_trap", "I", "S")
+        print(f"  {'method':<22}" + "".join(f"{k:>19}" for k in keys))
+        for method in ("dynamask", "integrated_gradients", "occlusion"):
+            cells = []
+            for key in keys:
+                v = np.array([r[method][key] for r in per_seed])
+                digits = 1 if key in ("I", "S") else 3
+                cells.append(f"{v.mean():.{digits}f} +/- {v.std():.{digits}f}".rjust(19))
+            print(f"  {method:<22}" + "".join(cells))
+        for key, goal in TARGETS.items():
+            mean = np.mean([r["dynamask"][key] for r in per_seed])
+            ok = mean >= goal
+            met &= ok
+            print(f"  target Dynamask {key} >= {goal}: {mean:.3f} {'met' if ok else 'NOT met'}")
+    return met
+
+
+def run_speed(cfg) -> None:
+    x, truth = rare_feature(cfg["series"], seed=0)
+    areas, epochs = cfg["areas"], cfg["epochs"]
+    box = saliency_white_box(truth)
+    started = time.perf_counter()
+    MaskGroup(GaussianBlur()).fit(x, box, areas, n_epoch=epochs, **PAPER)
+    batched = time.perf_counter() - started
+    n_fits = len(x) * len(areas)
+    subset = [(n, a) for n in range(cfg["loop_series"]) for a in cfg["loop_areas"]]
+    started = time.perf_counter()
+    for n, a in subset:
+        Mask(GaussianBlur()).fit(
+            x[n], saliency_white_box(truth[n]), keep_ratio=areas[a], n_epoch=epochs, **PAPER
+        )
+    per_fit = (time.perf_counter() - started) / len(subset)
+    loop = per_fit * n_fits
+    print(f"\nspeed: {len(x)} series x {len(areas)} areas = {n_fits} masks, {epochs} epochs")
+    print(f"  batched MaskGroup.fit (one call):       {batched:9.1f} s")
+    print(
+        f"  loop of Mask.fit, one series and area:  {loop:9.1f} s  (EXTRAPOLATED: "
+        f"{len(subset)} fits timed, {per_fit:.2f} s each, x {n_fits})"
+    )
+    print(f"  ratio loop / batched: {loop / batched:.1f}x (target >= 20x)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small, fast smoke run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--experiments", nargs="+", default=list(EXPERIMENTS))
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--results", default="bench_masks_results", help="folder of results")
+    args = parser.parse_args(argv)
+    if args.quick:
+        cfg = dict(series=3, areas=[0.01, 0.03, 0.05], epochs=100, loop_series=1, loop_areas=[2])
+        args.seeds = args.seeds[:1]
+        args.results += "_quick"
+    else:
+        areas = [round(0.001 * k, 3) for k in range(1, 51)]
+        cfg = dict(series=10, areas=areas, epochs=1000, loop_series=2, loop_areas=[0, 24, 49])
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
+        f"{sys.version.split()[0]}, TensorFlow {tf.__version__}, Keras {keras.__version__}"
+    )
+    print(
+        f"settings: {cfg['series']} series x {len(cfg['areas'])} areas "
+        f"({cfg['areas'][0]}..{cfg['areas'][-1]}), {cfg['epochs']} epochs, seeds {args.seeds}"
+    )
+    met = True
+    if not args.skip_quality:
+        results = Path(args.results)
+        results.mkdir(parents=True, exist_ok=True)
+        records = {
+            name: [run_quality(name, seed, cfg, results) for seed in args.seeds]
+            for name in args.experiments
+        }
+        met = report(records, args.seeds)
+    if not args.skip_speed:
+        run_speed(cfg)
+    return 0 if met or args.quick else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

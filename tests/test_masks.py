@@ -1,0 +1,470 @@
+"""Dynamic masks: perturbation formulas, the fit, batching, metrics and bad input."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_tsexplain import metrics
+from tf_tsexplain.datasets import rare_feature, rare_time, saliency_white_box, state_data
+from tf_tsexplain.masks import (
+    FadeMovingAverage,
+    FadeMovingAveragePastWindow,
+    FadeMovingAverageWindow,
+    FadeReference,
+    GaussianBlur,
+    Mask,
+    MaskGroup,
+    MaskLayer,
+    cross_entropy,
+    log_loss,
+    log_loss_target,
+    mse,
+)
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(2, 7, 3)).astype("float32")
+M = RNG.uniform(size=(3, 2, 7, 3)).astype("float32")  # 3 masks per series
+
+
+# ------------------------------------------------------------------ numpy formulas
+def np_fade_average(x, m):
+    return m * x + (1 - m) * x.mean(axis=-2, keepdims=True)
+
+
+def np_blur(x, m, sigma_max=2.0, eps=1e-7):
+    t = x.shape[-2]
+    out = np.empty(np.broadcast_shapes(x.shape, m.shape))
+    xb = np.broadcast_to(x, out.shape)
+    sigma = sigma_max * (1 + eps - np.broadcast_to(m, out.shape).astype(np.float64))
+    for tt in range(t):
+        w = np.exp(-((tt - np.arange(t))[:, None] ** 2) / (2 * sigma[..., tt : tt + 1, :] ** 2))
+        out[..., tt, :] = (w * xb).sum(-2) / w.sum(-2)
+    return out
+
+
+def np_window(x, m, w, causal):
+    t = x.shape[-2]
+    avg = np.empty_like(x)
+    for tt in range(t):
+        lo, hi = (max(0, tt - w), tt + 1) if causal else (max(0, tt - w), min(t, tt + w + 1))
+        avg[..., tt, :] = x[..., lo:hi, :].mean(-2)
+    return avg + m * (x - avg)
+
+
+@pytest.mark.parametrize(
+    "layer, formula",
+    [
+        (FadeMovingAverage(), np_fade_average),
+        (GaussianBlur(), np_blur),
+        (GaussianBlur(sigma_max=0.7), lambda x, m: np_blur(x, m, sigma_max=0.7)),
+        (FadeMovingAverageWindow(2), lambda x, m: np_window(x, m, 2, causal=False)),
+        (FadeMovingAveragePastWindow(2), lambda x, m: np_window(x, m, 2, causal=True)),
+        (FadeReference(X[0] * 0 + 0.7), lambda x, m: 0.7 + m * (x - 0.7)),
+    ],
+    ids=["fade_avg", "blur", "blur_narrow", "window", "past_window", "reference"],
+)
+def test_perturbation_matches_numpy_formula(layer, formula):
+    out = np.asarray(layer(X, M))
+    assert out.shape == (3, 2, 7, 3)
+    np.testing.assert_allclose(out, formula(X.astype(float), M.astype(float)), atol=2e-6)
+    one = np.asarray(layer(X, np.ones_like(X)))  # m = 1 keeps every cell
+    np.testing.assert_allclose(one, X, atol=1e-6)
+
+
+def test_blur_on_long_series_skips_negligible_lags_only():
+    x = RNG.normal(size=(1, 40, 2)).astype("float32")
+    m = RNG.uniform(size=(1, 40, 2)).astype("float32")
+    m[0, :5] = 0.0  # widest kernels
+    np.testing.assert_allclose(np.asarray(GaussianBlur()(x, m)), np_blur(x, m), atol=2e-6)
+
+
+def test_past_window_is_causal():
+    x = RNG.normal(size=(1, 9, 2)).astype("float32")
+    later = x.copy()
+    later[0, 5:] += 10.0  # change the future only
+    m = np.zeros_like(x)
+    a = np.asarray(FadeMovingAveragePastWindow(3)(x, m))
+    b = np.asarray(FadeMovingAveragePastWindow(3)(later, m))
+    np.testing.assert_allclose(a[0, :5], b[0, :5])
+    centred = np.asarray(FadeMovingAverageWindow(3)(later, m))
+    assert not np.allclose(np.asarray(FadeMovingAverageWindow(3)(x, m))[0, :5], centred[0, :5])
+
+
+def test_mask_layer_perturbs_and_clamps():
+    layer = MaskLayer((3, 2, 7, 3), FadeReference(0.0), initial_value=0.25)
+    np.testing.assert_allclose(np.asarray(layer(X)), 0.25 * np.broadcast_to(X, (3, 2, 7, 3)))
+    w = layer.mask
+    assert w.trainable and w.constraint is not None
+    clamped = np.asarray(w.constraint(tf.constant([-1.0, 0.3, 2.0])))
+    np.testing.assert_allclose(clamped, [0.0, 0.3, 1.0])
+    deletion = MaskLayer((2, 7, 3), FadeReference(0.0), initial_value=0.25, deletion_mode=True)
+    np.testing.assert_allclose(np.asarray(deletion(X)), 0.75 * X)
+
+
+# ------------------------------------------------------------------ losses
+def test_losses_per_row_against_numpy():
+    p = np.array([[[0.2, 0.8], [0.6, 0.4]], [[0.5, 0.5], [0.9, 0.1]]], np.float32)
+    q = np.array([[[0.0, 1.0], [1.0, 0.0]], [[0.3, 0.7], [0.5, 0.5]]], np.float32)
+    np.testing.assert_allclose(np.asarray(mse(p, q)), ((p - q) ** 2).mean((1, 2)), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(cross_entropy(p, q)), -(q * np.log(p)).mean((1, 2)), rtol=1e-5
+    )
+    expected = -(q * np.log(p) + (1 - q) * np.log(1 - p)).mean((1, 2))
+    np.testing.assert_allclose(np.asarray(log_loss(p, q)), expected, rtol=1e-5)
+    ids = np.array([[1, 0], [0, 0]])
+    picked = np.take_along_axis(p, ids[..., None], -1)[..., 0]
+    np.testing.assert_allclose(
+        np.asarray(log_loss_target(p, ids)), -np.log(picked).mean(1), rtol=1e-5
+    )
+
+
+# ------------------------------------------------------------------ fitting
+def fit_kwargs(**extra):
+    base = dict(size_reg_factor_init=1.0, size_reg_factor_dilation=1000, learning_rate=1.0)
+    return {**base, **extra}
+
+
+@pytest.fixture(scope="module")
+def rare_problem():
+    x, truth = rare_feature(n_samples=3, n_steps=12, n_features=6, n_salient=2, seed=3)
+    return x, truth, saliency_white_box(truth)
+
+
+@pytest.fixture(scope="module")
+def fitted_group(rare_problem):
+    x, _, box = rare_problem
+    areas = [0.05, 0.1, 0.2, 0.3]
+    group = MaskGroup(GaussianBlur()).fit(x, box, areas, n_epoch=150, seed=1, **fit_kwargs())
+    return group, areas
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        FadeMovingAverage(),
+        GaussianBlur(),
+        FadeMovingAverageWindow(1),
+        FadeMovingAveragePastWindow(1),
+        FadeReference(0.0),
+    ],
+    ids=["fade_avg", "blur", "window", "past_window", "reference"],
+)
+def test_keep_ratio_one_leaves_the_input_unchanged(layer, rare_problem):
+    x, _, box = rare_problem
+    mask = Mask(layer, jit_compile=False).fit(x[0], box, keep_ratio=1.0, n_epoch=40)
+    assert mask.mask_tensor.shape == (12, 6)
+    np.testing.assert_array_equal(mask.mask_tensor, 1.0)
+    np.testing.assert_allclose(np.asarray(layer(x[0], mask.mask_tensor)), x[0], atol=1e-6)
+    assert mask.get_error() < 1e-8
+
+
+def test_size_regulariser_drives_area_to_keep_ratio(rare_problem):
+    x = rare_problem[0]
+
+    def indifferent(batch):  # the output ignores the input: only the regulariser acts
+        return tf.reduce_sum(batch * 0.0, axis=-1)
+
+    weights = tf.constant(np.linspace(0.0, 1e-3, 72).reshape(12, 6), tf.float32)
+
+    def faint(batch):  # a faint, different sensitivity per cell: ties break
+        return tf.reduce_sum(batch * weights, axis=(1, 2))
+
+    for ratio in (0.25, 0.6):
+        mask = Mask(FadeReference(0.0)).fit(x, indifferent, keep_ratio=ratio, n_epoch=200)
+        area = (72 - int((1 - ratio) * 72)) / 72  # the number of ones is rounded like this
+        np.testing.assert_allclose(mask.mask_tensor, area, atol=1e-3)  # ties share evenly
+        mask = Mask(FadeReference(0.0)).fit(x, faint, keep_ratio=ratio, n_epoch=300)
+        m = mask.mask_tensor
+        assert m.shape == x.shape
+        np.testing.assert_allclose(m.mean(axis=(1, 2)), ratio, atol=0.02)
+        assert np.mean((m < 0.05) | (m > 0.95)) > 0.95  # nearly binary
+
+
+def test_white_box_salient_cells_get_the_highest_values(rare_problem):
+    x, truth, box = rare_problem
+    ratio = float(truth[0].mean())
+    mask = Mask(GaussianBlur()).fit(x, box, keep_ratio=ratio, n_epoch=200, **fit_kwargs())
+    m = mask.mask_tensor
+    for i in range(len(x)):
+        k = int(truth[i].sum())
+        top = np.argsort(-m[i].ravel(), kind="stable")[:k]
+        assert truth[i].ravel()[top].mean() >= 0.9
+    assert metrics.auroc(truth, m) > 0.95
+
+
+def test_batched_fit_equals_fits_one_series_and_area_at_a_time(rare_problem):
+    x, truth, box = rare_problem
+    areas = [0.05, 0.1, 0.2, 0.3]
+    # a gentle learning rate: with lr = 1 and momentum, 1-ulp differences between
+    # kernels for different batch shapes can decide whether a cell ends clamped
+    settings = dict(n_epoch=150, seed=1, **fit_kwargs(learning_rate=0.2))
+    group = MaskGroup(GaussianBlur()).fit(x, box, areas, **settings)
+    assert group.masks.shape == (4, 3, 12, 6) and group.errors.shape == (4, 3)
+    for n in (0, 2):
+        box_n = saliency_white_box(truth[n])  # this series alone
+        for a in (1, 3):
+            alone = Mask(GaussianBlur()).fit(x[n], box_n, keep_ratio=areas[a], **settings)
+            np.testing.assert_allclose(alone.mask_tensor, group.masks[a, n], atol=1e-4)
+            np.testing.assert_allclose(alone.get_error(), group.errors[a, n], rtol=1e-3, atol=1e-6)
+
+
+def test_batch_order_seen_by_f_is_areas_by_series():
+    x = RNG.normal(size=(3, 4, 2)).astype("float32")
+    seen = []
+
+    def recorder(batch):
+        seen.append(batch)
+        return tf.reduce_sum(batch**2, axis=-1)
+
+    group = MaskGroup(FadeReference(0.0), jit_compile=False).fit(x, recorder, [0.5, 0.2], n_epoch=3)
+    batch = np.asarray(seen[-1])  # the final error pass, eager: (A * N, T, F)
+    assert batch.shape == (6, 4, 2) and group.area_list == [0.2, 0.5]
+    # row a * N + n is series n perturbed by its mask for area_list[a]
+    expected = (group.masks * x[None]).reshape(6, 4, 2)
+    np.testing.assert_allclose(batch, expected, rtol=1e-6)
+    assert not np.allclose(group.masks[0], group.masks[1])
+
+
+def test_same_seed_same_masks(rare_problem):
+    x, _, box = rare_problem
+    a = Mask(GaussianBlur()).fit(x[:2], box, keep_ratio=0.2, n_epoch=30, seed=5, **fit_kwargs())
+    b = Mask(GaussianBlur()).fit(x[:2], box, keep_ratio=0.2, n_epoch=30, seed=5, **fit_kwargs())
+    np.testing.assert_array_equal(a.mask_tensor, b.mask_tensor)
+
+
+def test_deletion_mode_marks_what_to_delete(rare_problem):
+    x, truth, box = rare_problem
+    ratio = float(truth[0].mean())
+    mask = Mask(FadeReference(0.0), deletion_mode=True).fit(
+        x[:1], box, keep_ratio=ratio, n_epoch=150, **fit_kwargs()
+    )
+    assert metrics.auroc(truth[:1], mask.mask_tensor) > 0.95
+
+
+def test_group_extremal_best_and_plots(fitted_group, rare_problem):
+    group, areas = fitted_group
+    errors = group.errors
+    threshold = float(np.median(errors))
+    extremal = group.get_extremal_mask(threshold)
+    assert extremal.mask_tensor.shape == (3, 12, 6)
+    for n in range(3):
+        below = np.nonzero(errors[:, n] < threshold)[0]
+        a = below[0] if below.size else int(np.argmin(errors[:, n]))
+        assert extremal.keep_ratio[n] == areas[a]
+        np.testing.assert_array_equal(extremal.mask_tensor[n], group.masks[a, n])
+        assert extremal.get_error()[n] == errors[a, n]
+    best = group.get_best_mask()
+    np.testing.assert_array_equal(best.get_error(), errors.min(axis=0))
+    fig, ax = group.plot_errors()
+    assert len(ax.lines) == 3
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), errors[:, 1])
+    plt.close(fig)
+    fig, ax = best.plot_mask(sample=2, feature_names=list("abcdef"))
+    np.testing.assert_allclose(ax.images[0].get_array(), best.mask_tensor[2].T)
+    plt.close(fig)
+    x, _, box = rare_problem
+    single = MaskGroup(FadeMovingAverage()).fit(x[0], box, [0.3, 0.1], n_epoch=5)
+    assert single.area_list == [0.1, 0.3] and single.masks.shape == (2, 12, 6)
+    assert isinstance(single.get_extremal_mask(1e9).keep_ratio, float)
+
+
+def test_information_entropy_submask_and_smoothing(fitted_group):
+    group, _ = fitted_group
+    mask = group.get_best_mask()
+    m = mask.mask_tensor
+    ids_t, ids_f = [2, 3, 4], [0, 5]
+    sub = mask.extract_submask(ids_t, ids_f)
+    np.testing.assert_array_equal(sub, m[:, ids_t][:, :, ids_f])
+    eps = 1e-5
+    info = (-np.log2(1 + eps - sub)).sum((1, 2))
+    np.testing.assert_allclose(mask.get_information(ids_t, ids_f, eps=eps), info, rtol=1e-5)
+    p = np.clip(sub.astype(float), 1e-300, 1 - 1e-16)
+    h = np.where((sub > 0) & (sub < 1), -p * np.log2(p) - (1 - p) * np.log2(1 - p), 0.0)
+    np.testing.assert_allclose(mask.get_entropy(ids_t, ids_f), h.sum((1, 2)), rtol=1e-5, atol=1e-9)
+    whole = (-np.log2(1 + eps - m)).sum((1, 2))
+    share = mask.get_information(ids_t, ids_f, normalize=True)
+    np.testing.assert_allclose(share, info / whole, rtol=1e-5)
+    assert np.all(share < 1.0)  # the reference returns 1 here
+    np.testing.assert_allclose(mask.get_information(normalize=True), 1.0, rtol=1e-6)
+    ent_share = mask.get_entropy(ids_t, ids_f, normalize=True)
+    assert np.all((ent_share >= 0) & (ent_share <= 1))
+    smooth = mask.get_smooth_mask(1.5)
+    t = np.arange(12)
+    w = np.exp(-((t[:, None] - t[None]) ** 2) / (2 * 1.5**2))
+    np.testing.assert_allclose(smooth, np.einsum("ts,nsf->ntf", w / w.sum(1, keepdims=True), m))
+    with pytest.raises(ValueError, match="`ids_time`"):
+        mask.extract_submask([12])
+
+
+# ------------------------------------------------------------------ metrics
+def test_metrics_against_hand_computed_cases():
+    truth = np.array([True, False, True, False])
+    s = np.array([0.9, 0.8, 0.3, 0.1])
+    # cells scored strictly above 0.1, 0.3, 0.8, 0.9: precision 2/3, 1/2, 1, 1 (none
+    # selected at the top); recall 1, 1/2, 1/2, 0
+    aup = 0.2 * (2 / 3 + 0.5) / 2 + 0.5 * (0.5 + 1) / 2 + 0.1 * (1 + 1) / 2
+    aur = 0.2 * (1 + 0.5) / 2 + 0.5 * 0.5 + 0.1 * 0.5 / 2
+    kw = dict(normalize=False, integration="trapezoid")
+    assert metrics.area_under_precision(truth, s, **kw) == pytest.approx(aup)
+    assert metrics.area_under_recall(truth, s, **kw) == pytest.approx(aur)
+    # the exact integral of the step functions
+    step_aup = 0.2 * 2 / 3 + 0.5 * 0.5 + 0.1 * 1
+    assert metrics.area_under_precision(truth, s, normalize=False) == pytest.approx(step_aup)
+    assert metrics.area_under_recall(truth, s, normalize=False) == pytest.approx(
+        0.2 * 1 + 0.5 * 0.5 + 0.1 * 0.5
+    )  # = mean score of the salient cells (0.9, 0.3) minus the lowest score 0.1
+    # a perfect binary map: AUP 1; AUR 1 exactly, 1/2 with trapezoids
+    assert metrics.area_under_precision(truth, truth * 3.0) == pytest.approx(1.0)
+    assert metrics.area_under_recall(truth, truth * 3.0) == pytest.approx(1.0)
+    trapezoid = metrics.area_under_recall(truth, truth * 3.0, integration="trapezoid")
+    assert trapezoid == pytest.approx(0.5)
+    assert metrics.auroc(truth, s) == pytest.approx(0.75)
+    assert metrics.auprc(truth, s) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+    # ties count as one threshold; AUROC gives ties half a pair
+    tied = np.array([0.5, 0.5, 0.5, 0.0])
+    assert metrics.auroc(truth, tied) == pytest.approx((1 + 0.5 + 0.5 + 1) / 4)
+    t_, p_, r_ = metrics.precision_recall_by_threshold(truth, tied, normalize=False)
+    np.testing.assert_allclose(t_, [0.0, 0.5])
+    np.testing.assert_allclose(p_, [2 / 3, 1.0])
+    np.testing.assert_allclose(r_, [1.0, 0.0])
+    eps = 1e-5
+    info = -np.log2(1 + eps - 0.9) - np.log2(1 + eps - 0.3)
+    assert metrics.mask_information(truth, s, normalize=False) == pytest.approx(info)
+    h = [-v * np.log2(v) - (1 - v) * np.log2(1 - v) for v in (0.9, 0.3)]
+    assert metrics.mask_entropy(truth, s, normalize=False) == pytest.approx(sum(h))
+    # per-sample min-max scaling: two samples on different scales
+    two = np.array([[1.0, 3.0], [10.0, 30.0]])
+    np.testing.assert_allclose(metrics.minmax_per_sample(two), [[0, 1], [0, 1]])
+    truth2 = np.array([[False, True], [True, False]])
+    assert metrics.mask_information(truth2, two) == pytest.approx(-np.log2(eps) - np.log2(1 + eps))
+    with pytest.raises(ValueError, match="shape of `truth`"):
+        metrics.auroc(truth, s[:3])
+    with pytest.raises(ValueError, match="boolean"):
+        metrics.auprc(np.array([0, 2, 1, 0]), s)
+
+
+# ------------------------------------------------------------------ datasets
+def test_rare_datasets_and_white_box():
+    x, truth = rare_feature(n_samples=4, n_steps=20, n_features=10, n_salient=3, seed=0)
+    assert x.shape == truth.shape == (4, 20, 10) and x.dtype == np.float32
+    assert (truth.sum(axis=(1, 2)) == 3 * 10).all() and truth[:, 5:15].any(axis=1).sum() == 12
+    again, truth_again = rare_feature(n_samples=4, n_steps=20, n_features=10, n_salient=3, seed=0)
+    np.testing.assert_array_equal(x, again)
+    np.testing.assert_array_equal(truth, truth_again)
+    assert not np.allclose(x, rare_feature(4, 20, 10, 3, seed=1)[0])
+    xt, tt = rare_time(n_samples=4, n_steps=20, n_features=8, n_salient=5, seed=0)
+    steps = tt.any(axis=2)
+    assert (steps.sum(1) == 5).all() and (tt.any(axis=1)[:, 2:6]).all()
+    box = saliency_white_box(truth)
+    rows = np.concatenate([x, x[:2]])  # rows 4, 5 are series 0, 1 again
+    out = np.asarray(box(rows))
+    expected = (truth[np.arange(6) % 4] * rows**2).sum(-1)
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+    # the ARMA recursion: 2 x_t + .5 x_{t-1} + .2 x_{t-2} + .1 x_{t-3} = 2 e_t
+    rng = np.random.default_rng(7)
+    from tf_tsexplain.datasets import arma_features
+
+    a = arma_features(1, 6, 1, rng)[0, :, 0]
+    e = np.random.default_rng(7).standard_normal((1, 6, 1))[0, :, 0]
+    assert a[3] == pytest.approx(e[3] - (0.5 * a[2] + 0.2 * a[1] + 0.1 * a[0]) / 2)
+
+
+def test_state_data():
+    x, y, truth, states = state_data(n_samples=20, n_steps=50, seed=0)
+    assert x.shape == truth.shape == (20, 50, 3) and y.shape == states.shape == (20, 50)
+    assert (truth.sum(-1) == 1).all() and not truth[..., 0].any()
+    np.testing.assert_array_equal(truth[..., 2], states == 1)
+    assert set(np.unique(y)) == {0, 1} and 0 < (np.diff(states, axis=1) != 0).mean() < 0.2
+    np.testing.assert_array_equal(x, state_data(n_samples=20, n_steps=50, seed=0)[0])
+
+
+# ------------------------------------------------------------------ bad input
+def _quadratic(batch):
+    return tf.reduce_sum(batch**2, axis=-1)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(keep_ratio=0.0), ValueError, r"`keep_ratio` must be in \(0, 1\]"),
+        (dict(keep_ratio=1.5), ValueError, r"`keep_ratio` must be in \(0, 1\]"),
+        (dict(n_epoch=0), ValueError, "`n_epoch` must be >= 1"),
+        (dict(X=np.zeros(5, np.float32)), ValueError, r"one series \(T, F\) or a batch"),
+        (dict(X=np.zeros((1, 2, 3, 4), np.float32)), ValueError, r"one series \(T, F\)"),
+        (dict(X=np.zeros((3, 2), int)), TypeError, "`X` must hold floating point"),
+        (
+            dict(X=np.ones((2, 6, 3), np.float32), f=lambda b: tf.zeros((1, 3))),
+            ValueError,
+            "`f`: .*first axis of the output must be the batch",
+        ),
+        (dict(f=lambda b: tf.round(b)), ValueError, "`f`: .*gradient is None"),
+        (dict(loss_function=log_loss), ValueError, "needs task='classification'"),
+        (dict(learning_rate=0.0), ValueError, "`learning_rate` must be in"),
+        (dict(momentum=1.0), ValueError, "`momentum` must be in"),
+        (dict(target=np.zeros(4, np.float32)), ValueError, "`target` must have the shape"),
+        (dict(loss_function=lambda p, q: tf.reduce_mean(p)), ValueError, "one error per row"),
+    ],
+)
+def test_mask_fit_bad_input(kwargs, error, match):
+    args = dict(X=np.ones((6, 3), np.float32), f=_quadratic)
+    args.update(kwargs)
+    x, f = args.pop("X"), args.pop("f")
+    with pytest.raises(error, match=match):
+        Mask(FadeMovingAverage()).fit(x, f, **args)
+
+
+def test_group_and_classification_bad_input():
+    x = np.ones((2, 6, 3), np.float32)
+    with pytest.raises(ValueError, match=r"`area_list entries` must be in \(0, 1\]"):
+        MaskGroup(FadeMovingAverage()).fit(x, _quadratic, [0.1, 1.2])
+    with pytest.raises(ValueError, match=r"`area_list entries` must be in \(0, 1\]"):
+        MaskGroup(FadeMovingAverage()).fit(x, _quadratic, [0.0])
+    with pytest.raises(ValueError, match="at least one area"):
+        MaskGroup(FadeMovingAverage()).fit(x, _quadratic, [])
+    clf = Mask(FadeMovingAverage(), task="classification")
+    with pytest.raises(ValueError, match=r"expects probabilities in \[0, 1\]"):
+        clf.fit(x, lambda b: tf.reduce_sum(b, axis=1) * 3.0, loss_function=log_loss)
+    with pytest.raises(ValueError, match="summing to 1"):
+        clf.fit(x, lambda b: tf.sigmoid(tf.reduce_sum(b, axis=1)), loss_function=cross_entropy)
+    with pytest.raises(ValueError, match="`task` must be"):
+        Mask(FadeMovingAverage(), task="ranking")
+    with pytest.raises(RuntimeError, match="not fitted"):
+        Mask(FadeMovingAverage()).get_error()
+
+
+def test_classification_fit_with_log_loss_target():
+    x = RNG.normal(size=(2, 6, 3)).astype("float32")
+
+    def probs(batch):
+        logits = tf.stack([batch[:, 2, 0] * 3.0, -batch[:, 2, 0] * 3.0], axis=-1)
+        return tf.nn.softmax(logits)
+
+    mask = Mask(FadeReference(0.0), task="classification").fit(
+        x, probs, loss_function=log_loss_target, keep_ratio=1 / 18, n_epoch=100, **fit_kwargs()
+    )
+    assert mask.target.shape == (2,)  # argmax of f(X)
+    assert np.argmax(mask.mask_tensor.reshape(2, -1), axis=1).tolist() == [6, 6]  # cell (2, 0)
+
+
+def test_blur_gradients_match_numerical_differences():
+    x = tf.constant(RNG.normal(size=(2, 20, 2)).astype("float32"))
+    m = tf.Variable(RNG.uniform(0.1, 0.9, size=(3, 2, 20, 2)).astype("float32"))
+    blur = GaussianBlur()
+    w = tf.constant(RNG.normal(size=(3, 2, 20, 2)).astype("float32"))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        total = tf.reduce_sum(blur(x, m) * w)
+    g_mask, g_x = tape.gradient(total, m), tape.gradient(total, x)
+    assert g_x.shape == x.shape and g_mask.shape == m.shape
+    for grad, var, idx in ((g_mask, m, (1, 0, 5, 1)), (g_x, x, (1, 7, 0))):
+        base = var.numpy().astype(np.float64)
+        step = np.zeros_like(base)
+        step[idx] = 1e-3
+
+        def value(v, var=var):
+            xv, mv = (v, m.numpy()) if var is x else (x.numpy(), v)
+            return float(np.sum(np_blur(xv, mv) * w.numpy()))
+
+        numeric = (value(base + step) - value(base - step)) / 2e-3
+        assert np.asarray(grad)[idx] == pytest.approx(numeric, rel=2e-2, abs=1e-3)

@@ -1,0 +1,45 @@
+"""Dynamic perturbation masks (Dynamask) for sequence models.
+
+A mask ``m`` in [0, 1]^(T x F) says which cells of a series to keep: a perturbation
+operator replaces cell (t, f) by a perturbed value in proportion to ``1 - m[t, f]``,
+and the mask is fitted so that the model's prediction on the perturbed series stays
+close to the original while the mask keeps a given share (area) of the cells.
+
+- Perturbations (Keras layers ``layer(inputs, mask)``): ``FadeMovingAverage``,
+  ``GaussianBlur``, ``FadeMovingAverageWindow``, ``FadeMovingAveragePastWindow``,
+  ``FadeReference``.
+- ``MaskLayer``: the trainable mask values, clamped to [0, 1].
+- ``Mask`` (one area) and ``MaskGroup`` (several areas, extremal mask): one series
+  ``(T, F)`` or a batch ``(N, T, F)``, all masks fitted in one compiled loop.
+- Losses: ``mse``, ``cross_entropy``, ``log_loss``, ``log_loss_target``.
+"""
+
+from tf_tsexplain.masks.group import MaskGroup
+from tf_tsexplain.masks.layer import MaskLayer, UnitInterval
+from tf_tsexplain.masks.losses import cross_entropy, log_loss, log_loss_target, mse
+from tf_tsexplain.masks.mask import Mask
+from tf_tsexplain.masks.perturbations import (
+    FadeMovingAverage,
+    FadeMovingAveragePastWindow,
+    FadeMovingAverageWindow,
+    FadeReference,
+    GaussianBlur,
+    Perturbation,
+)
+
+__all__ = [
+    "FadeMovingAverage",
+    "FadeMovingAveragePastWindow",
+    "FadeMovingAverageWindow",
+    "FadeReference",
+    "GaussianBlur",
+    "Mask",
+    "MaskGroup",
+    "MaskLayer",
+    "Perturbation",
+    "UnitInterval",
+    "cross_entropy",
+    "log_loss",
+    "log_loss_target",
+    "mse",
+]

@@ -1,0 +1,331 @@
+"""The training loop shared by ``Mask`` and ``MaskGroup``: checks, then one compiled fit.
+
+Masks ``m`` of shape ``(A, N, T, F)`` (A areas, N series) are fitted together. Each
+epoch minimises, summed over the A x N masks (the masks do not share parameters, so
+each one receives exactly the gradient of its own objective),
+
+    (+/-) error(f(perturbed), target) + lam_e * size_reg + time_reg_factor * time_reg
+
+with ``size_reg = mean((r_a - sort(m))^2)`` (``r_a``: ``int((1 - a) T F)`` zeros then
+ones), ``time_reg = mean |m[t+1] - m[t]|`` and
+``lam_e = size_reg_factor_init * size_reg_factor_dilation ** (e / n_epoch)``, by SGD with
+momentum (``v <- momentum v + grad``, ``m <- clip(m - lr v, 0, 1)``). The minus sign
+is the deletion mode, where the perturbation uses ``1 - m``.
+
+``f`` receives the perturbed series as one batch ``(A * N, T, F)``, area-major: row
+``a * N + n`` is series ``n`` perturbed by its mask for area ``a`` (so
+``row % N`` is the series index). With one area (``Mask``) the rows are the series.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from tf_tsexplain._batching import Progress
+from tf_tsexplain._model import as_model_fn, check_differentiable, probe_output
+from tf_tsexplain._validation import as_float_array, check_positive_int, check_seed
+from tf_tsexplain.masks.layer import MaskLayer
+from tf_tsexplain.masks.losses import (
+    PROBABILITY_LOSSES,
+    cross_entropy,
+    log_loss_target,
+)
+
+TASKS = ("regression", "classification")
+_TIE = 1e-6  # mask values this close to the k-th largest count as tied with it
+
+
+@dataclass
+class FitResult:
+    masks: np.ndarray  # (A, N, T, F)
+    errors: np.ndarray  # (A, N): error of each final mask (without regularisers)
+    target: np.ndarray  # (N, ...)
+
+
+def check_task(task: str) -> str:
+    if task not in TASKS:
+        raise ValueError(f"`task` must be 'regression' or 'classification', got {task!r}.")
+    return task
+
+
+def check_series(X) -> tuple[np.ndarray, bool]:
+    """``X`` as a float32 batch ``(N, T, F)`` and whether it was one series ``(T, F)``."""
+    x = as_float_array(X, "X", min_rank=1, dtype=np.float32)
+    if x.ndim not in (2, 3):
+        raise ValueError(
+            f"`X` must be one series (T, F) or a batch of series (N, T, F), got shape {x.shape}."
+        )
+    single = x.ndim == 2
+    return (x[None] if single else x), single
+
+
+def check_ratio(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a number in (0, 1], got {value!r}.")
+    if not (0.0 < float(value) <= 1.0):
+        raise ValueError(f"`{name}` must be in (0, 1], got {value}.")
+    return float(value)
+
+
+def _check_number(value, name: str, low: float, high: float, low_open=False, high_open=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise TypeError(f"`{name}` must be a finite number, got {value!r}.")
+    bad_low = value <= low if low_open else value < low
+    bad_high = value >= high if high_open else value > high
+    if bad_low or bad_high:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        raise ValueError(f"`{name}` must be in {lo}{low}, {high}{hi}, got {value}.")
+    return float(value)
+
+
+def _check_probabilities(y: np.ndarray, loss_function, task: str) -> None:
+    name = getattr(loss_function, "__name__", "this loss")
+    if task != "classification":
+        raise ValueError(
+            f"`loss_function={name}` compares class probabilities; it needs "
+            "task='classification' and a model whose outputs are probabilities in [0, 1]. "
+            "Use mse for regression outputs."
+        )
+    if y.min() < -1e-6 or y.max() > 1 + 1e-6:
+        raise ValueError(
+            f"`loss_function={name}` expects probabilities in [0, 1] from `f`, but its outputs "
+            f"range over [{y.min():.3g}, {y.max():.3g}]: end the model with a softmax (or "
+            "sigmoid), or use mse."
+        )
+    if loss_function in (cross_entropy, log_loss_target):
+        sums = y.sum(axis=-1)
+        if np.abs(sums - 1).max() > 1e-3:
+            raise ValueError(
+                f"`loss_function={name}` expects class probabilities on the last axis of the "
+                f"outputs of `f` (summing to 1); they sum to values in "
+                f"[{sums.min():.3g}, {sums.max():.3g}]: end the model with a softmax."
+            )
+
+
+def _resolve_target(target, y: np.ndarray, loss_function, single: bool) -> np.ndarray:
+    n = y.shape[0]
+    if loss_function is log_loss_target:
+        if target is None:
+            return np.argmax(y, axis=-1).astype(np.int32)
+        ids = np.asarray(target)
+        if single and ids.shape == y.shape[1:-1]:
+            ids = ids[None]
+        if ids.shape != y.shape[:-1] or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(
+                f"`target` for log_loss_target must be integer class ids of shape "
+                f"{y.shape[1:-1] if single else y.shape[:-1]}, got {ids.shape} ({ids.dtype})."
+            )
+        if ids.min() < 0 or ids.max() >= y.shape[-1]:
+            raise ValueError(f"`target` class ids must be in [0, {y.shape[-1] - 1}].")
+        return ids.astype(np.int32)
+    if target is None:
+        return y
+    tgt = as_float_array(target, "target", min_rank=0 if single else 1, dtype=y.dtype)
+    if single and tgt.shape == y.shape[1:]:
+        tgt = tgt[None]
+    if tgt.shape != y.shape:
+        expected = y.shape[1:] if single else y.shape
+        raise ValueError(
+            f"`target` must have the shape of the outputs of `f` {expected} "
+            f"(N = {n}), got {np.shape(target)}."
+        )
+    return tgt
+
+
+def fit_masks(
+    X,
+    f,
+    keep_ratios: list[float],
+    perturbation,
+    loss_function,
+    target,
+    *,
+    task: str,
+    deletion_mode: bool,
+    n_epoch: int,
+    initial_mask_coeff: float,
+    size_reg_factor_init: float,
+    size_reg_factor_dilation: float,
+    time_reg_factor: float,
+    learning_rate: float,
+    momentum: float,
+    seed: int | None,
+    verbose: bool,
+    jit_compile: bool | str,
+) -> tuple[FitResult, bool]:
+    """Check everything, then fit ``len(keep_ratios) x N`` masks in one compiled loop."""
+    if jit_compile not in (True, False, "auto"):
+        raise ValueError(f"`jit_compile` must be True, False or 'auto', got {jit_compile!r}.")
+    n_epoch = check_positive_int(n_epoch, "n_epoch")
+    seed = check_seed(seed)
+    _check_number(initial_mask_coeff, "initial_mask_coeff", 0.0, 1.0)
+    _check_number(size_reg_factor_init, "size_reg_factor_init", 0.0, math.inf)
+    _check_number(size_reg_factor_dilation, "size_reg_factor_dilation", 0.0, math.inf, True)
+    _check_number(time_reg_factor, "time_reg_factor", 0.0, math.inf)
+    _check_number(learning_rate, "learning_rate", 0.0, math.inf, True)
+    _check_number(momentum, "momentum", 0.0, 1.0, high_open=True)
+    if not callable(loss_function):
+        raise TypeError(f"`loss_function` must be callable, got {loss_function!r}.")
+    if not callable(perturbation):
+        raise TypeError("`perturbation` must be a layer called as perturbation(inputs, mask).")
+    x, single = check_series(X)
+    n, t, nf = x.shape
+    model_fn = as_model_fn(f)
+    try:
+        out_shape = probe_output(model_fn, x)
+    except ValueError as err:
+        raise ValueError(f"`f`: {err}") from None
+    del out_shape
+    y = np.asarray(model_fn(tf.constant(x)))
+    if loss_function in PROBABILITY_LOSSES:
+        _check_probabilities(y, loss_function, task)
+    target = _resolve_target(target, y, loss_function, single)
+    errors = np.asarray(loss_function(tf.constant(y), tf.constant(target)))
+    if errors.shape != (n,):
+        raise ValueError(
+            f"`loss_function` must return one error per row (shape ({n},) for {n} rows), got "
+            f"shape {errors.shape}; see tf_tsexplain.masks.losses for the contract."
+        )
+    try:
+        check_differentiable(model_fn, x)
+    except ValueError as err:
+        raise ValueError(f"`f`: {err}") from None
+    loop = _Loop(
+        x,
+        model_fn,
+        np.asarray(keep_ratios, np.float64),
+        perturbation,
+        loss_function,
+        target,
+        deletion_mode=deletion_mode,
+        n_epoch=n_epoch,
+        initial_mask_coeff=initial_mask_coeff,
+        size_reg_factor_init=size_reg_factor_init,
+        size_reg_factor_dilation=size_reg_factor_dilation,
+        time_reg_factor=time_reg_factor,
+        learning_rate=learning_rate,
+        momentum=momentum,
+        seed=seed,
+        jit_compile=jit_compile,
+    )
+    return loop.run(verbose), single
+
+
+class _Loop:
+    """Variables and the compiled epoch loop of one fit."""
+
+    def __init__(
+        self,
+        x,
+        model_fn,
+        keep_ratios,
+        perturbation,
+        loss_function,
+        target,
+        *,
+        deletion_mode,
+        n_epoch,
+        initial_mask_coeff,
+        size_reg_factor_init,
+        size_reg_factor_dilation,
+        time_reg_factor,
+        learning_rate,
+        momentum,
+        seed,
+        jit_compile,
+    ):
+        n, t, nf = x.shape
+        a = len(keep_ratios)
+        d = t * nf
+        self.shape = (a, n, t, nf)
+        self.n_epoch = n_epoch
+        self.x = tf.constant(x)
+        self.model_fn = model_fn
+        self.loss_function = loss_function
+        self.target = tf.constant(np.tile(target, (a,) + (1,) * (target.ndim - 1)))
+        # The size regulariser mean((r_a - sort(m))^2), r_a = int((1 - a) D) zeros then
+        # ones, pairs the k_a = D - int((1 - a) D) largest entries with 1 and the others
+        # with 0: it is mean((r - m)^2) with r = 1 above the k_a-th largest value v and
+        # 0 below, so a top_k of max k_a (cheap for small areas) replaces the sort.
+        # Cells tied at v (within 1e-6, so that float noise cannot split a tie) share
+        # the ones left evenly (r = ones left / tied cells), a
+        # subgradient of the same objective that favours no cell by its position:
+        # with a plain sort, equal values (all of them at the start, and cells the
+        # model ignores, for good) get 1 or 0 by their index.
+        ones = np.array([d - int((1 - ratio) * d) for ratio in keep_ratios])
+        self.k_max = int(max(1, ones.max()))
+        self.kth = tf.constant(np.maximum(ones, 1).astype(np.int32)[:, None] - 1)  # (A, 1)
+        self.ones = tf.constant(ones.astype(np.float32)[:, None, None])  # (A, 1, 1)
+        self.seed = seed  # nothing is random: kept so that calls state it explicitly
+        self.sign = -1.0 if deletion_mode else 1.0
+        self.lam0 = float(size_reg_factor_init)
+        self.log_growth = math.log(size_reg_factor_dilation) / n_epoch
+        self.time_reg_factor = float(time_reg_factor)
+        self.lr = float(learning_rate)
+        self.momentum = float(momentum)
+        self.layer = MaskLayer(self.shape, perturbation, initial_mask_coeff, deletion_mode)
+        self.mask = self.layer.mask.value  # the tf.Variable under the Keras variable
+        self.velocity = tf.Variable(tf.zeros(self.shape), trainable=False)
+        self.jit_compile = jit_compile
+        self._epochs = tf.function(self._run_epochs, jit_compile=jit_compile is not False)
+
+    def _objective(self, epoch):
+        a, n, t, nf = self.shape
+        perturbed = self.layer(self.x)  # (A, N, T, F)
+        y = self.model_fn(tf.reshape(perturbed, (a * n, t, nf)))
+        error = tf.reshape(self.loss_function(y, self.target), (a, n))
+        m = self.mask
+        flat = tf.reshape(m, (a, n, t * nf))
+        top = tf.math.top_k(flat, k=self.k_max, sorted=True).values  # (A, N, k_max)
+        kth = tf.gather(top, tf.broadcast_to(self.kth, (a, n)), axis=2, batch_dims=2)
+        kth = kth[..., None]  # (A, N, 1): the k_a-th largest value
+        above = tf.cast(flat > kth + _TIE, flat.dtype)
+        tied = tf.cast(tf.abs(flat - kth) <= _TIE, flat.dtype)
+        left = self.ones - tf.reduce_sum(above, axis=-1, keepdims=True)
+        share = left / tf.maximum(tf.reduce_sum(tied, axis=-1, keepdims=True), 1.0)
+        ref = tf.stop_gradient(above + tied * share)
+        size_reg = tf.reduce_mean(tf.square(ref - flat), axis=-1)
+        time_reg = tf.reduce_mean(tf.abs(m[:, :, 1:] - m[:, :, :-1]), axis=(2, 3))
+        lam = self.lam0 * tf.exp(tf.cast(epoch, tf.float32) * self.log_growth)
+        total = self.sign * error + lam * size_reg + self.time_reg_factor * time_reg
+        return tf.reduce_sum(total), error
+
+    def _run_epochs(self, start, count):
+        for i in tf.range(count):
+            with tf.GradientTape() as tape:
+                total, _ = self._objective(start + i)
+            grad = tape.gradient(total, self.mask)
+            self.velocity.assign(self.momentum * self.velocity + grad)
+            self.mask.assign(tf.clip_by_value(self.mask - self.lr * self.velocity, 0.0, 1.0))
+        return start + count
+
+    def run(self, verbose: bool) -> FitResult:
+        progress = Progress(self.n_epoch, verbose, unit="epochs")
+        step = self.n_epoch if not verbose else max(1, self.n_epoch // 50)
+        done = 0
+        while done < self.n_epoch:
+            count = min(step, self.n_epoch - done)
+            args = (tf.constant(done, tf.int32), tf.constant(count, tf.int32))
+            try:
+                self._epochs(*args)
+            except (tf.errors.OpError, NotImplementedError):
+                if self.jit_compile != "auto" or done > 0:
+                    raise
+                # "auto": the model has an op XLA cannot compile; run without XLA
+                self.jit_compile = False
+                self._epochs = tf.function(self._run_epochs)
+                self._epochs(*args)
+            done += count
+            progress.advance(count)
+        a, n, t, nf = self.shape
+        perturbed = self.layer(self.x)
+        y = self.model_fn(tf.reshape(perturbed, (a * n, t, nf)))
+        errors = tf.reshape(self.loss_function(y, self.target), (a, n)).numpy()
+        target = self.target.numpy()[:n]
+        return FitResult(self.mask.numpy().copy(), errors, target)

@@ -1,0 +1,238 @@
+"""Perturbation operators: Keras layers mapping ``(inputs, mask)`` to perturbed inputs.
+
+Every operator is called as ``layer(inputs, mask)`` with ``inputs`` of shape
+``(..., T, F)`` and ``mask`` of shape ``(..., T, F)``, the leading axes broadcasting
+against each other the numpy way (aligned from the right). That vectorises over a
+batch of series and over several masks per series at once: inputs ``(N, T, F)`` with
+masks ``(A, N, T, F)`` give perturbed series ``(A, N, T, F)``. Time is axis -2.
+
+A mask value m = 1 keeps a cell, m = 0 replaces it by its perturbed version; every
+operator returns its input exactly where m = 1 (for GaussianBlur up to the ``eps``
+width of the kernel, i.e. exactly in float32).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def _time_steps(x: tf.Tensor) -> int:
+    t = x.shape[-2]
+    if t is None:
+        raise ValueError("The time axis (axis -2) of the inputs must have a static length.")
+    return int(t)
+
+
+def _window_average(x: tf.Tensor, weights: np.ndarray) -> tf.Tensor:
+    """``out[..., t, f] = sum_s weights[t, s] x[..., s, f]`` (weights ``(T, T)``)."""
+    w = tf.constant(weights, x.dtype)
+    return tf.einsum("ts,...sf->...tf", w, x)
+
+
+def _check_window(window_size) -> int:
+    if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size < 0:
+        raise ValueError(f"`window_size` must be an integer >= 0, got {window_size!r}.")
+    return int(window_size)
+
+
+class Perturbation(keras.layers.Layer):
+    """Base class: ``call(inputs, mask)`` returns the perturbed inputs.
+
+    Subclasses implement ``call``; the result has the broadcast shape of
+    ``inputs`` and ``mask``.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+
+    def compute_output_shape(self, inputs_shape, mask_shape=None):
+        if mask_shape is None:
+            return inputs_shape
+        return tuple(np.broadcast_shapes(tuple(inputs_shape), tuple(mask_shape)))
+
+
+class FadeMovingAverage(Perturbation):
+    """Fade each cell towards its feature's mean over time.
+
+    ``X'[t, f] = m[t, f] X[t, f] + (1 - m[t, f]) mean_s X[s, f]``.
+    """
+
+    def call(self, inputs, mask):
+        mask = tf.cast(mask, inputs.dtype)
+        mean = tf.reduce_mean(inputs, axis=-2, keepdims=True)
+        return mask * inputs + (1.0 - mask) * mean
+
+
+class FadeReference(Perturbation):
+    """Fade each cell towards a reference value.
+
+    ``X'[t, f] = R[t, f] + m[t, f] (X[t, f] - R[t, f])``.
+
+    Args:
+        reference: an array broadcastable to the inputs: a scalar, ``(F,)``,
+            ``(T, F)`` or ``(N, T, F)``.
+    """
+
+    def __init__(self, reference, **kwargs):
+        super().__init__(**kwargs)
+        ref = np.asarray(reference)
+        if not np.issubdtype(ref.dtype, np.number) or not np.all(np.isfinite(ref)):
+            raise ValueError("`reference` must be finite real numbers.")
+        self.reference = ref.astype(np.float32)
+
+    def call(self, inputs, mask):
+        mask = tf.cast(mask, inputs.dtype)
+        ref = tf.constant(self.reference, inputs.dtype)
+        return ref + mask * (inputs - ref)
+
+    def get_config(self):
+        return {**super().get_config(), "reference": self.reference.tolist()}
+
+
+class FadeMovingAverageWindow(Perturbation):
+    """Fade each cell towards a centred moving average of its feature.
+
+    ``A[t, f] = mean_{s : |s - t| <= W, 0 <= s < T} X[s, f]`` and
+    ``X'[t, f] = A[t, f] + m[t, f] (X[t, f] - A[t, f])``.
+
+    Near the edges the average is over the steps that exist (the reference divides by
+    ``2W + 1`` there, shrinking edge averages towards 0).
+
+    Args:
+        window_size: W >= 0, steps on each side.
+    """
+
+    def __init__(self, window_size: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.window_size = _check_window(window_size)
+
+    def _weights(self, t: int) -> np.ndarray:
+        idx = np.arange(t)
+        inside = np.abs(idx[:, None] - idx[None, :]) <= self.window_size
+        return inside / inside.sum(axis=1, keepdims=True)
+
+    def call(self, inputs, mask):
+        mask = tf.cast(mask, inputs.dtype)
+        avg = _window_average(inputs, self._weights(_time_steps(inputs)))
+        return avg + mask * (inputs - avg)
+
+    def get_config(self):
+        return {**super().get_config(), "window_size": self.window_size}
+
+
+class FadeMovingAveragePastWindow(FadeMovingAverageWindow):
+    """Fade each cell towards a causal moving average (past and present only).
+
+    ``A[t, f] = mean_{s : t - W <= s <= t, s >= 0} X[s, f]`` and
+    ``X'[t, f] = A[t, f] + m[t, f] (X[t, f] - A[t, f])``: the perturbed value at t
+    never depends on a future step (the reference averages over all past steps).
+
+    Args:
+        window_size: W >= 0, past steps included besides t itself.
+    """
+
+    def _weights(self, t: int) -> np.ndarray:
+        idx = np.arange(t)
+        lag = idx[:, None] - idx[None, :]
+        inside = (lag >= 0) & (lag <= self.window_size)
+        return inside / inside.sum(axis=1, keepdims=True)
+
+
+def _unbroadcast(grad: tf.Tensor, shape: tf.TensorShape) -> tf.Tensor:
+    """Sum ``grad`` over the axes along which a tensor of ``shape`` was broadcast."""
+    extra = grad.shape.rank - shape.rank
+    if extra:
+        grad = tf.reduce_sum(grad, axis=list(range(extra)))
+    axes = [i for i, d in enumerate(shape) if d == 1 and grad.shape[i] != 1]
+    if axes:
+        grad = tf.reduce_sum(grad, axis=axes, keepdims=True)
+    return grad
+
+
+def _folded_blur(inv: tf.Tensor, pairs: list, counts: list) -> tf.Tensor:
+    """``sum_j w_j pairs[j] / sum_j w_j counts[j]`` with ``w_j = exp(-inv j^2)``.
+
+    One elementwise pass per lag, accumulated: compiled with XLA this fuses into one
+    loop over the cells with no ``(..., K+1)`` intermediate, which is what makes
+    large batches of masks fast. The gradient is written out the same way:
+    ``d out / d inv = -(sum j^2 w_j pairs[j] - out sum j^2 w_j counts[j]) / den``.
+    """
+
+    def sums(inv, weight_of_lag):
+        num = den = 0.0
+        for j, (pair, count) in enumerate(zip(pairs, counts, strict=True)):
+            w = weight_of_lag(j)
+            num, den = num + w * pair, den + w * count
+        return num, den
+
+    @tf.custom_gradient
+    def blur(inv, *pair_args):
+        num, den = sums(inv, lambda j: tf.exp(-inv * float(j * j)))
+        out = num / den
+
+        def grad(upstream):
+            g = upstream / den
+            num2, den2 = sums(inv, lambda j: float(j * j) * tf.exp(-inv * float(j * j)))
+            d_inv = _unbroadcast(-g * (num2 - out * den2), inv.shape)
+            d_pairs = []
+            for j, pair in enumerate(pair_args):
+                w = tf.exp(-inv * float(j * j)) if j else tf.ones_like(inv)
+                d_pairs.append(_unbroadcast(g * w, pair.shape))
+            return (d_inv, *d_pairs)
+
+        return out, grad
+
+    return blur(inv, *pairs)
+
+
+class GaussianBlur(Perturbation):
+    """Blur each cell over time with a Gaussian whose width grows as the mask falls.
+
+    ``sigma[t, f] = sigma_max (1 + eps - m[t, f])`` and
+    ``X'[t, f] = sum_s w(t, s, f) X[s, f] / sum_s w(t, s, f)`` with
+    ``w(t, s, f) = exp(-(t - s)^2 / (2 sigma[t, f]^2))``, s over ``0..T-1``.
+
+    m = 1 gives a kernel of width ``sigma_max * eps``: the cell itself. Lags
+    ``|t - s| > K`` with ``K = ceil(6.5 (1 + eps) sigma_max)`` are skipped: their weight
+    is below ``exp(-21) ~ 1e-9`` of the central weight, so the result equals the full
+    sum to float32 precision, at a cost proportional to ``2K + 1`` instead of T per cell.
+
+    Args:
+        sigma_max: the widest kernel (m = 0), in time steps.
+        eps: keeps the width positive at m = 1.
+    """
+
+    def __init__(self, sigma_max: float = 2.0, eps: float = 1e-7, **kwargs):
+        super().__init__(**kwargs)
+        if not (isinstance(sigma_max, int | float) and sigma_max > 0 and math.isfinite(sigma_max)):
+            raise ValueError(f"`sigma_max` must be a positive number, got {sigma_max!r}.")
+        self.sigma_max = float(sigma_max)
+        self.eps = float(eps)
+
+    def call(self, inputs, mask):
+        mask = tf.cast(mask, inputs.dtype)
+        t = _time_steps(inputs)
+        k = min(t - 1, math.ceil(6.5 * (1.0 + self.eps) * self.sigma_max))
+        sigma = self.sigma_max * (1.0 + self.eps - mask)
+        inv = 0.5 / tf.square(sigma)  # (..., T, F)
+        # Lags +j and -j share a weight: add their values first. pairs[j][..., t, f] =
+        # X[t + j, f] + X[t - j, f] (each 0 outside the series; X[t] once for j = 0),
+        # counts[j][t] = how many of the two exist.
+        pad = [[0, 0]] * (inputs.shape.rank - 2) + [[k, k], [0, 0]]
+        padded = tf.pad(inputs, pad)
+        pairs = [padded[..., k : k + t, :]]
+        pairs += [
+            padded[..., k + j : k + j + t, :] + padded[..., k - j : k - j + t, :]
+            for j in range(1, k + 1)
+        ]
+        steps = np.arange(t)
+        counts = [np.ones(t)] + [(steps + j < t) * 1.0 + (steps - j >= 0) for j in range(1, k + 1)]
+        counts = [tf.constant(c.astype(np.float64)[:, None], inputs.dtype) for c in counts]
+        return _folded_blur(inv, pairs, counts)
+
+    def get_config(self):
+        return {**super().get_config(), "sigma_max": self.sigma_max, "eps": self.eps}
