@@ -262,6 +262,7 @@ def test_group_extremal_best_and_plots(fitted_group, rare_problem):
     plt.close(fig)
     fig, ax = best.plot_mask(sample=2, feature_names=list("abcdef"))
     np.testing.assert_allclose(ax.images[0].get_array(), best.mask_tensor[2].T)
+    assert fig.axes[-1].get_ylabel() == "mask value (1 = keep)"  # the colour bar
     plt.close(fig)
     x, _, box = rare_problem
     single = MaskGroup(FadeMovingAverage()).fit(x[0], box, [0.3, 0.1], n_epoch=5)

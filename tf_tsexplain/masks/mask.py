@@ -245,7 +245,13 @@ class Mask:
             ratio = np.ravel(self.keep_ratio)[sample if np.size(self.keep_ratio) > 1 else 0]
             title = f"Mask (area {ratio:g})"
         fig, ax = time_feature_heatmap(
-            m[np.ix_(ids_t, ids_f)], feature_names=names, ax=ax, title=title, cmap="Reds", **kwargs
+            m[np.ix_(ids_t, ids_f)],
+            feature_names=names,
+            ax=ax,
+            title=title,
+            cmap="Reds",
+            colorbar_label=kwargs.pop("colorbar_label", "mask value (1 = keep)"),
+            **kwargs,
         )
         ax.images[0].set_clim(0.0, 1.0)
         return fig, ax

@@ -31,6 +31,7 @@ def time_feature_heatmap(
     cmap: str | None = None,
     colorbar: bool = True,
     figsize=None,
+    colorbar_label: str = "attribution",
 ):
     """Heatmap of one ``(T, F)`` attribution map: time on x, features on y.
 
@@ -49,6 +50,7 @@ def time_feature_heatmap(
             magnitudes).
         colorbar: draw a colour bar.
         figsize: size of a new figure.
+        colorbar_label: the colour bar's label.
 
     Returns:
         ``(figure, axes)``.
@@ -80,7 +82,7 @@ def time_feature_heatmap(
     if title:
         ax.set_title(title)
     if colorbar:
-        fig.colorbar(image, ax=ax, label="attribution")
+        fig.colorbar(image, ax=ax, label=colorbar_label)
     return fig, ax
 
 
