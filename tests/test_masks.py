@@ -335,14 +335,36 @@ def test_metrics_against_hand_computed_cases():
     h = [-v * np.log2(v) - (1 - v) * np.log2(1 - v) for v in (0.9, 0.3)]
     assert metrics.mask_entropy(truth, s, normalize=False) == pytest.approx(sum(h))
     # per-sample min-max scaling: two samples on different scales
-    two = np.array([[1.0, 3.0], [10.0, 30.0]])
-    np.testing.assert_allclose(metrics.minmax_per_sample(two), [[0, 1], [0, 1]])
-    truth2 = np.array([[False, True], [True, False]])
+    two = np.array([[1.0, 3.0], [10.0, 30.0]])[:, None, :]  # (N=2, T=1, F=2)
+    np.testing.assert_allclose(metrics.minmax_per_sample(two), [[[0, 1]], [[0, 1]]])
+    truth2 = np.array([[False, True], [True, False]])[:, None, :]
     assert metrics.mask_information(truth2, two) == pytest.approx(-np.log2(eps) - np.log2(1 + eps))
     with pytest.raises(ValueError, match="shape of `truth`"):
         metrics.auroc(truth, s[:3])
     with pytest.raises(ValueError, match="boolean"):
         metrics.auprc(np.array([0, 2, 1, 0]), s)
+
+
+def test_metrics_of_one_map_equal_those_of_its_batch_of_one():
+    # a single (T, F) map (e.g. Mask.mask_tensor of one series) is one sample: it is
+    # min-max scaled as a whole, not per time step
+    rng = np.random.default_rng(0)
+    truth = np.zeros((6, 3), bool)
+    truth[2:4, 0] = True
+    s = rng.uniform(0.0, 0.05, size=(6, 3))
+    s[2:4, 0] = [1.0, 0.9]
+    s[0, 1] = 0.3
+    np.testing.assert_allclose(metrics.minmax_per_sample(s), metrics.minmax_per_sample(s[None])[0])
+    np.testing.assert_allclose(metrics.minmax_per_sample(s).max(), 1.0)
+    np.testing.assert_allclose(
+        metrics.minmax_per_sample(s[:, 0]), metrics.minmax_per_sample(s[None, :, :1])[0, :, 0]
+    )
+    for name in ("area_under_precision", "area_under_recall", "mask_information", "mask_entropy"):
+        fn = getattr(metrics, name)
+        assert fn(truth, s) == pytest.approx(fn(truth[None], s[None])), name
+    for kw in (dict(integration="trapezoid"),):
+        for fn in (metrics.area_under_precision, metrics.area_under_recall):
+            assert fn(truth, s, **kw) == pytest.approx(fn(truth[None], s[None], **kw))
 
 
 # ------------------------------------------------------------------ datasets

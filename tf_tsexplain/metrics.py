@@ -354,14 +354,15 @@ def _truth_and_scores(truth, saliency, normalize: bool) -> tuple[np.ndarray, np.
 
 
 def minmax_per_sample(saliency) -> np.ndarray:
-    """Scale each sample (first axis) to [0, 1]: ``(s - min) / (max - min)``.
+    """Scale each sample to [0, 1]: ``(s - min) / (max - min)``.
 
-    A 1-D or constant sample is left at 0. Used by Dynamask's evaluation before
-    computing AUP, AUR, information and entropy.
+    An array of ndim <= 2 (one map ``(T, F)``, one series ``(T,)`` or a scalar) is one
+    sample, scaled as a whole; from ndim 3 on (``(N, T, F)``) the first axis indexes
+    the samples, each scaled on its own. A constant sample becomes 0. Used by
+    Dynamask's evaluation before computing AUP, AUR, information and entropy.
     """
     s = np.asarray(saliency, dtype=np.float64)
-    if s.ndim < 2:
-        s = s[None]
+    if s.ndim <= 2:
         flat = s.reshape(1, -1)
     else:
         flat = s.reshape(s.shape[0], -1)
@@ -392,7 +393,10 @@ def precision_recall_by_threshold(truth, saliency, normalize: bool = True):
     is selected, and precision is then 1 and recall 0. This is the curve the
     Dynamask evaluation integrates (sklearn's ``precision_recall_curve`` outputs
     shifted by one point: ``prec[1:]``, ``rec[1:]`` against ``thresholds``). With
-    ``normalize`` each sample's saliency is first min-max scaled to [0, 1].
+    ``normalize`` each sample's saliency is first min-max scaled to [0, 1]: a map of
+    ndim <= 2 (e.g. one ``(T, F)`` mask) is one sample, and from ndim 3 on the first
+    axis indexes the samples (see :func:`minmax_per_sample`), so a ``(T, F)`` map
+    scores as its ``(1, T, F)`` batch.
 
     Returns:
         ``(thresholds, precision, recall)``, three 1-D arrays of equal length.
