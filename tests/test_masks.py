@@ -233,6 +233,43 @@ def test_same_seed_same_masks(rare_problem):
     np.testing.assert_array_equal(a.mask_tensor, b.mask_tensor)
 
 
+def test_repeated_fits_reuse_one_compiled_loop(rare_problem):
+    from tf_tsexplain.masks import _fit
+
+    x, _, box = rare_problem
+    blur = GaussianBlur()
+    # keep ratios 0.2 and 0.15 of 72 cells: 15 and 11 ones, the same top_k size 16
+    settings = [
+        dict(keep_ratio=0.2, n_epoch=30, learning_rate=0.5, size_reg_factor_init=1.0),
+        dict(
+            keep_ratio=0.15,
+            n_epoch=45,
+            learning_rate=0.8,
+            momentum=0.5,
+            size_reg_factor_init=2.0,
+            size_reg_factor_dilation=50,
+            time_reg_factor=0.1,
+            initial_mask_coeff=0.7,
+        ),
+    ]
+    _fit.clear_fit_cache()
+    before = _fit.TRACES[0]
+    cached = [Mask(blur).fit(x[:2], box, **kw).mask_tensor for kw in settings]
+    assert _fit.TRACES[0] - before == 1  # traced once for both fits
+    uncached = []
+    for kw in settings:
+        _fit.clear_fit_cache()
+        uncached.append(Mask(blur).fit(x[:2], box, **kw).mask_tensor)
+    assert _fit.TRACES[0] - before == 3
+    for a, b in zip(cached, uncached, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(cached[0], cached[1])
+    # another shape gets its own loop; the cache stays bounded
+    Mask(blur, jit_compile=False).fit(x[:1], box, keep_ratio=0.2, n_epoch=2)
+    assert _fit.TRACES[0] - before == 4
+    assert len(_fit._CACHE) <= _fit._CACHE_SIZE
+
+
 def test_deletion_mode_marks_what_to_delete(rare_problem):
     x, truth, box = rare_problem
     ratio = float(truth[0].mean())

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -196,14 +197,20 @@ def fit_masks(
         check_differentiable(model_fn, x)
     except ValueError as err:
         raise ValueError(f"`f`: {err}") from None
-    loop = _Loop(
-        x,
+    loop = _cached_loop(
+        f,
         model_fn,
-        np.asarray(keep_ratios, np.float64),
+        (len(keep_ratios), n, t, nf),
         perturbation,
         loss_function,
         target,
         deletion_mode=deletion_mode,
+        jit_compile=jit_compile,
+    )
+    result = loop.run(
+        x,
+        target,
+        np.asarray(keep_ratios, np.float64),
         n_epoch=n_epoch,
         initial_mask_coeff=initial_mask_coeff,
         size_reg_factor_init=size_reg_factor_init,
@@ -211,25 +218,129 @@ def fit_masks(
         time_reg_factor=time_reg_factor,
         learning_rate=learning_rate,
         momentum=momentum,
-        seed=seed,
-        jit_compile=jit_compile,
+        verbose=verbose,
     )
-    return loop.run(verbose), single
+    return result, single
+
+
+# ------------------------------------------------------------------ compiled loops
+# Building and (XLA-)compiling the training loop costs about a second, whatever
+# n_epoch: the loops are cached, keyed by what their graph depends on (the objects
+# ``f``, ``perturbation`` and ``loss_function`` by identity, the mode, the shapes and
+# the size of the top_k), while the data, the keep ratios and every hyper-parameter are
+# tensor arguments. So repeated fits of the same shapes (e.g. one Mask.fit per series)
+# reuse one compiled loop. The cache holds at most _CACHE_SIZE loops (least recently
+# used first out); each one keeps its objects alive, so ids cannot be reused while it
+# is cached. A callable ``f`` (or perturbation) whose Python state changes between fits
+# would keep its traced behaviour: call ``clear_fit_cache()`` after such a change.
+_CACHE_SIZE = 8
+_CACHE: OrderedDict = OrderedDict()
+TRACES = [0]  # how many times a training loop was traced (for tests)
+
+
+def clear_fit_cache() -> None:
+    """Forget the compiled training loops of ``Mask.fit`` / ``MaskGroup.fit``."""
+    _CACHE.clear()
+
+
+def _top_k_size(keep_ratios, d: int) -> int:
+    """The top_k size for these areas: the largest count of ones, rounded up to a power
+    of two (at most D), so that fits of different areas share a few compiled loops."""
+    k_max = max(1, max(d - int((1 - ratio) * d) for ratio in keep_ratios))
+    return min(d, 1 << (k_max - 1).bit_length())
+
+
+def _cached_loop(
+    f, model_fn, shape, perturbation, loss_function, target, *, deletion_mode, jit_compile
+):
+    a, n, t, nf = shape
+    key = (
+        id(f),
+        id(perturbation),
+        id(loss_function),
+        bool(deletion_mode),
+        jit_compile,
+        shape,
+        tuple(target.shape),
+        target.dtype.str,
+    )
+    loop = _CACHE.get(key)
+    if loop is None:
+        loop = _Loop(f, model_fn, shape, perturbation, loss_function, deletion_mode, jit_compile)
+        _CACHE[key] = loop
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(key)
+    return loop
 
 
 class _Loop:
-    """Variables and the compiled epoch loop of one fit."""
+    """Variables and the compiled epoch loop for one key of the cache."""
 
-    def __init__(
+    def __init__(self, f, model_fn, shape, perturbation, loss_function, deletion_mode, jit_compile):
+        self.refs = (f, perturbation, loss_function)  # keep the ids of the key valid
+        self.shape = shape
+        self.model_fn = model_fn
+        self.loss_function = loss_function
+        self.sign = -1.0 if deletion_mode else 1.0
+        self.layer = MaskLayer(shape, perturbation, 0.5, deletion_mode)
+        self.mask = self.layer.mask.value  # the tf.Variable under the Keras variable
+        self.velocity = tf.Variable(tf.zeros(shape), trainable=False)
+        self.jit_compile = jit_compile
+        self._epochs = {}  # one tf.function per top_k size
+
+    def _objective(self, x, target, k_max, kth, ones, lam, time_reg_factor):
+        a, n, t, nf = self.shape
+        perturbed = self.layer(x)  # (A, N, T, F)
+        y = self.model_fn(tf.reshape(perturbed, (a * n, t, nf)))
+        error = tf.reshape(self.loss_function(y, target), (a, n))
+        m = self.mask
+        flat = tf.reshape(m, (a, n, t * nf))
+        # The size regulariser mean((r_a - sort(m))^2), r_a = int((1 - a) D) zeros then
+        # ones, pairs the k_a = D - int((1 - a) D) largest entries with 1 and the others
+        # with 0: it is mean((r - m)^2) with r = 1 above the k_a-th largest value v and
+        # 0 below, so a top_k of k_max >= max k_a (cheap for small areas) replaces the
+        # sort. Cells tied at v (within 1e-6, so that float noise cannot split a tie)
+        # share the ones left evenly (r = ones left / tied cells), a subgradient of the
+        # same objective that favours no cell by its position: with a plain sort, equal
+        # values (all of them at the start, and cells the model ignores, for good) get
+        # 1 or 0 by their index.
+        top = tf.math.top_k(flat, k=k_max, sorted=True).values  # (A, N, k_max)
+        kth = tf.gather(top, tf.broadcast_to(kth, (a, n)), axis=2, batch_dims=2)
+        kth = kth[..., None]  # (A, N, 1): the k_a-th largest value
+        above = tf.cast(flat > kth + _TIE, flat.dtype)
+        tied = tf.cast(tf.abs(flat - kth) <= _TIE, flat.dtype)
+        left = ones - tf.reduce_sum(above, axis=-1, keepdims=True)
+        share = left / tf.maximum(tf.reduce_sum(tied, axis=-1, keepdims=True), 1.0)
+        ref = tf.stop_gradient(above + tied * share)
+        size_reg = tf.reduce_mean(tf.square(ref - flat), axis=-1)
+        time_reg = tf.reduce_mean(tf.abs(m[:, :, 1:] - m[:, :, :-1]), axis=(2, 3))
+        total = self.sign * error + lam * size_reg + time_reg_factor * time_reg
+        return tf.reduce_sum(total), error
+
+    def _function(self, k_max: int):
+        def run_epochs(x, target, kth, ones, hyper, start, count):
+            TRACES[0] += 1  # Python side effect: runs once per trace
+            lam0, log_growth, time_reg_factor, lr, momentum = tf.unstack(hyper)
+            for i in tf.range(count):
+                with tf.GradientTape() as tape:
+                    epoch = tf.cast(start + i, tf.float32)
+                    lam = lam0 * tf.exp(epoch * log_growth)
+                    total, _ = self._objective(x, target, k_max, kth, ones, lam, time_reg_factor)
+                grad = tape.gradient(total, self.mask)
+                self.velocity.assign(momentum * self.velocity + grad)
+                self.mask.assign(tf.clip_by_value(self.mask - lr * self.velocity, 0.0, 1.0))
+            return start + count
+
+        return tf.function(run_epochs, jit_compile=self.jit_compile is not False)
+
+    def run(
         self,
         x,
-        model_fn,
-        keep_ratios,
-        perturbation,
-        loss_function,
         target,
+        keep_ratios,
         *,
-        deletion_mode,
         n_epoch,
         initial_mask_coeff,
         size_reg_factor_init,
@@ -237,95 +348,51 @@ class _Loop:
         time_reg_factor,
         learning_rate,
         momentum,
-        seed,
-        jit_compile,
-    ):
-        n, t, nf = x.shape
-        a = len(keep_ratios)
-        d = t * nf
-        self.shape = (a, n, t, nf)
-        self.n_epoch = n_epoch
-        self.x = tf.constant(x)
-        self.model_fn = model_fn
-        self.loss_function = loss_function
-        self.target = tf.constant(np.tile(target, (a,) + (1,) * (target.ndim - 1)))
-        # The size regulariser mean((r_a - sort(m))^2), r_a = int((1 - a) D) zeros then
-        # ones, pairs the k_a = D - int((1 - a) D) largest entries with 1 and the others
-        # with 0: it is mean((r - m)^2) with r = 1 above the k_a-th largest value v and
-        # 0 below, so a top_k of max k_a (cheap for small areas) replaces the sort.
-        # Cells tied at v (within 1e-6, so that float noise cannot split a tie) share
-        # the ones left evenly (r = ones left / tied cells), a
-        # subgradient of the same objective that favours no cell by its position:
-        # with a plain sort, equal values (all of them at the start, and cells the
-        # model ignores, for good) get 1 or 0 by their index.
-        ones = np.array([d - int((1 - ratio) * d) for ratio in keep_ratios])
-        self.k_max = int(max(1, ones.max()))
-        self.kth = tf.constant(np.maximum(ones, 1).astype(np.int32)[:, None] - 1)  # (A, 1)
-        self.ones = tf.constant(ones.astype(np.float32)[:, None, None])  # (A, 1, 1)
-        self.seed = seed  # nothing is random: kept so that calls state it explicitly
-        self.sign = -1.0 if deletion_mode else 1.0
-        self.lam0 = float(size_reg_factor_init)
-        self.log_growth = math.log(size_reg_factor_dilation) / n_epoch
-        self.time_reg_factor = float(time_reg_factor)
-        self.lr = float(learning_rate)
-        self.momentum = float(momentum)
-        self.layer = MaskLayer(self.shape, perturbation, initial_mask_coeff, deletion_mode)
-        self.mask = self.layer.mask.value  # the tf.Variable under the Keras variable
-        self.velocity = tf.Variable(tf.zeros(self.shape), trainable=False)
-        self.jit_compile = jit_compile
-        self._epochs = tf.function(self._run_epochs, jit_compile=jit_compile is not False)
-
-    def _objective(self, epoch):
+        verbose: bool,
+    ) -> FitResult:
         a, n, t, nf = self.shape
-        perturbed = self.layer(self.x)  # (A, N, T, F)
-        y = self.model_fn(tf.reshape(perturbed, (a * n, t, nf)))
-        error = tf.reshape(self.loss_function(y, self.target), (a, n))
-        m = self.mask
-        flat = tf.reshape(m, (a, n, t * nf))
-        top = tf.math.top_k(flat, k=self.k_max, sorted=True).values  # (A, N, k_max)
-        kth = tf.gather(top, tf.broadcast_to(self.kth, (a, n)), axis=2, batch_dims=2)
-        kth = kth[..., None]  # (A, N, 1): the k_a-th largest value
-        above = tf.cast(flat > kth + _TIE, flat.dtype)
-        tied = tf.cast(tf.abs(flat - kth) <= _TIE, flat.dtype)
-        left = self.ones - tf.reduce_sum(above, axis=-1, keepdims=True)
-        share = left / tf.maximum(tf.reduce_sum(tied, axis=-1, keepdims=True), 1.0)
-        ref = tf.stop_gradient(above + tied * share)
-        size_reg = tf.reduce_mean(tf.square(ref - flat), axis=-1)
-        time_reg = tf.reduce_mean(tf.abs(m[:, :, 1:] - m[:, :, :-1]), axis=(2, 3))
-        lam = self.lam0 * tf.exp(tf.cast(epoch, tf.float32) * self.log_growth)
-        total = self.sign * error + lam * size_reg + self.time_reg_factor * time_reg
-        return tf.reduce_sum(total), error
-
-    def _run_epochs(self, start, count):
-        for i in tf.range(count):
-            with tf.GradientTape() as tape:
-                total, _ = self._objective(start + i)
-            grad = tape.gradient(total, self.mask)
-            self.velocity.assign(self.momentum * self.velocity + grad)
-            self.mask.assign(tf.clip_by_value(self.mask - self.lr * self.velocity, 0.0, 1.0))
-        return start + count
-
-    def run(self, verbose: bool) -> FitResult:
-        progress = Progress(self.n_epoch, verbose, unit="epochs")
-        step = self.n_epoch if not verbose else max(1, self.n_epoch // 50)
+        d = t * nf
+        ones = np.array([d - int((1 - ratio) * d) for ratio in keep_ratios])
+        k_max = _top_k_size(keep_ratios, d)
+        kth = tf.constant(np.maximum(ones, 1).astype(np.int32)[:, None] - 1)  # (A, 1)
+        ones = tf.constant(ones.astype(np.float32)[:, None, None])  # (A, 1, 1)
+        hyper = tf.constant(
+            [
+                size_reg_factor_init,
+                math.log(size_reg_factor_dilation) / n_epoch,
+                time_reg_factor,
+                learning_rate,
+                momentum,
+            ],
+            tf.float32,
+        )
+        x = tf.constant(x)
+        target = tf.constant(np.tile(target, (a,) + (1,) * (target.ndim - 1)))
+        self.mask.assign(tf.fill(self.shape, tf.constant(initial_mask_coeff, tf.float32)))
+        self.velocity.assign(tf.zeros(self.shape))
+        if k_max not in self._epochs:
+            self._epochs[k_max] = self._function(k_max)
+        progress = Progress(n_epoch, verbose, unit="epochs")
+        step = n_epoch if not verbose else max(1, n_epoch // 50)
         done = 0
-        while done < self.n_epoch:
-            count = min(step, self.n_epoch - done)
-            args = (tf.constant(done, tf.int32), tf.constant(count, tf.int32))
+        while done < n_epoch:
+            count = min(step, n_epoch - done)
+            args = (x, target, kth, ones, hyper, tf.constant(done, tf.int32))
+            args += (tf.constant(count, tf.int32),)
             try:
-                self._epochs(*args)
+                self._epochs[k_max](*args)
             except (tf.errors.OpError, NotImplementedError):
                 if self.jit_compile != "auto" or done > 0:
                     raise
                 # "auto": the model has an op XLA cannot compile; run without XLA
                 self.jit_compile = False
-                self._epochs = tf.function(self._run_epochs)
-                self._epochs(*args)
+                self._epochs = {k_max: self._function(k_max)}
+                self.mask.assign(tf.fill(self.shape, tf.constant(initial_mask_coeff, tf.float32)))
+                self.velocity.assign(tf.zeros(self.shape))
+                self._epochs[k_max](*args)
             done += count
             progress.advance(count)
-        a, n, t, nf = self.shape
-        perturbed = self.layer(self.x)
+        perturbed = self.layer(x)
         y = self.model_fn(tf.reshape(perturbed, (a * n, t, nf)))
-        errors = tf.reshape(self.loss_function(y, self.target), (a, n)).numpy()
-        target = self.target.numpy()[:n]
-        return FitResult(self.mask.numpy().copy(), errors, target)
+        errors = tf.reshape(self.loss_function(y, target), (a, n)).numpy()
+        return FitResult(self.mask.numpy().copy(), errors, target.numpy()[:n])
