@@ -482,6 +482,14 @@ def test_group_and_classification_bad_input():
         MaskGroup(FadeMovingAverage()).fit(x, _quadratic, [0.0])
     with pytest.raises(ValueError, match="at least one area"):
         MaskGroup(FadeMovingAverage()).fit(x, _quadratic, [])
+    # f must return one row per input row: it gets A * N rows during a group fit
+    weights = tf.ones((2, 6))
+
+    def fixed_rows(batch):  # N rows whatever the batch
+        return tf.reduce_sum(batch**2, axis=-1)[:2] * weights
+
+    with pytest.raises(ValueError, match=r"one row per input row.*A \* N = 2 x 2 = 4 rows"):
+        MaskGroup(FadeReference(0.0)).fit(x, fixed_rows, [0.2, 0.5], n_epoch=3)
     clf = Mask(FadeMovingAverage(), task="classification")
     with pytest.raises(ValueError, match=r"expects probabilities in \[0, 1\]"):
         clf.fit(x, lambda b: tf.reduce_sum(b, axis=1) * 3.0, loss_function=log_loss)

@@ -182,7 +182,23 @@ def fit_masks(
         out_shape = probe_output(model_fn, x)
     except ValueError as err:
         raise ValueError(f"`f`: {err}") from None
-    del out_shape
+    a = len(keep_ratios)
+    if a > 1:  # during the fit f receives the A * N perturbed series at once
+        tiled = np.tile(x, (a, 1, 1))
+        try:
+            tiled_shape = probe_output(model_fn, tiled)
+        except ValueError as err:
+            raise ValueError(
+                f"`f` must return one row per input row: during the fit it is called on "
+                f"batches of A * N = {a} x {n} = {a * n} rows ({a} areas x {n} series), "
+                f"but on such a batch: {err}"
+            ) from None
+        if tiled_shape != out_shape:
+            raise ValueError(
+                f"`f` must return one row per input row, of the same shape for any batch "
+                f"size: its rows have shape {out_shape} for {n} rows but {tiled_shape} for "
+                f"A * N = {a * n} rows."
+            )
     y = np.asarray(model_fn(tf.constant(x)))
     if loss_function in PROBABILITY_LOSSES:
         _check_probabilities(y, loss_function, task)
