@@ -315,16 +315,20 @@ def test_information_entropy_submask_and_smoothing(fitted_group):
     sub = mask.extract_submask(ids_t, ids_f)
     np.testing.assert_array_equal(sub, m[:, ids_t][:, :, ids_f])
     eps = 1e-5
-    info = (-np.log2(1 + eps - sub)).sum((1, 2))
+    info = (-np.log2(1 + eps - sub.astype(np.float64))).sum((1, 2))
     np.testing.assert_allclose(mask.get_information(ids_t, ids_f, eps=eps), info, rtol=1e-5)
     p = np.clip(sub.astype(float), 1e-300, 1 - 1e-16)
     h = np.where((sub > 0) & (sub < 1), -p * np.log2(p) - (1 - p) * np.log2(1 - p), 0.0)
     np.testing.assert_allclose(mask.get_entropy(ids_t, ids_f), h.sum((1, 2)), rtol=1e-5, atol=1e-9)
-    whole = (-np.log2(1 + eps - m)).sum((1, 2))
-    share = mask.get_information(ids_t, ids_f, normalize=True)
+    whole = (-np.log2(1 + eps - m.astype(np.float64))).sum((1, 2))
+    share = mask.get_information(ids_t, ids_f, normalize=True, eps=eps)
     np.testing.assert_allclose(share, info / whole, rtol=1e-5)
     assert np.all(share < 1.0)  # the reference returns 1 here
     np.testing.assert_allclose(mask.get_information(normalize=True), 1.0, rtol=1e-6)
+    # the default eps is the mask's (that of its group)
+    assert mask.eps == group.eps == 1e-7
+    info7 = (-np.log2(1 + 1e-7 - sub.astype(np.float64))).sum((1, 2))
+    np.testing.assert_allclose(mask.get_information(ids_t, ids_f), info7, rtol=1e-5)
     ent_share = mask.get_entropy(ids_t, ids_f, normalize=True)
     assert np.all((ent_share >= 0) & (ent_share <= 1))
     smooth = mask.get_smooth_mask(1.5)
@@ -499,6 +503,14 @@ def test_group_and_classification_bad_input():
         Mask(FadeMovingAverage(), task="ranking")
     with pytest.raises(RuntimeError, match="not fitted"):
         Mask(FadeMovingAverage()).get_error()
+    for bad in (0.0, -1.0):  # eps keeps a width and a log finite: it must be > 0
+        for make in (GaussianBlur, lambda eps: Mask(FadeReference(0.0), eps=eps)):
+            with pytest.raises(ValueError, match="`eps` must be > 0"):
+                make(eps=bad)
+        with pytest.raises(ValueError, match="`eps` must be > 0"):
+            MaskGroup(FadeReference(0.0), eps=bad)
+    with pytest.raises(TypeError, match="`eps` must be a finite number"):
+        GaussianBlur(eps=float("nan"))
 
 
 def test_classification_fit_with_log_loss_target():

@@ -7,6 +7,7 @@ import numpy as np
 from tf_tsexplain.masks._fit import check_ratio, check_task, fit_masks
 from tf_tsexplain.masks.losses import mse
 from tf_tsexplain.masks.mask import Mask
+from tf_tsexplain.masks.perturbations import check_eps
 
 
 class MaskGroup:
@@ -29,7 +30,7 @@ class MaskGroup:
         self.perturbation = perturbation
         self.task = check_task(task)
         self.deletion_mode = bool(deletion_mode)
-        self.eps = float(eps)
+        self.eps = check_eps(eps)
         self.jit_compile = jit_compile
         self.masks = None
         self.errors = None

@@ -8,12 +8,14 @@ import numpy as np
 
 from tf_tsexplain.masks._fit import check_ratio, check_task, fit_masks
 from tf_tsexplain.masks.losses import mse
+from tf_tsexplain.masks.perturbations import check_eps
 from tf_tsexplain.metrics import _xlogx
 
 
 def information_bits(mask: np.ndarray, eps: float) -> np.ndarray:
-    """``sum -log2(1 + eps - m)`` over the last two axes."""
-    return (-np.log2(1.0 + eps - mask)).sum(axis=(-2, -1))
+    """``sum -log2(1 + eps - m)`` over the last two axes, in float64 (float32 cannot
+    hold ``1 + eps`` for eps below ~1e-7)."""
+    return (-np.log2(1.0 + eps - np.asarray(mask, np.float64))).sum(axis=(-2, -1))
 
 
 def binary_entropy(m: np.ndarray) -> np.ndarray:
@@ -48,7 +50,8 @@ class Mask:
             probabilities from ``f``).
         deletion_mode: fit the mask of what to delete (the perturbation uses
             ``1 - m`` and the error is maximised) instead of what to keep.
-        eps: the small constant of the information and entropy logs.
+        eps: the small constant > 0 of the information log ``-log2(1 + eps - m)``
+            (the default of ``get_information``; the fit does not use it).
         jit_compile: compile the training loop with XLA (True; several times faster,
             the model must be XLA-compatible), without (False), or "auto" (default):
             XLA, falling back to a plain tf.function if the model cannot be compiled.
@@ -68,7 +71,7 @@ class Mask:
         self.perturbation = perturbation
         self.task = check_task(task)
         self.deletion_mode = bool(deletion_mode)
-        self.eps = float(eps)
+        self.eps = check_eps(eps)
         self.jit_compile = jit_compile
         self.mask_tensor: np.ndarray | None = None
         self.keep_ratio = None
@@ -183,13 +186,14 @@ class Mask:
                 raise ValueError(f"`{name}` must be a non-empty list of indices below {size}.")
         return m[..., ids_t, :][..., ids_f]
 
-    def get_information(self, ids_time=None, ids_feature=None, normalize=False, eps=1e-5):
+    def get_information(self, ids_time=None, ids_feature=None, normalize=False, eps=None):
         """Mask information ``sum -log2(1 + eps - m)`` over the submask's cells.
 
-        ``normalize=True`` divides by the information of the whole mask: the share
-        of the mask's information carried by the submask, in [0, 1]. A float, or
-        ``(N,)`` for a batch.
+        ``eps`` (> 0) defaults to the mask's ``eps``. ``normalize=True`` divides by the
+        information of the whole mask: the share of the mask's information carried by
+        the submask, in [0, 1]. A float, or ``(N,)`` for a batch.
         """
+        eps = self.eps if eps is None else check_eps(eps)
         value = information_bits(self.extract_submask(ids_time, ids_feature), eps)
         if normalize:
             value = value / np.maximum(information_bits(self._fitted(), eps), 1e-12)

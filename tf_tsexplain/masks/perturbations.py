@@ -20,6 +20,15 @@ import numpy as np
 import tensorflow as tf
 
 
+def check_eps(eps) -> float:
+    """``eps`` as a float > 0 (finite), or a clear error."""
+    if isinstance(eps, bool) or not isinstance(eps, int | float) or not math.isfinite(eps):
+        raise TypeError(f"`eps` must be a finite number > 0, got {eps!r}.")
+    if not eps > 0:
+        raise ValueError(f"`eps` must be > 0 (it keeps a width or a log finite), got {eps}.")
+    return float(eps)
+
+
 def _time_steps(x: tf.Tensor) -> int:
     t = x.shape[-2]
     if t is None:
@@ -203,7 +212,7 @@ class GaussianBlur(Perturbation):
 
     Args:
         sigma_max: the widest kernel (m = 0), in time steps.
-        eps: keeps the width positive at m = 1.
+        eps: keeps the width positive at m = 1; must be > 0.
     """
 
     def __init__(self, sigma_max: float = 2.0, eps: float = 1e-7, **kwargs):
@@ -211,7 +220,7 @@ class GaussianBlur(Perturbation):
         if not (isinstance(sigma_max, int | float) and sigma_max > 0 and math.isfinite(sigma_max)):
             raise ValueError(f"`sigma_max` must be a positive number, got {sigma_max!r}.")
         self.sigma_max = float(sigma_max)
-        self.eps = float(eps)
+        self.eps = check_eps(eps)
 
     def call(self, inputs, mask):
         mask = tf.cast(mask, inputs.dtype)
