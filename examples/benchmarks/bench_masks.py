@@ -182,14 +182,22 @@ def time_loop(x, truth, areas, epochs, jit_compile) -> dict:
         weights.assign(truth[n].astype(np.float32))
         return _timed(lambda: mask.fit(x[n], box, keep_ratio=areas[i], n_epoch=epochs, **PAPER))
 
+    traces = _fit.TRACES[0]
     cold = {k: fit(0, i) for k, i in firsts.items()}  # each compiles its top_k size
     warm = {k: fit(1, i) for k, i in firsts.items()}  # cached
     count = {k: sizes.count(k) for k in firsts}
     per_fit = sum(count[k] * warm[k] for k in firsts) / len(areas)
     compile_total = sum(max(0.0, cold[k] - warm[k]) for k in firsts)
     total = len(x) * len(areas) * per_fit + compile_total
+    traces = _fit.TRACES[0] - traces  # one per top_k size: the warm fits reuse the loops
     return dict(
-        cold=cold, warm=warm, count=count, per_fit=per_fit, compile=compile_total, total=total
+        cold=cold,
+        warm=warm,
+        count=count,
+        per_fit=per_fit,
+        compile=compile_total,
+        total=total,
+        traces=traces,
     )
 
 
@@ -217,7 +225,7 @@ def run_speed(cfg) -> None:
             f"    per fit (cached, weighted by areas) {r['per_fit']:.3f} s; compilations "
             f"{r['compile']:.1f} s; total {r['total']:.1f} s (EXTRAPOLATED from "
             f"{2 * len(r['cold'])} timed fits: {n_fits} x {r['per_fit']:.3f} s + "
-            f"{r['compile']:.1f} s)"
+            f"{r['compile']:.1f} s); {r['traces']} traces for {2 * len(r['cold'])} fits"
         )
     best = min(loops, key=lambda j: loops[j]["total"])
     loop = loops[best]["total"]
