@@ -226,11 +226,21 @@ def test_batch_order_seen_by_f_is_areas_by_series():
     assert not np.allclose(group.masks[0], group.masks[1])
 
 
-def test_same_seed_same_masks(rare_problem):
+def test_fits_are_deterministic(rare_problem):
+    # nothing is random (seed is only accepted): fits with new objects, a reused
+    # (cached) loop or another seed give bit-identical masks
+    from tf_tsexplain.masks import clear_fit_cache
+
     x, _, box = rare_problem
-    a = Mask(GaussianBlur()).fit(x[:2], box, keep_ratio=0.2, n_epoch=30, seed=5, **fit_kwargs())
-    b = Mask(GaussianBlur()).fit(x[:2], box, keep_ratio=0.2, n_epoch=30, seed=5, **fit_kwargs())
-    np.testing.assert_array_equal(a.mask_tensor, b.mask_tensor)
+    kw = dict(keep_ratio=0.2, n_epoch=30, **fit_kwargs())
+    blur = GaussianBlur()
+    masks = [Mask(GaussianBlur()).fit(x[:2], box, seed=5, **kw).mask_tensor]
+    masks += [Mask(blur).fit(x[:2], box, seed=seed, **kw).mask_tensor for seed in (5, None)]
+    clear_fit_cache()
+    masks.append(Mask(blur).fit(x[:2], box, seed=1, **kw).mask_tensor)
+    assert 0.0 < masks[0].max() and masks[0].min() < 1.0
+    for m in masks[1:]:
+        np.testing.assert_array_equal(m, masks[0])
 
 
 def test_repeated_fits_reuse_one_compiled_loop(rare_problem):
@@ -362,6 +372,8 @@ def test_metrics_against_hand_computed_cases():
     trapezoid = metrics.area_under_recall(truth, truth * 3.0, integration="trapezoid")
     assert trapezoid == pytest.approx(0.5)
     assert metrics.auroc(truth, s) == pytest.approx(0.75)
+    vals = np.array([3.0, 1.0, 3.0, 2.0, 1.0, 3.0])
+    np.testing.assert_allclose(metrics._average_ranks(vals), [5, 1.5, 5, 3, 1.5, 5])
     assert metrics.auprc(truth, s) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
     # ties count as one threshold; AUROC gives ties half a pair
     tied = np.array([0.5, 0.5, 0.5, 0.0])

@@ -454,14 +454,10 @@ def auroc(truth, saliency) -> float:
 
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:
-    order = np.argsort(values, kind="stable")
-    sorted_vals = values[order]
-    ranks = np.empty(values.size)
-    starts = np.r_[0, np.nonzero(np.diff(sorted_vals))[0] + 1]
-    ends = np.r_[starts[1:], values.size]
-    for start, end in zip(starts, ends, strict=True):
-        ranks[order[start:end]] = (start + end + 1) / 2.0  # 1-based average rank
-    return ranks
+    """1-based ranks, tied values sharing their average rank."""
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)  # 1-based rank of the last value of each distinct value
+    return ((ends - counts + 1 + ends) / 2.0)[inverse.ravel()]
 
 
 def auprc(truth, saliency) -> float:

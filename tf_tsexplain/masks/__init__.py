@@ -12,8 +12,13 @@ close to the original while the mask keeps a given share (area) of the cells.
 - ``Mask`` (one area) and ``MaskGroup`` (several areas, extremal mask): one series
   ``(T, F)`` or a batch ``(N, T, F)``, all masks fitted in one compiled loop.
 - Losses: ``mse``, ``cross_entropy``, ``log_loss``, ``log_loss_target``.
+
+The compiled training loops are cached across fits (at most 8, keyed by the identity of
+``f``, the perturbation and the loss, the mode and the shapes); ``clear_fit_cache()``
+forgets them, e.g. after changing the Python state a callable ``f`` was traced with.
 """
 
+from tf_tsexplain.masks._fit import clear_fit_cache
 from tf_tsexplain.masks.group import MaskGroup
 from tf_tsexplain.masks.layer import MaskLayer, UnitInterval
 from tf_tsexplain.masks.losses import cross_entropy, log_loss, log_loss_target, mse
@@ -38,6 +43,7 @@ __all__ = [
     "MaskLayer",
     "Perturbation",
     "UnitInterval",
+    "clear_fit_cache",
     "cross_entropy",
     "log_loss",
     "log_loss_target",

@@ -120,7 +120,11 @@ class MaskGroup:
         return mask
 
     def get_best_mask(self) -> Mask:
-        """Per series, the mask with the lowest error (the smallest area on ties)."""
+        """Per series, the mask with the lowest error (the smallest area on ties).
+
+        Also in deletion mode, where the fit maximises the error, the lowest error is
+        picked (as the reference does).
+        """
         self._check_fitted()
         return self._pick(np.argmin(self._errors, axis=0))
 
@@ -128,7 +132,8 @@ class MaskGroup:
         """Per series, the smallest-area mask whose error is below ``threshold``.
 
         A series with no such mask gets its best mask. ``keep_ratio`` of the result
-        holds the chosen area (an array ``(N,)`` for a batch).
+        holds the chosen area (an array ``(N,)`` for a batch). Also in deletion mode
+        the error is compared below ``threshold`` (as the reference does).
         """
         self._check_fitted()
         below = self._errors < threshold  # (A, N); areas ascending

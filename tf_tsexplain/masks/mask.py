@@ -55,6 +55,8 @@ class Mask:
         jit_compile: compile the training loop with XLA (True; several times faster,
             the model must be XLA-compatible), without (False), or "auto" (default):
             XLA, falling back to a plain tf.function if the model cannot be compiled.
+            The compiled loop is cached: later fits with the same ``f``, perturbation,
+            loss, mode and shapes reuse it (see ``clear_fit_cache``).
 
     After ``fit``: ``mask_tensor`` (numpy ``(T, F)`` or ``(N, T, F)``), ``error``
     (``get_error()``), ``keep_ratio``, ``X`` and ``target``.
