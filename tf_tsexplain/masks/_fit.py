@@ -15,6 +15,8 @@ is the deletion mode, where the perturbation uses ``1 - m``.
 ``f`` receives the perturbed series as one batch ``(A * N, T, F)``, area-major: row
 ``a * N + n`` is series ``n`` perturbed by its mask for area ``a`` (so
 ``row % N`` is the series index). With one area (``Mask``) the rows are the series.
+
+The compiled loops are cached across fits (see ``_cached_loop``).
 """
 
 from __future__ import annotations
