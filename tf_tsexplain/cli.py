@@ -239,6 +239,11 @@ def read_inputs(path: str):
         cube = cube.reindex(pd.MultiIndex.from_product([samples, times]))[features]
         values = cube.to_numpy(dtype=np.float64)
         return values.reshape(len(samples), len(times), len(features)), [str(f) for f in features]
+    if all(_is_number(c) for c in frame.columns):
+        raise ValueError(
+            f"{path}: the header row holds only numbers; a wide CSV needs a header of "
+            "feature names (or use the tidy columns sample, time, feature, value)."
+        )
     numeric = frame.apply(pd.to_numeric, errors="coerce")
     bad = [c for c in frame.columns if numeric[c].isna().any() and not frame[c].isna().any()]
     if bad:
@@ -248,6 +253,14 @@ def read_inputs(path: str):
             "CSV has the columns sample, time, feature, value."
         )
     return numeric.to_numpy(dtype=np.float64)[None], [str(c) for c in frame.columns]
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _load_for_cli(args):
@@ -276,6 +289,11 @@ def _baseline_for_cli(args, inputs):
     if args.baseline == "zeros":
         return None, "zeros"
     if args.baseline == "mean":
+        if args.references is None and len(inputs) < 2:
+            raise ValueError(
+                "--baseline mean of a single input is the input itself (all attributions "
+                "0); give --references FILE.npy to average, or another baseline."
+            )
         source = inputs if args.references is None else _load_array(args.references, "--references")
         return np.asarray(source, np.float64).mean(axis=0), "mean sequence"
     return _load_array(args.baseline, "--baseline"), f"baseline {args.baseline}"

@@ -30,6 +30,8 @@ output                      shape              meaning
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -146,14 +148,16 @@ def load_model(
     if p.is_file() and p.suffix == ".keras":
         try:
             return keras.saving.load_model(p, safe_mode=safe_mode)
-        except ValueError as err:
+        except Exception as err:
             if "safe_mode" in str(err) or "unsafe" in str(err):
                 raise ValueError(
                     f"{p} holds Python code (e.g. a Lambda layer) that safe mode refuses "
                     "to load; loading it runs that code. If you trust the file, pass "
                     "safe_mode=False (command line: --unsafe)."
                 ) from None
-            raise
+            raise ValueError(
+                f"cannot load {p} as a .keras file ({type(err).__name__}: {err})"
+            ) from None
     if not (p.is_dir() and (p / "saved_model.pb").is_file()):
         what = "does not exist" if not p.exists() else "is neither"
         raise ValueError(
@@ -320,6 +324,12 @@ def export_explainer(
                 f"`export_dir` {str(export_dir)!r} exists and is not empty; choose a new "
                 "directory or pass overwrite=True."
             )
+        if not (export_dir / "saved_model.pb").is_file():
+            raise ValueError(
+                f"`export_dir` {str(export_dir)!r} is not a SavedModel directory (no "
+                "saved_model.pb); overwrite only replaces an earlier export, never other "
+                "files."
+            )
     trackable = _trackable(model)
     shape = _export_input_shape(model, input_shape)
     model_fn = as_model_fn(model)
@@ -382,33 +392,46 @@ def export_explainer(
         for variable in fn.get_concrete_function().variables:
             used[id(variable)] = variable
     module.used_variables = list(used.values())
-    if export_dir.exists() and overwrite:
-        import shutil
-
-        shutil.rmtree(export_dir)
-    tf.saved_model.save(
-        module, str(export_dir), signatures={"serving_default": serving_default, "explain": explain}
-    )
-    (export_dir / "assets.extra").mkdir(exist_ok=True)
-    info = {
-        "method": method,
-        "num_samples": num_samples,
-        "output_indices": "predicted" if predicted else output_indices,
-        "input_shape": [t, f],
-        "output_shape": list(output_shape),
-        "batch_size": batch_size,
-        "seed": seed,
-        "explain_outputs": list(EXPLAIN_OUTPUTS),
-    }
-    (export_dir / "assets.extra" / "tf_tsexplain.json").write_text(
-        json.dumps(info, indent=2, default=_json_default)
-    )
+    # Write next to the target and move into place only once complete, so that a
+    # failed export never leaves a half-written or deleted directory behind.
+    export_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{export_dir.name}.", dir=export_dir.parent))
+    try:
+        tf.saved_model.save(
+            module,
+            str(staging),
+            signatures={"serving_default": serving_default, "explain": explain},
+        )
+        (staging / "assets.extra").mkdir(exist_ok=True)
+        (staging / "assets.extra" / "tf_tsexplain.json").write_text(
+            json.dumps(_export_info(locals()), indent=2, default=_json_default)
+        )
+        if export_dir.exists():
+            shutil.rmtree(export_dir) if export_dir.is_dir() else export_dir.unlink()
+        staging.rename(export_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
     return {
         "export_dir": str(export_dir),
         "method": method,
         "input_shape": (t, f),
         "output_shape": tuple(output_shape),
         "signatures": ("serving_default", "explain"),
+    }
+
+
+def _export_info(settings: dict) -> dict:
+    """The export settings written to ``assets.extra/tf_tsexplain.json``."""
+    return {
+        "method": settings["method"],
+        "num_samples": settings["num_samples"],
+        "output_indices": "predicted" if settings["predicted"] else settings["output_indices"],
+        "input_shape": [settings["t"], settings["f"]],
+        "output_shape": list(settings["output_shape"]),
+        "batch_size": settings["batch_size"],
+        "seed": settings["seed"],
+        "explain_outputs": list(EXPLAIN_OUTPUTS),
     }
 
 
@@ -503,7 +526,9 @@ def _flat_select(outputs, target):
     return tf.gather(tf.reshape(outputs, tf.stack([rows, -1])), target, axis=1, batch_dims=1)
 
 
-def _explain_graph(model_fn, x, baselines, alphas, weights, fixed_target, predicted, mode, bs):
+def _explain_graph(
+    model_fn, x, baselines, alphas, weights, fixed_target, predicted, mode, bs, target=None
+):
     """Attributions of a batch; rows = (instance, path point), ``bs`` rows at a time.
 
     A row's contribution is ``w_k * grad f(b_k + a_k (x - b_k)) * (x - b_k)`` on a
@@ -512,16 +537,20 @@ def _explain_graph(model_fn, x, baselines, alphas, weights, fixed_target, predic
     """
     n = tf.shape(x)[0]
     k = tf.shape(alphas)[0]
-    predictions = _chunked_predict(model_fn, x, bs)
+    # Attributions are float32 like the signature's input; float64 models are
+    # compared in float32 too.
+    predictions = tf.cast(_chunked_predict(model_fn, x, bs), tf.float32)
     flat = tf.reshape(predictions, tf.stack([n, -1]))
-    if predicted:
+    if target is not None:  # one flat index per instance, given by the caller
+        pass
+    elif predicted:
         target = tf.cast(tf.argmax(flat, axis=1), tf.int32)
     else:
         target = tf.fill([n], tf.constant(fixed_target, tf.int32))
     explained = tf.gather(flat, target, axis=1, batch_dims=1)
 
     # f(baseline_k) for every k, then the mean over k of the explained output.
-    base_out = _chunked_predict(model_fn, baselines, bs)
+    base_out = tf.cast(_chunked_predict(model_fn, baselines, bs), tf.float32)
     base_flat = tf.reshape(base_out, tf.stack([k, -1]))
     baseline_pred = tf.reduce_mean(tf.gather(base_flat, target, axis=1), axis=0)
 
@@ -539,7 +568,7 @@ def _explain_graph(model_fn, x, baselines, alphas, weights, fixed_target, predic
         with tf.GradientTape() as tape:
             tape.watch(point)
             value = _flat_select(model_fn(point), tf.gather(target, inst))
-        grad = tape.gradient(value, point)
+        grad = tf.cast(tape.gradient(value, point), tf.float32)
         if mode == "path":
             grad = grad * tf.reshape(tf.gather(weights, node), [-1, 1, 1]) * (xi - bi)
         return i + 1, tf.tensor_scatter_nd_add(acc, inst[:, None], grad)
@@ -572,9 +601,11 @@ def explain_instances(
 ) -> dict:
     """In-process counterpart of the ``explain`` signature, with a progress bar.
 
-    Integrated and expected gradients come from
-    :class:`~tf_tsexplain.PathExplainerTF`, saliency from
-    :class:`~tf_tsexplain.saliency.Saliency` (the gradient at the input).
+    Integrated gradients come from :class:`~tf_tsexplain.PathExplainerTF`, saliency
+    from :class:`~tf_tsexplain.saliency.Saliency` (the gradient at the input), and
+    expected gradients use the ``num_samples`` (reference, position) pairs that
+    :func:`export_explainer` draws for the same ``seed``, shared by all inputs, so that
+    every method gives the numbers the exported ``explain`` signature serves.
 
     Args:
         model: a model from :func:`load_model`, a Keras model or a callable.
@@ -623,6 +654,13 @@ def explain_instances(
     model_fn = as_model_fn(model)
     predictions = _predict(model_fn, x, batch_size)
     flat = predictions.reshape(len(x), -1)
+    if isinstance(output_indices, tuple) and len(output_indices) != predictions.ndim - 1:
+        # (1, 0) for outputs (N, C) would otherwise read as one class per input when N = 2
+        raise ValueError(
+            f"`output_indices` {output_indices} has {len(output_indices)} entries, but the "
+            f"model output has {predictions.ndim - 1} axis/axes per input (shape "
+            f"{predictions.shape[1:]}): give one index per output axis."
+        )
     if isinstance(output_indices, str):
         if output_indices != "predicted" or predictions.ndim != 2:
             raise ValueError(
@@ -650,6 +688,11 @@ def explain_instances(
         base_out = np.asarray(model_fn(tf.constant(b))).reshape(1, -1)
         baseline_prediction = base_out[0, target]
         total = (attributions * (x - b)).reshape(len(x), -1).sum(axis=1)
+    elif method == "expected_gradients":
+        attributions, baseline_prediction = _expected_gradients_as_exported(
+            model_fn, x, b, target, num_samples, batch_size, seed, verbose
+        )
+        total = attributions.reshape(len(x), -1).sum(axis=1)
     else:
         explainer = PathExplainerTF(model, allow_nonfinite=allow_nonfinite)
         attributions = explainer.attributions(
@@ -674,6 +717,46 @@ def explain_instances(
         "attributions": attributions,
         "approximation_error": np.abs(total - (explained - baseline_prediction)),
     }
+
+
+def _expected_gradients_as_exported(
+    model_fn, x, refs, target, num_samples, batch_size, seed, verbose
+):
+    """Expected gradients with the draws ``export_explainer`` stores for ``seed``.
+
+    The same ``num_samples`` (reference, position) pairs serve every input, so the
+    results equal the exported ``explain`` signature's, and ``baseline_prediction`` is
+    the mean of f over the drawn references.
+    """
+    from tf_tsexplain._batching import Progress, chunks
+
+    shape = x.shape[1:]
+    path_b, alphas, weights, mode = _path_points(
+        "expected_gradients", refs, shape, num_samples, check_seed(seed) or 0
+    )
+    constants = [tf.constant(v) for v in (path_b, alphas, weights)]
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec((None, *shape), tf.float32),
+            tf.TensorSpec((None,), tf.int32),
+        ]
+    )
+    def run(rows, row_targets):
+        return _explain_graph(
+            model_fn, rows, *constants, 0, False, mode, batch_size, target=row_targets
+        )
+
+    per_call = max(1, batch_size // num_samples)  # inputs per call: ~batch_size path points
+    attributions = np.empty_like(x)
+    baseline_prediction = np.empty(len(x), np.float32)
+    progress = Progress(len(x) * num_samples, verbose, unit="path points")
+    for start, stop in chunks(len(x), per_call):
+        out = run(x[start:stop], target[start:stop].astype(np.int32))
+        attributions[start:stop] = out["attributions"].numpy()
+        baseline_prediction[start:stop] = out["baseline_prediction"].numpy()
+        progress.advance((stop - start) * num_samples)
+    return attributions, baseline_prediction
 
 
 def _predict(model_fn, x: np.ndarray, batch_size: int) -> np.ndarray:
