@@ -68,6 +68,15 @@ def probe_output(model_fn, batch: np.ndarray, allow_nonfinite: bool = False) -> 
     return tuple(int(d) for d in out.shape[1:])
 
 
+def predict_in_chunks(model_fn, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """``model_fn(x)`` as numpy, ``batch_size`` rows per call; shape ``(N, *out)``."""
+    parts = [
+        np.asarray(model_fn(tf.constant(x[start : start + batch_size])))
+        for start in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(parts)
+
+
 NON_DIFFERENTIABLE_HINT = (
     "The model output does not depend differentiably on its input (the gradient is "
     "None). Common causes: an integer cast or rounding on the input (tf.cast to int, "

@@ -13,11 +13,9 @@ information and entropy).
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
-from tf_tsexplain._batching import chunks
-from tf_tsexplain._model import as_model_fn
-from tf_tsexplain._targets import resolve_output_indices, select_output
+from tf_tsexplain._model import as_model_fn, predict_in_chunks
+from tf_tsexplain._targets import resolve_output_indices
 from tf_tsexplain._validation import as_float_array, check_positive_int
 
 # =================================================================================
@@ -41,11 +39,14 @@ def _tsr_rescaled(saliency: np.ndarray, rescale: bool) -> np.ndarray:
     sklearn's ``minmax_scale``) before it computes masses.
     """
     s = np.abs(saliency.astype(np.float64)).reshape(len(saliency), -1)
-    if rescale:
-        low = s.min(axis=1, keepdims=True)
-        span = s.max(axis=1, keepdims=True) - low
-        s = (s - low) / np.where(span > 0, span, 1.0)
-    return s
+    return _minmax_rows(s) if rescale else s
+
+
+def _minmax_rows(flat: np.ndarray) -> np.ndarray:
+    """Each row of ``(N, D)`` scaled to [0, 1]; a constant row becomes 0."""
+    low = flat.min(axis=1, keepdims=True)
+    span = flat.max(axis=1, keepdims=True) - low
+    return (flat - low) / np.where(span > 0, span, 1.0)
 
 
 def _tsr_maps_and_truth(saliency, truth, rescale) -> tuple[np.ndarray, np.ndarray]:
@@ -172,13 +173,10 @@ def _tsr_top_mass_cells(saliency: np.ndarray, levels: np.ndarray, rescale: bool)
 
 def _tsr_model_scores(model_fn, rows: np.ndarray, targets: np.ndarray | None, batch_size: int):
     """Model outputs ``(rows, *out)`` or, with targets, the selected ``(rows,)``."""
-    out = []
-    for start, stop in chunks(len(rows), batch_size):
-        y = tf.convert_to_tensor(model_fn(tf.constant(rows[start:stop])))
-        if targets is not None:
-            y = select_output(tf.cast(y, tf.float32), tf.constant(targets[start:stop]))
-        out.append(y.numpy())
-    return np.concatenate(out)
+    out = predict_in_chunks(model_fn, rows, batch_size)
+    if targets is None:
+        return out
+    return out.reshape(len(rows), -1)[np.arange(len(rows)), targets].astype(np.float32)
 
 
 def tsr_accuracy_drop(
@@ -366,10 +364,7 @@ def minmax_per_sample(saliency) -> np.ndarray:
         flat = s.reshape(1, -1)
     else:
         flat = s.reshape(s.shape[0], -1)
-    low = flat.min(axis=1, keepdims=True)
-    span = flat.max(axis=1, keepdims=True) - low
-    scaled = (flat - low) / np.where(span > 0, span, 1.0)
-    return scaled.reshape(np.asarray(saliency).shape)
+    return _minmax_rows(flat).reshape(np.asarray(saliency).shape)
 
 
 def _curve_at_or_above(t: np.ndarray, s: np.ndarray):
@@ -413,7 +408,7 @@ def _area(x: np.ndarray, y: np.ndarray, integration: str) -> float:
         return 0.0
     if integration == "step":  # y is constant on [x_i, x_{i+1}): the exact integral
         return float(np.sum((x[1:] - x[:-1]) * y[:-1]))
-    return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2.0))
+    return float(_tsr_trapezoid(y, x))
 
 
 def area_under_precision(

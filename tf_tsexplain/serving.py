@@ -40,9 +40,14 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from tf_tsexplain._model import as_model_fn, check_differentiable, probe_output
+from tf_tsexplain._model import (
+    as_model_fn,
+    check_differentiable,
+    predict_in_chunks,
+    probe_output,
+)
 from tf_tsexplain._quadrature import gauss_legendre_01
-from tf_tsexplain._targets import resolve_output_indices
+from tf_tsexplain._targets import resolve_output_indices, select_output
 from tf_tsexplain._validation import as_float_array, check_positive_int, check_seed
 from tf_tsexplain.tables import to_frame
 
@@ -336,13 +341,8 @@ def export_explainer(
     probe = np.zeros((1, *shape), np.float32)
     output_shape = probe_output(model_fn, probe)
     check_differentiable(model_fn, probe)
-    predicted = isinstance(output_indices, str)
+    predicted = _check_predicted(output_indices, output_shape)
     if predicted:
-        if output_indices != "predicted" or len(output_shape) != 1:
-            raise ValueError(
-                "`output_indices` given as a string must be 'predicted' (the arg-max class "
-                f"of outputs (N, C)); the model outputs (N, {', '.join(map(str, output_shape))})."
-            )
         fixed_target = 0
     else:
         targets, leading = resolve_output_indices(output_indices, output_shape, 1)
@@ -354,7 +354,8 @@ def export_explainer(
             )
         fixed_target = int(targets[0, 0])
 
-    path_baselines, alphas, weights, mode = _path_points(method, baseline, shape, num_samples, seed)
+    checked = _check_baseline(method, baseline, shape)
+    path_baselines, alphas, weights, mode = _path_points(method, checked, num_samples, seed)
     module = tf.Module()
     module.model = trackable
     module.path_baselines = tf.constant(path_baselines)
@@ -465,8 +466,9 @@ def _export_input_shape(model, input_shape) -> tuple[int, int]:
     return int(shape[0]), int(shape[1])
 
 
-def _path_points(method, baseline, shape, num_samples, seed):
-    """Baselines ``(K, T, F)``, positions ``(K,)`` and weights ``(K,)`` of the path."""
+def _check_baseline(method, baseline, shape) -> np.ndarray:
+    """The reference set ``(R, T, F)`` for expected gradients (required), else one
+    baseline ``(T, F)`` (default zeros; ``(1, T, F)`` accepted)."""
     if method == "expected_gradients":
         if baseline is None:
             raise ValueError(
@@ -479,21 +481,28 @@ def _path_points(method, baseline, shape, num_samples, seed):
                 f"`baseline` (the reference set) must have shape (R, {shape[0]}, "
                 f"{shape[1]}); got {refs.shape}."
             )
+        return refs
+    if baseline is None:
+        return np.zeros(shape, np.float32)
+    b = as_float_array(baseline, "baseline", min_rank=2, dtype=np.float32)
+    if b.shape == (1, *shape):
+        b = b[0]
+    if b.shape != shape:
+        raise ValueError(
+            f"`baseline` must have shape {shape} or (1, {shape[0]}, {shape[1]}); got {b.shape}."
+        )
+    return b
+
+
+def _path_points(method, b, num_samples, seed):
+    """Baselines ``(K, T, F)``, positions ``(K,)`` and weights ``(K,)`` of the path,
+    from a baseline checked by :func:`_check_baseline`."""
+    if method == "expected_gradients":
         rng = np.random.default_rng(seed)
-        picks = rng.integers(0, refs.shape[0], size=num_samples)
+        picks = rng.integers(0, b.shape[0], size=num_samples)
         alphas = rng.uniform(size=num_samples).astype(np.float32)
         weights = np.full(num_samples, 1.0 / num_samples, np.float32)
-        return refs[picks], alphas, weights, "path"
-    if baseline is None:
-        b = np.zeros(shape, np.float32)
-    else:
-        b = as_float_array(baseline, "baseline", min_rank=2, dtype=np.float32)
-        if b.shape == (1, *shape):
-            b = b[0]
-        if b.shape != shape:
-            raise ValueError(
-                f"`baseline` must have shape {shape} or (1, {shape[0]}, {shape[1]}); got {b.shape}."
-            )
+        return b[picks], alphas, weights, "path"
     if method == "saliency":
         return b[None], np.ones(1, np.float32), np.ones(1, np.float32), "gradient"
     nodes, node_weights = gauss_legendre_01(num_samples)
@@ -503,6 +512,19 @@ def _path_points(method, baseline, shape, num_samples, seed):
         node_weights.astype(np.float32),
         "path",
     )
+
+
+def _check_predicted(output_indices, output_shape) -> bool:
+    """True for ``output_indices="predicted"`` on outputs ``(N, C)``; raise for other
+    strings."""
+    if not isinstance(output_indices, str):
+        return False
+    if output_indices != "predicted" or len(output_shape) != 1:
+        raise ValueError(
+            "`output_indices` given as a string must be 'predicted' (the arg-max class "
+            f"of outputs (N, C)); the model outputs (N, {', '.join(map(str, output_shape))})."
+        )
+    return True
 
 
 def _chunked_predict(model_fn, x, batch_size):
@@ -519,11 +541,6 @@ def _chunked_predict(model_fn, x, batch_size):
 
     _, out = tf.while_loop(lambda i, _: i < n_chunks, body, [0, out])
     return tf.cond(n > 0, out.concat, lambda: tf.zeros([0, *first.shape[1:]], first.dtype))
-
-
-def _flat_select(outputs, target):
-    rows = tf.shape(outputs)[0]
-    return tf.gather(tf.reshape(outputs, tf.stack([rows, -1])), target, axis=1, batch_dims=1)
 
 
 def _explain_graph(
@@ -567,7 +584,7 @@ def _explain_graph(
         point = xi if mode == "gradient" else bi + a * (xi - bi)
         with tf.GradientTape() as tape:
             tape.watch(point)
-            value = _flat_select(model_fn(point), tf.gather(target, inst))
+            value = select_output(model_fn(point), tf.gather(target, inst))
         grad = tf.cast(tape.gradient(value, point), tf.float32)
         if mode == "path":
             grad = grad * tf.reshape(tf.gather(weights, node), [-1, 1, 1]) * (xi - bi)
@@ -631,28 +648,11 @@ def explain_instances(
     x = check_model_inputs(model, inputs, allow_nonfinite=allow_nonfinite)
     batch_size = check_positive_int(batch_size, "batch_size")
     num_samples = check_positive_int(num_samples, "num_samples")
-    shape = x.shape[1:]
-    if method == "expected_gradients":
-        if baseline is None:
-            raise ValueError(
-                "method='expected_gradients' needs `baseline`: the reference set (R, T, F)."
-            )
-        b = as_float_array(baseline, "baseline", min_rank=3, dtype=np.float32)
-        if b.shape[1:] != shape:
-            raise ValueError(
-                f"`baseline` (the reference set) must have shape (R, {shape[0]}, "
-                f"{shape[1]}); got {b.shape}."
-            )
-    else:
-        b = np.zeros((1, *shape), np.float32) if baseline is None else baseline
-        b = as_float_array(b, "baseline", min_rank=2, dtype=np.float32)
-        b = b[None] if b.shape == shape else b
-        if b.shape != (1, *shape):
-            raise ValueError(
-                f"`baseline` must have shape {shape} or (1, {shape[0]}, {shape[1]}); got {b.shape}."
-            )
+    b = _check_baseline(method, baseline, x.shape[1:])
+    if method != "expected_gradients":
+        b = b[None]  # (1, T, F)
     model_fn = as_model_fn(model)
-    predictions = _predict(model_fn, x, batch_size)
+    predictions = predict_in_chunks(model_fn, x, batch_size)
     flat = predictions.reshape(len(x), -1)
     if isinstance(output_indices, tuple) and len(output_indices) != predictions.ndim - 1:
         # (1, 0) for outputs (N, C) would otherwise read as one class per input when N = 2
@@ -661,12 +661,7 @@ def explain_instances(
             f"model output has {predictions.ndim - 1} axis/axes per input (shape "
             f"{predictions.shape[1:]}): give one index per output axis."
         )
-    if isinstance(output_indices, str):
-        if output_indices != "predicted" or predictions.ndim != 2:
-            raise ValueError(
-                "`output_indices` given as a string must be 'predicted' (the arg-max class "
-                f"of outputs (N, C)); the model outputs shape {predictions.shape}."
-            )
+    if _check_predicted(output_indices, predictions.shape[1:]):
         output_indices = flat.argmax(axis=1)
     targets, leading = resolve_output_indices(output_indices, predictions.shape[1:], len(x))
     if leading:
@@ -705,7 +700,7 @@ def explain_instances(
             verbose=verbose,
             seed=seed,
         )
-        base_out = _predict(model_fn, b, batch_size).reshape(len(b), -1)
+        base_out = predict_in_chunks(model_fn, b, batch_size).reshape(len(b), -1)
         baseline_prediction = base_out.mean(axis=0)[target]
         total = attributions.reshape(len(x), -1).sum(axis=1)
     explained = flat[np.arange(len(x)), target]
@@ -732,7 +727,7 @@ def _expected_gradients_as_exported(
 
     shape = x.shape[1:]
     path_b, alphas, weights, mode = _path_points(
-        "expected_gradients", refs, shape, num_samples, check_seed(seed) or 0
+        "expected_gradients", refs, num_samples, check_seed(seed) or 0
     )
     constants = [tf.constant(v) for v in (path_b, alphas, weights)]
 
@@ -757,15 +752,6 @@ def _expected_gradients_as_exported(
         baseline_prediction[start:stop] = out["baseline_prediction"].numpy()
         progress.advance((stop - start) * num_samples)
     return attributions, baseline_prediction
-
-
-def _predict(model_fn, x: np.ndarray, batch_size: int) -> np.ndarray:
-    """Model outputs for ``x``, ``batch_size`` rows at a time."""
-    parts = [
-        np.asarray(model_fn(tf.constant(x[start : start + batch_size])))
-        for start in range(0, len(x), batch_size)
-    ]
-    return np.concatenate(parts)
 
 
 # ---------------------------------------------------------------------- responses

@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_tsexplain._batching import Progress, chunks
-from tf_tsexplain._model import as_model_fn, probe_output
+from tf_tsexplain._model import as_model_fn, predict_in_chunks, probe_output
 from tf_tsexplain._targets import resolve_output_indices, select_output
 from tf_tsexplain._validation import as_float_array, check_positive_int
 
@@ -479,7 +479,9 @@ class SISExplainer:
                 raise ValueError(
                     "For sequence outputs pass `output_indices` as (time, class) pairs."
                 )
-            chosen = np.argmax(_predict(self._model_fn, x, self.batch_size), axis=1)
+            chosen = np.argmax(
+                predict_in_chunks(self._model_fn, x, self.batch_size).reshape(len(x), -1), axis=1
+            )
         targets, _ = resolve_output_indices(chosen, output_shape, len(x))
         return targets[0]
 
@@ -514,11 +516,6 @@ class SISExplainer:
 
             self._compiled[key] = scores
         return self._compiled[key]
-
-
-def _predict(model_fn, x, batch_size) -> np.ndarray:
-    outputs = [model_fn(tf.constant(x[a:b])).numpy() for a, b in chunks(len(x), batch_size)]
-    return np.concatenate(outputs).reshape(len(x), -1)
 
 
 def _approximate_collections(evaluate, threshold, masks, x, masked, k):
