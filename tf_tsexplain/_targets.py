@@ -1,8 +1,20 @@
 """Targets: which scalar of the model's output is explained, per input.
 
+One meaning of ``output_indices`` for every explainer, SIS, masks, metrics, serving
+and the CLI:
+
+- ``None``: the only output of a single-output model (outputs ``(N,)`` or ``(N, 1)``);
+  on a model with several outputs, every output, and results get the output shape
+  as leading axes (e.g. ``(C, N, T, F)``). Methods that explain one scalar per input
+  (SIS, masks, serving) refuse ``None`` on several outputs and ask for an index.
+- an int: that class of outputs ``(N, C)``; or one int per input, shape ``(N,)``.
+- a tuple such as ``(time, class)`` for sequence outputs ``(N, T, C)``; or one such
+  tuple per input, shape ``(N, 2)``.
+- ``"predicted"``: the arg-max class of each input (outputs ``(N, C)``; the only
+  output of a single-output model).
+
 Outputs are flattened per row to ``(rows, n_outputs)``; a target is then one flat
-index per row. ``resolve_output_indices`` turns the user's ``output_indices`` into
-such indices, for every explainer alike.
+index per row. ``resolve_output_indices`` turns ``output_indices`` into such indices.
 """
 
 from __future__ import annotations
@@ -10,18 +22,23 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+PREDICTED = "predicted"
+
 
 def resolve_output_indices(
-    output_indices, output_shape: tuple[int, ...], n_inputs: int
+    output_indices, output_shape: tuple[int, ...], n_inputs: int, predict=None
 ) -> tuple[np.ndarray, tuple[int, ...]]:
     """Flat output indices to explain.
 
     Args:
         output_indices: ``None``; an int (outputs ``(N, C)``); one int per input
             (shape ``(N,)``); an index tuple such as ``(time, class)`` for sequence
-            outputs ``(N, T, C)``; or one such tuple per input (shape ``(N, 2)``).
+            outputs ``(N, T, C)``; one such tuple per input (shape ``(N, 2)``); or
+            ``"predicted"`` (see the module docstring).
         output_shape: the model output shape per row, without the batch axis.
         n_inputs: N, the number of inputs explained.
+        predict: ``() -> (N, *output_shape)`` model outputs of the inputs; called
+            only for ``"predicted"`` on a model with several outputs.
 
     Returns:
         ``(targets, leading_shape)``: ``targets`` is an int32 array
@@ -31,6 +48,24 @@ def resolve_output_indices(
         (every output is explained and results get these leading axes).
     """
     n_outputs = int(np.prod(output_shape)) if output_shape else 1
+    if isinstance(output_indices, str):
+        if output_indices != PREDICTED:
+            raise ValueError(
+                "`output_indices` must be None, an int, an index tuple, one per input, or "
+                f"'predicted'. Received: output_indices={output_indices!r}."
+            )
+        if n_outputs == 1:
+            return np.zeros((1, n_inputs), np.int32), ()
+        if len(output_shape) != 1:
+            raise ValueError(
+                f"output_indices='predicted' picks the arg-max class of outputs (N, C); "
+                f"the model outputs (N, {', '.join(map(str, output_shape))}). Pass a "
+                "(time, class) tuple, or one per input."
+            )
+        if predict is None:
+            raise ValueError("output_indices='predicted' needs the model's predictions.")
+        predicted = np.asarray(predict()).reshape(n_inputs, -1)
+        return np.argmax(predicted, axis=1).astype(np.int32)[None, :], ()
     if output_indices is None:
         if n_outputs == 1:
             return np.zeros((1, n_inputs), np.int32), ()
@@ -46,7 +81,8 @@ def resolve_output_indices(
     idx = np.asarray(output_indices)
     if not np.issubdtype(idx.dtype, np.integer):  # floats, bools, objects
         raise TypeError(
-            f"`output_indices` must be integers, got {output_indices!r} (dtype {idx.dtype})."
+            "`output_indices` must be None, integers or 'predicted'. Received: "
+            f"output_indices={output_indices!r} (dtype {idx.dtype})."
         )
     k = len(output_shape)
     if k == 1:

@@ -74,22 +74,114 @@ def as_float_array(
     return array
 
 
-def check_positive_int(value, name: str) -> int:
-    """Return ``value`` as an int, raising if it is not an integer >= 1."""
+class NotFittedError(ValueError, AttributeError):
+    """A result of a fit (a mask, a collection) was asked for before the fit ran.
+
+    Subclasses ``ValueError`` and ``AttributeError``, as scikit-learn's error of the
+    same name, so that either ``except`` clause catches it.
+    """
+
+
+def _kind(value) -> str:
+    return type(value).__name__
+
+
+def check_int(value, name: str, *, min_val: int | None = None, max_val: int | None = None) -> int:
+    """``value`` as an int in ``[min_val, max_val]``.
+
+    Raises:
+        TypeError: if ``value`` is not an integer (bools, floats and strings are
+            refused, even ``2.0``).
+        ValueError: if it is outside the range.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an integer >= 1, got {value!r}.")
-    if value < 1:
-        raise ValueError(f"`{name}` must be >= 1, got {value}.")
+        raise TypeError(
+            f"`{name}` must be an integer. Received: {name}={value!r} ({_kind(value)})."
+        )
+    if min_val is not None and value < min_val:
+        raise ValueError(f"`{name}` must be >= {min_val}. Received: {name}={value}.")
+    if max_val is not None and value > max_val:
+        raise ValueError(f"`{name}` must be <= {max_val}. Received: {name}={value}.")
     return int(value)
 
 
+def check_positive_int(value, name: str) -> int:
+    """Return ``value`` as an int, raising if it is not an integer >= 1."""
+    return check_int(value, name, min_val=1)
+
+
+def check_real(
+    value,
+    name: str,
+    *,
+    min_val: float | None = None,
+    max_val: float | None = None,
+    include_min: bool = True,
+    include_max: bool = True,
+) -> float:
+    """``value`` as a finite float in the given interval.
+
+    Raises:
+        TypeError: if ``value`` is not a real number (bools and strings refused).
+        ValueError: if it is NaN, infinite or outside the interval.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a number. Received: {name}={value!r} ({_kind(value)}).")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"`{name}` must be finite. Received: {name}={value}.")
+    low_bad = min_val is not None and (value < min_val or (not include_min and value == min_val))
+    high_bad = max_val is not None and (value > max_val or (not include_max and value == max_val))
+    if low_bad or high_bad:
+        lo = "-inf" if min_val is None else f"{min_val:g}"
+        hi = "inf" if max_val is None else f"{max_val:g}"
+        interval = f"{'[' if include_min else '('}{lo}, {hi}{']' if include_max else ')'}"
+        raise ValueError(f"`{name}` must be in {interval}. Received: {name}={value:g}.")
+    return value
+
+
+def check_bool(value, name: str) -> bool:
+    """``value`` as a bool; Python and numpy bools only (``verbose`` also takes 0/1)."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise TypeError(f"`{name}` must be True or False. Received: {name}={value!r} ({_kind(value)}).")
+
+
+def check_verbose(verbose) -> bool:
+    """``verbose`` as a bool: True/False, or Keras' 0/1."""
+    if (
+        isinstance(verbose, numbers.Integral)
+        and not isinstance(verbose, bool)
+        and verbose in (0, 1)
+    ):
+        return bool(verbose)
+    return check_bool(verbose, "verbose")
+
+
+def check_choice(value, name: str, choices) -> str:
+    """``value`` as one of the strings ``choices``."""
+    if not isinstance(value, str):
+        raise TypeError(
+            f"`{name}` must be one of {tuple(choices)}. "
+            f"Received: {name}={value!r} ({_kind(value)})."
+        )
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {tuple(choices)}. Received: {name}={value!r}.")
+    return value
+
+
 def check_seed(seed) -> int | None:
-    """Accept None or a non-negative integer seed."""
+    """Accept None or a non-negative integer seed (TypeError / ValueError otherwise)."""
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"`seed` must be None or a non-negative integer, got {seed!r}.")
-    return int(seed)
+    return check_int(seed, "seed", min_val=0)
+
+
+def check_batch_size(batch_size) -> int | None:
+    """None (chosen from the memory budget) or an integer >= 1."""
+    if batch_size is None:
+        return None
+    return check_int(batch_size, "batch_size", min_val=1)
 
 
 def check_labels(labels, size: int, name: str, default) -> list:
