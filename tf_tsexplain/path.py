@@ -27,15 +27,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_tsexplain._batching import Progress, chunks
-from tf_tsexplain._model import as_model_fn, check_differentiable, probe_output
+from tf_tsexplain._batching import chunks
+from tf_tsexplain._explainer import Explainer
 from tf_tsexplain._quadrature import gauss_legendre_01, gauss_log_01
-from tf_tsexplain._targets import resolve_output_indices, select_output
-from tf_tsexplain._validation import (
-    as_float_array,
-    check_positive_int,
-    check_seed,
-)
+from tf_tsexplain._targets import select_output
+from tf_tsexplain._validation import as_float_array, check_bool, check_choice, check_positive_int
 
 
 class _Plan:
@@ -44,7 +40,18 @@ class _Plan:
     Rows are ordered input by input: row ``r`` belongs to input ``r // num_samples``.
     """
 
-    def __init__(self, inputs, baseline, baseline_index, alphas, weights, targets, leading):
+    def __init__(
+        self,
+        inputs,
+        baseline,
+        baseline_index,
+        alphas,
+        weights,
+        targets,
+        leading,
+        rows_per_call,
+        verbose,
+    ):
         self.inputs = inputs  # (N, *x_shape)
         self.baseline = baseline  # (B, *x_shape)
         self.baseline_index = baseline_index  # (N * S,) int32
@@ -52,6 +59,8 @@ class _Plan:
         self.weights = weights  # (N * S,) quadrature or Monte Carlo weight
         self.targets = targets  # (n_runs, N) int32 flat output indices
         self.leading = leading  # leading axes of the result: () or output shape
+        self.rows_per_call = rows_per_call  # most model rows per call
+        self.verbose = verbose
 
     @property
     def n_inputs(self) -> int:
@@ -66,8 +75,13 @@ class _Plan:
         return self.alphas.shape[0] // self.n_inputs
 
 
-class PathExplainerTF:
+class PathExplainerTF(Explainer):
     """Integrated/expected gradients and Hessians for TensorFlow and Keras models.
+
+    Call-compatible with path_explain's ``PathExplainerTF``: the arguments after
+    ``inputs`` keep its positional order (``baseline, batch_size, num_samples,
+    use_expectation, output_indices, verbose``), and mean what they mean for every
+    explainer of the toolkit (see :class:`tf_tsexplain.Explainer`).
 
     Args:
         model: a Keras model (Sequential, functional or subclassed, called with
@@ -85,6 +99,8 @@ class PathExplainerTF:
             "auto" (default): "tiled" for Keras models with a recurrent layer and for
             plain callables, "jacobian" for other Keras models (Dense, Conv1D,
             attention), where pfor traces quickly. Results agree to float precision.
+        memory_budget: working memory per model call when ``batch_size`` is None
+            (bytes; default: the process-wide budget, 1 GiB).
 
     Example:
         >>> explainer = PathExplainerTF(model)
@@ -93,26 +109,38 @@ class PathExplainerTF:
         True
     """
 
-    def __init__(self, model, allow_nonfinite: bool = False, hessian_method: str = "auto"):
-        if hessian_method not in ("auto", "tiled", "jacobian"):
-            raise ValueError(
-                f"`hessian_method` must be 'auto', 'tiled' or 'jacobian', got {hessian_method!r}."
-            )
+    positional_arguments = (
+        "baseline",
+        "batch_size",
+        "num_samples",
+        "use_expectation",
+        "output_indices",
+        "verbose",
+        "seed",
+    )
+
+    def __init__(
+        self,
+        model,
+        allow_nonfinite: bool = False,
+        hessian_method: str = "auto",
+        *,
+        memory_budget: int | None = None,
+    ):
+        hessian_method = check_choice(
+            hessian_method, "hessian_method", ("auto", "tiled", "jacobian")
+        )
+        super().__init__(model, allow_nonfinite=allow_nonfinite, memory_budget=memory_budget)
         if hessian_method == "auto":
             hessian_method = "jacobian" if _is_non_recurrent_keras(model) else "tiled"
-        self.model = model
-        self.allow_nonfinite = allow_nonfinite
         self.hessian_method = hessian_method
-        self._model_fn = as_model_fn(model)
-        self._compiled: dict = {}  # (kind, x_shape, dtype) -> tf.function
-        self._output_shapes: dict = {}  # (x_shape, dtype) -> per-row output shape
 
     # ------------------------------------------------------------------ public API
     def attributions(
         self,
         inputs,
         baseline,
-        batch_size: int = 50,
+        batch_size: int | None = None,
         num_samples: int = 100,
         use_expectation: bool = True,
         output_indices=None,
@@ -128,14 +156,16 @@ class PathExplainerTF:
                 gradients, one baseline (``x_shape`` or ``(1, *x_shape)``) or one per
                 input ``(N, *x_shape)``.
             batch_size: most rows (path points) sent to the model at once; bounds
-                memory. Inputs and path points are batched together.
+                memory. Inputs and path points are batched together. None (default)
+                picks it from the memory budget.
             num_samples: path points per input: Monte Carlo samples for expected
                 gradients, Gauss-Legendre nodes on [0, 1] for integrated gradients.
             use_expectation: expected gradients if True, integrated gradients if
                 False.
             output_indices: which output to explain: an int, one int per input
                 ``(N,)``, a ``(time, class)`` tuple for sequence outputs
-                ``(N, T, C)`` or one such tuple per input ``(N, 2)``. None explains a
+                ``(N, T, C)`` or one such tuple per input ``(N, 2)``, or
+                ``"predicted"`` (the arg-max class of each input). None explains a
                 single-output model, or every output of a multi-output model.
             verbose: show a progress bar.
             seed: seed for baseline and path sampling (expected gradients); the same
@@ -155,16 +185,17 @@ class PathExplainerTF:
             use_expectation,
             output_indices,
             seed,
+            verbose,
             second_order=False,
         )
         fn = self._compiled_fn("gradients", plan)
-        return self._run(fn, plan, batch_size, verbose, rows_index=None)
+        return self._run(fn, plan, rows_index=None)
 
     def interactions(
         self,
         inputs,
         baseline,
-        batch_size: int = 50,
+        batch_size: int | None = None,
         num_samples: int = 100,
         use_expectation: bool = True,
         output_indices=None,
@@ -193,11 +224,11 @@ class PathExplainerTF:
             attributions (for integrated Hessians, up to quadrature error), and the
             matrix is symmetric.
 
-        Cost: one Hessian row per interaction position and path point, computed as
-        Hessian-vector products vectorised by tiling: each chunk sends
-        ``batch_size * r`` rows through the model's double backward pass, with
-        ``r = prod(x_shape)`` for the full matrix (``T * F``), 1 with
-        ``interaction_index``. Lower ``batch_size`` to bound memory on long inputs.
+        Cost: one Hessian row per interaction position and path point: ``N *
+        num_samples * r`` model rows through a double backward pass, with ``r =
+        prod(x_shape)`` for the full matrix (``T * F``), 1 with ``interaction_index``.
+        ``batch_size`` counts these rows: chunks cover (path point, Hessian row)
+        pairs, so memory does not grow with ``T * F``.
         """
         plan = self._plan(
             inputs,
@@ -207,12 +238,13 @@ class PathExplainerTF:
             use_expectation,
             output_indices,
             seed,
+            verbose,
             second_order=True,
         )
         rows_index = self._interaction_rows(interaction_index, plan.x_shape)
         fn = self._compiled_fn("hessians", plan)
         try:
-            result = self._run(fn, plan, batch_size, verbose, rows_index=rows_index)
+            result = self._run(fn, plan, rows_index=rows_index)
         except ValueError as err:
             if "without handle data" not in str(err):
                 raise
@@ -235,12 +267,13 @@ class PathExplainerTF:
         use_expectation,
         output_indices,
         seed,
+        verbose,
         second_order,
     ) -> _Plan:
-        check_positive_int(batch_size, "batch_size")
+        batch_size, seed, verbose = self._check_common(batch_size, seed, verbose)
         num_samples = check_positive_int(num_samples, "num_samples")
-        seed = check_seed(seed)
-        x = as_float_array(inputs, "inputs", min_rank=2, allow_nonfinite=self.allow_nonfinite)
+        use_expectation = check_bool(use_expectation, "use_expectation")
+        x = self._check_inputs(inputs)
         n = x.shape[0]
         b = as_float_array(
             baseline,
@@ -280,8 +313,7 @@ class PathExplainerTF:
             alphas = np.tile(nodes, n)
             weights = np.tile(node_weights, n)
 
-        output_shape = self._output_shape(x)
-        targets, leading = resolve_output_indices(output_indices, output_shape, n)
+        targets, leading = self._targets(x, output_indices, batch_size)
         return _Plan(
             inputs=x,
             baseline=b,
@@ -290,20 +322,16 @@ class PathExplainerTF:
             weights=weights.astype(x.dtype),
             targets=targets,
             leading=leading,
+            rows_per_call=self._rows_per_call(x, batch_size, order=2 if second_order else 1),
+            verbose=verbose,
         )
 
-    def _output_shape(self, x: np.ndarray) -> tuple[int, ...]:
-        """Per-row output shape, after checking the model on one row.
-
-        The eager probe and gradient check cost about 0.2 s on an LSTM, so they run
-        once per input shape and dtype, like the compiled functions.
-        """
-        key = (x.shape[1:], x.dtype.name)
-        if key not in self._output_shapes:
-            shape = probe_output(self._model_fn, x[:1], self.allow_nonfinite)
-            check_differentiable(self._model_fn, x[:1])
-            self._output_shapes[key] = shape
-        return self._output_shapes[key]
+    def _per_input_arguments(self, inputs, arguments) -> dict:
+        """A baseline is per input only for integrated gradients (a reference set of
+        expected gradients is shared by every copy)."""
+        if arguments.get("use_expectation", True):
+            return {}
+        return super()._per_input_arguments(inputs, arguments)
 
     @staticmethod
     def _interaction_rows(interaction_index, x_shape) -> np.ndarray:
@@ -322,36 +350,46 @@ class PathExplainerTF:
     # ------------------------------------------------------------------ execution
     def _compiled_fn(self, kind: str, plan: _Plan):
         """One tf.function per kind, input shape and dtype, traced once."""
-        key = (kind, plan.x_shape, plan.inputs.dtype.name)
-        if key not in self._compiled:
-            if kind == "gradients":
-                fn = _gradient_rows(self._model_fn, plan.x_shape, plan.inputs.dtype)
-            else:
-                fn = _hessian_rows(
-                    self._model_fn, plan.x_shape, plan.inputs.dtype, self.hessian_method
-                )
-            self._compiled[key] = fn
-        return self._compiled[key]
+        x_shape, dtype = plan.x_shape, plan.inputs.dtype
+        if kind == "gradients":
+            build = lambda: _gradient_rows(self._model_fn, x_shape, dtype)  # noqa: E731
+        else:
+            build = lambda: _hessian_rows(self._model_fn, x_shape, dtype, self.hessian_method)  # noqa: E731
+        return self._function((kind, x_shape, dtype.name), build)
 
-    def _run(self, fn, plan: _Plan, batch_size, verbose, rows_index) -> np.ndarray:
-        """Run ``fn`` over all rows in chunks; sum row contributions per input."""
+    def _run(self, fn, plan: _Plan, rows_index) -> np.ndarray:
+        """Run ``fn`` over all rows in chunks; sum row contributions per input.
+
+        For gradients a model row is a path point. For Hessians it is a (path point,
+        Hessian row) pair: each call takes ``p`` path points times ``q`` Hessian rows
+        with ``p * q <= rows_per_call``, so memory is bounded whatever ``T * F``.
+        """
         n, s = plan.n_inputs, plan.num_samples
         d = int(np.prod(plan.x_shape))
-        n_rows = n * s
+        n_points = n * s
         runs = plan.targets.shape[0]
-        out_tail = plan.x_shape if rows_index is None else (len(rows_index), d)
+        budget = plan.rows_per_call
+        if rows_index is None:
+            out_tail, row_chunks, points_per_call = plan.x_shape, [None], budget
+        else:
+            r = len(rows_index)
+            n_parts = -(-r // budget)  # ceil: Hessian rows split in equal parts
+            q = -(-r // n_parts)
+            out_tail = (r, d)
+            row_chunks = [(start, min(start + q, r)) for start in range(0, r, q)]
+            points_per_call = max(budget // q, 1)
         result = np.zeros((runs, n) + tuple(out_tail), plan.inputs.dtype)
 
         x_all = tf.constant(plan.inputs)
         b_all = tf.constant(plan.baseline)
         input_index = np.repeat(np.arange(n, dtype=np.int32), s)
-        extra = () if rows_index is None else (tf.constant(rows_index),)
-        progress = Progress(runs * n_rows, verbose, unit="path points")
+        per_point = 1 if rows_index is None else len(rows_index)
+        progress = self._progress(runs * n_points * per_point, plan.verbose, unit="rows")
         for run in range(runs):
             row_targets = plan.targets[run][input_index]
-            for start, stop in chunks(n_rows, batch_size):
+            for start, stop in chunks(n_points, points_per_call):
                 first, last = input_index[start], input_index[stop - 1]
-                summed = fn(
+                args = (
                     x_all,
                     b_all,
                     input_index[start:stop],
@@ -361,11 +399,18 @@ class PathExplainerTF:
                     row_targets[start:stop],
                     np.int32(first),
                     np.int32(last - first + 1),
-                    *extra,
                 )
-                result[run, first : last + 1] += summed.numpy()
-                progress.advance(stop - start)
-        return result.reshape(plan.leading + result.shape[1:]) if plan.leading else result[0]
+                for part in row_chunks:
+                    if part is None:
+                        summed = fn(*args)
+                        result[run, first : last + 1] += summed.numpy()
+                        progress.advance(stop - start)
+                    else:
+                        h0, h1 = part
+                        summed = fn(*args, rows_index[h0:h1])
+                        result[run, first : last + 1, h0:h1] += summed.numpy()
+                        progress.advance((stop - start) * (h1 - h0))
+        return self._shape_result(result, plan.leading)
 
 
 def _is_non_recurrent_keras(model) -> bool:

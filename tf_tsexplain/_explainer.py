@@ -1,0 +1,223 @@
+"""The explainer contract: the base class every explainer of the toolkit builds on.
+
+Every explainer is built from a model and explains inputs ``(N, *x_shape)`` (``(N, T,
+F)`` sequences) with one call convention::
+
+    explainer.method(inputs, [baseline,] ..., *, output_indices=None,
+                     batch_size=None, seed=None, verbose=False)
+
+- ``output_indices``: which scalar of the model output is explained, with one meaning
+  everywhere (see :mod:`tf_tsexplain._targets`): None, an int, one per input, a
+  ``(time, class)`` tuple or one per input, or ``"predicted"``.
+- ``batch_size``: the most rows the model sees in one call (path points, noisy or
+  masked copies, Hessian tiles). None picks it from the memory budget (1 GiB by
+  default; ``memory_budget=`` per explainer or
+  :func:`tf_tsexplain.set_memory_budget`), so that default calls stay fast and
+  within memory; an int is honoured as given.
+- ``seed``: None or an int >= 0; the same seed gives the same result, whatever
+  ``batch_size``. Deterministic methods accept and ignore it.
+- ``verbose``: a progress bar (keras' Progbar) over model rows.
+
+Results are numpy arrays shaped like the inputs (with leading output axes when
+``output_indices=None`` on a model with several outputs), float32 unless the inputs
+are float64. Bad arguments raise before any model call: ``TypeError`` for a value of
+the wrong kind, ``ValueError`` for a wrong value or shape, naming the argument.
+
+The base holds what every method shares: argument checks, the output probe (once per
+input shape), target resolution, the cache of compiled functions (one trace per
+kind and input signature), the chunk size and the progress bar, and the
+per-input argument handling that wrappers such as TSR need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from tf_tsexplain._batching import Progress, check_memory_budget, rows_per_call
+from tf_tsexplain._model import as_model_fn, check_differentiable, probe_output, row_bytes
+from tf_tsexplain._targets import PREDICTED, resolve_output_indices
+from tf_tsexplain._validation import (
+    as_float_array,
+    check_batch_size,
+    check_bool,
+    check_seed,
+    check_verbose,
+)
+
+
+class Explainer:
+    """Base class of the explainers: the shared contract (see the module docstring).
+
+    Args:
+        model: a Keras model (called with ``training=False``) or any callable mapping
+            a float tensor batch ``(rows, *x_shape)`` to ``(rows, *output_shape)``
+            with TensorFlow ops. Rows must not interact (no computation across the
+            batch axis at inference).
+        allow_nonfinite: accept NaN/Inf in inputs and baselines (results then hold
+            NaN). By default they are an error.
+        memory_budget: bytes of working memory per model call when ``batch_size`` is
+            None (>= 1 MiB); None uses the process-wide budget (1 GiB unless changed
+            with :func:`tf_tsexplain.set_memory_budget`).
+
+    Subclasses set :attr:`derivative_order` (0: model outputs only, 1: gradients, 2:
+    Hessian rows; used for the memory estimate and the differentiability check) and
+    :attr:`positional_arguments` (the names of the arguments a caller may give by
+    position after ``inputs``, for :meth:`bind_arguments`).
+    """
+
+    derivative_order = 1
+    positional_arguments: tuple[str, ...] = ()
+
+    def __init__(self, model, *, allow_nonfinite: bool = False, memory_budget: int | None = None):
+        self.model = model
+        self.allow_nonfinite = check_bool(allow_nonfinite, "allow_nonfinite")
+        self.memory_budget = None if memory_budget is None else check_memory_budget(memory_budget)
+        self._model_fn = as_model_fn(model)
+        self._compiled: dict = {}
+        self._output_shapes: dict = {}
+
+    # ------------------------------------------------------------------ checks
+    @staticmethod
+    def _check_common(batch_size, seed, verbose) -> tuple[int | None, int | None, bool]:
+        """The common keyword arguments, checked (before any model call)."""
+        return check_batch_size(batch_size), check_seed(seed), check_verbose(verbose)
+
+    def _check_inputs(self, inputs, name: str = "inputs", min_rank: int = 2) -> np.ndarray:
+        """``inputs`` as a float array ``(N, *x_shape)`` (float32 unless float64)."""
+        return as_float_array(inputs, name, min_rank=min_rank, allow_nonfinite=self.allow_nonfinite)
+
+    def _output_shape(self, x: np.ndarray) -> tuple[int, ...]:
+        """Per-row output shape, after checking the model on one row.
+
+        The eager probe (and gradient check) costs about 0.2 s on an LSTM, so it runs
+        once per input shape and dtype, like the compiled functions.
+        """
+        key = (x.shape[1:], x.dtype.name)
+        if key not in self._output_shapes:
+            shape = probe_output(self._model_fn, x[:1], self.allow_nonfinite)
+            if self.derivative_order > 0:
+                check_differentiable(self._model_fn, x[:1])
+            self._output_shapes[key] = shape
+        return self._output_shapes[key]
+
+    def _targets(self, x: np.ndarray, output_indices, batch_size: int | None):
+        """``(targets (runs, N) int32, leading axes)`` for ``output_indices``."""
+        shape = self._output_shape(x)
+        return resolve_output_indices(
+            output_indices, shape, len(x), predict=lambda: self.predict(x, batch_size=batch_size)
+        )
+
+    def _rows_per_call(
+        self, x: np.ndarray, batch_size: int | None, order: int | None = None
+    ) -> int:
+        """Model rows per call: ``batch_size``, or what fits in the memory budget."""
+        order = self.derivative_order if order is None else order
+        cost = row_bytes(self.model, x.shape[1:], x.dtype.itemsize, order)
+        return rows_per_call(batch_size, cost, self.memory_budget)
+
+    # ------------------------------------------------------------------ execution
+    def _function(self, key: tuple, build: Callable[[], Callable]) -> Callable:
+        """The compiled function for ``key`` (kind, shapes, dtype), built once."""
+        if key not in self._compiled:
+            self._compiled[key] = build()
+        return self._compiled[key]
+
+    def predict(self, inputs, *, batch_size: int | None = None) -> np.ndarray:
+        """Model outputs ``(N, *output_shape)`` through one compiled function, chunked.
+
+        Args:
+            inputs: ``(N, *x_shape)`` floats.
+            batch_size: most rows per model call (None: from the memory budget).
+        """
+        batch_size = check_batch_size(batch_size)
+        x = self._check_inputs(inputs)
+        rows = self._rows_per_call(x, batch_size, order=0)
+        model_fn = self._model_fn
+
+        def build():
+            spec = tf.TensorSpec((None,) + x.shape[1:], tf.as_dtype(x.dtype))
+            return tf.function(lambda batch: model_fn(batch), input_signature=[spec])
+
+        fn = self._function(("predict", x.shape[1:], x.dtype.name), build)
+        parts = [np.asarray(fn(x[start : start + rows])) for start in range(0, len(x), rows)]
+        return np.concatenate(parts)
+
+    @staticmethod
+    def _progress(total: int | None, verbose: bool, unit: str = "rows") -> Progress:
+        return Progress(total, verbose, unit=unit)
+
+    @staticmethod
+    def _shape_result(result: np.ndarray, leading: tuple[int, ...]) -> np.ndarray:
+        """``(runs, N, ...)`` -> ``(*leading, N, ...)``, or ``(N, ...)`` for one run."""
+        return result.reshape(leading + result.shape[1:]) if leading else result[0]
+
+    # ------------------------------------------------------------------ wrappers
+    def bind_arguments(self, args: tuple, kwargs: dict) -> dict:
+        """Arguments after ``inputs`` as one dict of names, for wrappers (TSR).
+
+        Positional arguments are named by :attr:`positional_arguments` (the method's
+        documented order); an argument given twice, or more positional arguments
+        than the method takes, is a TypeError.
+        """
+        if len(args) > len(self.positional_arguments):
+            raise TypeError(
+                f"{type(self).__name__} takes at most {len(self.positional_arguments)} "
+                f"positional argument(s) after `inputs` ({', '.join(self.positional_arguments)}"
+                f"); received {len(args)}. Pass the others by keyword."
+            )
+        bound = dict(zip(self.positional_arguments, args, strict=False))
+        for name in kwargs:
+            if name in bound:
+                raise TypeError(f"Argument `{name}` given by position and by keyword.")
+        bound.update(kwargs)
+        return bound
+
+    def copies_arguments(self, inputs: np.ndarray, arguments: dict) -> Callable[[np.ndarray], dict]:
+        """For wrappers that explain modified copies of inputs (TSR, ...).
+
+        Returns ``for_copies(owner) -> arguments``: the arguments for copies whose
+        inputs are ``inputs[owner]``. Per-input arguments are repeated for each
+        input's copies: ``output_indices`` with one entry per input (a list or array;
+        a tuple is one target for all), ``"predicted"`` (resolved once on the
+        unmodified inputs, so that every copy explains its input's predicted class),
+        and a baseline with one row per input (see :meth:`_per_input_arguments`).
+        """
+        n = len(inputs)
+        per_input = {}
+        oi = arguments.get("output_indices")
+        if isinstance(oi, str) and oi == PREDICTED:
+            shape = self._output_shape(inputs)
+            if int(np.prod(shape)) > 1:
+                targets, _ = self._targets(inputs, oi, arguments.get("batch_size"))
+                per_input["output_indices"] = targets[0]  # outputs (N, C): flat == class
+            else:
+                arguments = {**arguments, "output_indices": None}
+        elif oi is not None and not isinstance(oi, tuple):
+            arr = np.asarray(oi)
+            if arr.ndim >= 1 and arr.shape[0] == n:
+                per_input["output_indices"] = arr
+        per_input.update(self._per_input_arguments(inputs, arguments))
+
+        def for_copies(owner: np.ndarray) -> dict:
+            copied = dict(arguments)
+            for name, value in per_input.items():
+                copied[name] = value[owner]
+            return copied
+
+        return for_copies
+
+    def _per_input_arguments(self, inputs: np.ndarray, arguments: dict) -> dict:
+        """Method-specific per-input arguments ``name -> array (N, ...)``.
+
+        The default: a ``baseline`` shaped like ``inputs`` (one per input) when the
+        method takes a baseline. Subclasses extend it (a reference set is shared, not
+        per input; SmoothGrad's noise scale is per input).
+        """
+        baseline = arguments.get("baseline")
+        if "baseline" in self.positional_arguments and baseline is not None and len(inputs) > 1:
+            if np.shape(baseline) == inputs.shape:
+                return {"baseline": np.asarray(baseline)}
+        return {}
