@@ -196,7 +196,7 @@ def test_base_method_errors():
         Saliency(linear).attributions(np.zeros(3, np.float32))
     with pytest.raises(TypeError, match="`inputs` must hold floating point"):
         Saliency(linear).attributions(np.zeros((2, T, F), int))
-    with pytest.raises(ValueError, match="`noise_level` must be a finite number >= 0"):
+    with pytest.raises(ValueError, match="`noise_level` must be >= 0"):
         SmoothGrad(quadratic).attributions(X, noise_level=-1.0)
     with pytest.raises(ValueError, match="`num_samples` must be >= 1"):
         SmoothGrad(quadratic).attributions(X, num_samples=0)

@@ -145,16 +145,20 @@ def test_bad_input():
     with pytest.raises(TypeError, match="`explainer` must have an `attributions"):
         TemporalSaliencyRescaling(NoAttributions())
     sal = Saliency(white_box)
-    for bad in (1.0, -0.1, float("nan"), "0.5"):
-        with pytest.raises(ValueError, match="`threshold` .* must be in \\[0, 1\\)"):
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match="`threshold` must be in \\[0, 1\\)"):
             TemporalSaliencyRescaling(sal, threshold=bad)
+    with pytest.raises(ValueError, match="`threshold` must be finite"):
+        TemporalSaliencyRescaling(sal, threshold=float("nan"))
+    with pytest.raises(TypeError, match="`threshold` must be a number. Received: threshold='0.5'"):
+        TemporalSaliencyRescaling(sal, threshold="0.5")
     with pytest.raises(ValueError, match="`variant` must be one of"):
         TemporalSaliencyRescaling(sal, variant="two_step")
     with pytest.raises(ValueError, match="needs `feature_groups`"):
         TemporalSaliencyRescaling(sal, variant="feature_grouping")
     with pytest.raises(ValueError, match="more than one group"):
         TemporalSaliencyRescaling(sal, variant="feature_grouping", feature_groups=[[0, 1], [1]])
-    with pytest.raises(ValueError, match="`mask_value` must be a number or 'first_cell'"):
+    with pytest.raises(ValueError, match="`mask_value` must be one of \\('first_cell',\\)"):
         TemporalSaliencyRescaling(sal, mask_value="mean")
 
     calls = []
@@ -201,12 +205,18 @@ def two_output_white_box(x):
 def test_explainer_arguments_are_bound_by_name():
     x = np.random.default_rng(7).normal(size=(3, T, F)).astype(np.float32)
     tsr = TemporalSaliencyRescaling(Saliency(two_output_white_box))
-    # Saliency.attributions(inputs, output_indices, ...): a positional list is
-    # output_indices (one per input), not a baseline
-    positional = tsr.attributions(x, [0, 1, 0])
+    # Saliency.attributions(inputs, *, output_indices, ...): keyword-only, per input
     keyword = tsr.attributions(x, output_indices=[0, 1, 0])
-    np.testing.assert_array_equal(positional, keyword)
     assert not np.allclose(keyword[1], tsr.attributions(x, output_indices=[0, 0, 0])[1])
+    with pytest.raises(TypeError, match="at most 0 positional argument"):
+        tsr.attributions(x, [0, 1, 0])
+    # "predicted" is resolved once on the unmasked inputs: each copy explains its
+    # input's predicted class, not the class predicted for the masked copy
+    predicted = np.argmax(two_output_white_box(tf.constant(x)).numpy(), axis=1)
+    np.testing.assert_array_equal(
+        tsr.attributions(x, output_indices="predicted"),
+        tsr.attributions(x, output_indices=predicted),
+    )
     # PathExplainerTF.attributions(inputs, baseline, batch_size, num_samples,
     # use_expectation, output_indices): use_expectation=False given by position
     # makes the (N, T, F) baseline one per input, as with keywords
@@ -236,8 +246,8 @@ def test_explainer_arguments_are_bound_by_name():
         output_indices=np.array([1, 0, 1]),
     )
     np.testing.assert_allclose(by_keyword, ref, rtol=1e-4, atol=1e-5)
-    with pytest.raises(TypeError, match="do not fit the base method"):
-        tsr.attributions(x, [0, 1, 0], output_indices=[0, 1, 0])
+    with pytest.raises(TypeError, match="given by position and by keyword"):
+        tsr_ig.attributions(x, base, baseline=base)
 
 
 def test_smoothgrad_under_tsr_keeps_each_inputs_noise_scale():

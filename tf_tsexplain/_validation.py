@@ -133,10 +133,14 @@ def check_real(
     low_bad = min_val is not None and (value < min_val or (not include_min and value == min_val))
     high_bad = max_val is not None and (value > max_val or (not include_max and value == max_val))
     if low_bad or high_bad:
-        lo = "-inf" if min_val is None else f"{min_val:g}"
-        hi = "inf" if max_val is None else f"{max_val:g}"
-        interval = f"{'[' if include_min else '('}{lo}, {hi}{']' if include_max else ')'}"
-        raise ValueError(f"`{name}` must be in {interval}. Received: {name}={value:g}.")
+        if max_val is None:
+            bound = f"{'>=' if include_min else '>'} {min_val:g}"
+        elif min_val is None:
+            bound = f"{'<=' if include_max else '<'} {max_val:g}"
+        else:
+            low, high = "[" if include_min else "(", "]" if include_max else ")"
+            bound = f"in {low}{min_val:g}, {max_val:g}{high}"
+        raise ValueError(f"`{name}` must be {bound}. Received: {name}={value:g}.")
     return value
 
 

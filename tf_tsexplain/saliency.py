@@ -1,12 +1,12 @@
 """Simple attribution methods: gradients and perturbations.
 
-Every class is built from a model (a Keras model or a callable on float batches) and
-has ``attributions(inputs, [baseline,] ..., output_indices=None, batch_size=...,
-verbose=False, seed=None)`` with the call convention of
-:meth:`tf_tsexplain.PathExplainerTF.attributions`: ``inputs`` are ``(N, *x_shape)``
-(``(N, T, F)`` sequences), results have the inputs' shape (with leading output axes
-when ``output_indices=None`` on a model with several outputs), float32 unless the
-inputs are float64.
+Every class is an :class:`~tf_tsexplain.Explainer` built from a model (a Keras model
+or a callable on float batches) and has ``attributions(inputs, [baseline,] *, ...,
+output_indices=None, batch_size=None, seed=None, verbose=False)``: ``inputs`` are
+``(N, *x_shape)`` (``(N, T, F)`` sequences), results have the inputs' shape (with
+leading output axes when ``output_indices=None`` on a model with several outputs),
+float32 unless the inputs are float64. Everything after ``inputs`` (and ``baseline``
+for the perturbation methods that have one) is keyword-only.
 
 - :class:`Saliency`: the gradient ``d f / d x`` (optionally its absolute value).
 - :class:`InputXGradient`: ``x * d f / d x``.
@@ -30,10 +30,10 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-from tf_tsexplain._batching import Progress, chunks
-from tf_tsexplain._model import as_model_fn, check_differentiable, probe_output
-from tf_tsexplain._targets import resolve_output_indices, select_output
-from tf_tsexplain._validation import as_float_array, check_positive_int, check_seed
+from tf_tsexplain._batching import chunks
+from tf_tsexplain._explainer import Explainer
+from tf_tsexplain._targets import select_output
+from tf_tsexplain._validation import as_float_array, check_bool, check_positive_int, check_real
 
 __all__ = [
     "FeatureAblation",
@@ -45,47 +45,25 @@ __all__ = [
 ]
 
 
-class _ModelMethod:
-    """Shared parts: the model adapter, checks, targets and compiled functions."""
+class _ModelMethod(Explainer):
+    """Shared parts of the simple methods: checked inputs, targets and chunk size."""
 
-    _differentiable = False
-
-    def __init__(self, model, allow_nonfinite: bool = False):
-        self.model = model
-        self.allow_nonfinite = allow_nonfinite
-        self._model_fn = as_model_fn(model)
-        self._compiled: dict = {}
-        self._output_shapes: dict = {}
-
-    def _prepare(self, inputs, output_indices, batch_size, seed):
-        """Validated inputs ``(N, *x_shape)``, targets ``(runs, N)`` and leading axes."""
-        check_positive_int(batch_size, "batch_size")
-        check_seed(seed)
-        x = as_float_array(inputs, "inputs", min_rank=2, allow_nonfinite=self.allow_nonfinite)
-        key = (x.shape[1:], x.dtype.name)
-        if key not in self._output_shapes:
-            shape = probe_output(self._model_fn, x[:1], self.allow_nonfinite)
-            if self._differentiable:
-                check_differentiable(self._model_fn, x[:1])
-            self._output_shapes[key] = shape
-        targets, leading = resolve_output_indices(output_indices, self._output_shapes[key], len(x))
-        return x, targets, leading
+    def _prepare(self, inputs, output_indices, batch_size, seed, verbose):
+        """Checked ``(x, targets (runs, N), leading axes, rows per call, verbose)``."""
+        batch_size, _, verbose = self._check_common(batch_size, seed, verbose)
+        x = self._check_inputs(inputs)
+        targets, leading = self._targets(x, output_indices, batch_size)
+        return x, targets, leading, self._rows_per_call(x, batch_size), verbose
 
     def _fn(self, kind: str, x: np.ndarray, builder):
-        key = (kind, x.shape[1:], x.dtype.name)
-        if key not in self._compiled:
-            self._compiled[key] = builder(self._model_fn, x.shape[1:], x.dtype)
-        return self._compiled[key]
-
-    @staticmethod
-    def _shape_result(result: np.ndarray, leading: tuple[int, ...]) -> np.ndarray:
-        """``(runs, N, *x_shape)`` -> ``(*leading, N, *x_shape)`` or ``(N, *x_shape)``."""
-        return result.reshape(leading + result.shape[1:]) if leading else result[0]
+        return self._function(
+            (kind, x.shape[1:], x.dtype.name), lambda: builder(self._model_fn, x.shape[1:], x.dtype)
+        )
 
 
 # ---------------------------------------------------------------------- gradients
-def _gradient_sums(model_fn, x_shape, dtype):
-    """Compiled: per-input sums of ``weight * grad f(row)`` over a chunk of rows."""
+def _gradient_sums(model_fn, x_shape, dtype, absolute=False):
+    """Compiled: per-input sums of ``weight * grad f(row)`` (or ``|grad|``) over a chunk."""
     tf_dtype = tf.as_dtype(dtype)
 
     @tf.function(
@@ -102,6 +80,8 @@ def _gradient_sums(model_fn, x_shape, dtype):
             tape.watch(rows)
             y = select_output(tf.cast(model_fn(rows), rows.dtype), target)
         grads = tape.gradient(y, rows)
+        if absolute:  # Python bool: decided at trace time
+            grads = tf.abs(grads)
         weighted = tf.reshape(weights, [-1] + [1] * len(x_shape)) * grads
         return tf.math.unsorted_segment_sum(weighted, segment, n_seg)
 
@@ -109,15 +89,19 @@ def _gradient_sums(model_fn, x_shape, dtype):
 
 
 class _GradientMethod(_ModelMethod):
-    _differentiable = True
+    derivative_order = 1
 
-    def _gradients(self, x, targets, batch_size, verbose, noise=None, sigma=None):
-        """Mean gradient per input over ``S`` rows ``x + sigma_n * noise[s]``.
+    def _gradients(self, x, targets, batch_size, verbose, noise=None, sigma=None, absolute=False):
+        """Mean gradient (or ``|gradient|``) per input over ``S`` rows ``x + sigma_n *
+        noise[s]``.
 
         ``noise`` is ``(S, *x_shape)`` (None: one row per input, the input itself).
         Rows are ordered input by input, so each chunk covers consecutive inputs.
         """
-        fn = self._fn("gradients", x, _gradient_sums)
+        fn = self._function(
+            ("gradients", x.shape[1:], x.dtype.name, absolute),
+            lambda: _gradient_sums(self._model_fn, x.shape[1:], x.dtype, absolute),
+        )
         n = len(x)
         s = 1 if noise is None else len(noise)
         n_rows = n * s
@@ -126,7 +110,7 @@ class _GradientMethod(_ModelMethod):
         input_index = np.repeat(np.arange(n), s)
         sample_index = np.tile(np.arange(s), n)
         weights = np.full(n_rows, 1.0 / s, x.dtype)
-        progress = Progress(runs * n_rows, verbose, unit="rows")
+        progress = self._progress(runs * n_rows, verbose)
         for run in range(runs):
             for start, stop in chunks(n_rows, batch_size):
                 idx = input_index[start:stop]
@@ -160,29 +144,41 @@ class Saliency(_GradientMethod):
     Cost: one gradient row per input.
     """
 
-    def __init__(self, model, absolute: bool = False, allow_nonfinite: bool = False):
-        super().__init__(model, allow_nonfinite)
-        self.absolute = bool(absolute)
+    def __init__(
+        self,
+        model,
+        absolute: bool = False,
+        allow_nonfinite: bool = False,
+        *,
+        memory_budget: int | None = None,
+    ):
+        super().__init__(model, allow_nonfinite=allow_nonfinite, memory_budget=memory_budget)
+        self.absolute = check_bool(absolute, "absolute")
 
     def attributions(
         self,
         inputs,
+        *,
         output_indices=None,
-        batch_size: int = 256,
-        verbose: bool = False,
+        batch_size: int | None = None,
         seed: int | None = None,
+        verbose: bool = False,
     ) -> np.ndarray:
         """Gradients ``(N, *x_shape)`` of the explained output at each input.
 
         Args:
             inputs: ``(N, *x_shape)`` floats, e.g. ``(N, T, F)``.
-            output_indices: the target, as in :meth:`PathExplainerTF.attributions`.
-            batch_size: most rows sent to the model at once.
-            verbose: show a progress bar.
+            output_indices: the target (see :class:`tf_tsexplain.Explainer`): None,
+                an int, one per input, ``(time, class)``, or ``"predicted"``.
+            batch_size: most rows sent to the model at once (None: from the memory
+                budget).
             seed: unused (deterministic method); accepted for a uniform signature.
+            verbose: show a progress bar.
         """
-        x, targets, leading = self._prepare(inputs, output_indices, batch_size, seed)
-        grads = self._gradients(x, targets, batch_size, verbose)
+        x, targets, leading, rows, verbose = self._prepare(
+            inputs, output_indices, batch_size, seed, verbose
+        )
+        grads = self._gradients(x, targets, rows, verbose)
         return self._shape_result(np.abs(grads) if self.absolute else grads, leading)
 
 
@@ -192,14 +188,17 @@ class InputXGradient(_GradientMethod):
     def attributions(
         self,
         inputs,
+        *,
         output_indices=None,
-        batch_size: int = 256,
-        verbose: bool = False,
+        batch_size: int | None = None,
         seed: int | None = None,
+        verbose: bool = False,
     ) -> np.ndarray:
         """``(N, *x_shape)`` input-times-gradient maps; arguments as :class:`Saliency`."""
-        x, targets, leading = self._prepare(inputs, output_indices, batch_size, seed)
-        return self._shape_result(x * self._gradients(x, targets, batch_size, verbose), leading)
+        x, targets, leading, rows, verbose = self._prepare(
+            inputs, output_indices, batch_size, seed, verbose
+        )
+        return self._shape_result(x * self._gradients(x, targets, rows, verbose), leading)
 
 
 class SmoothGrad(_GradientMethod):
@@ -232,20 +231,28 @@ class SmoothGrad(_GradientMethod):
 
     DEFAULT_NOISE_LEVEL = 0.15
 
-    def __init__(self, model, absolute: bool = False, allow_nonfinite: bool = False):
-        super().__init__(model, allow_nonfinite)
-        self.absolute = bool(absolute)
+    def __init__(
+        self,
+        model,
+        absolute: bool = False,
+        allow_nonfinite: bool = False,
+        *,
+        memory_budget: int | None = None,
+    ):
+        super().__init__(model, allow_nonfinite=allow_nonfinite, memory_budget=memory_budget)
+        self.absolute = check_bool(absolute, "absolute")
 
     def attributions(
         self,
         inputs,
-        output_indices=None,
-        batch_size: int = 256,
-        verbose: bool = False,
-        seed: int | None = None,
+        *,
         num_samples: int = 50,
         noise_level: float | None = None,
         stdevs=None,
+        output_indices=None,
+        batch_size: int | None = None,
+        seed: int | None = None,
+        verbose: bool = False,
     ) -> np.ndarray:
         """``(N, *x_shape)`` smoothed gradients.
 
@@ -266,17 +273,30 @@ class SmoothGrad(_GradientMethod):
                 "Give `noise_level` (relative to each input's range) or `stdevs` "
                 "(absolute), not both."
             )
-        x, targets, leading = self._prepare(inputs, output_indices, batch_size, seed)
-        if stdevs is None:
+        if noise_level is not None:
+            check_real(noise_level, "noise_level", min_val=0)
+        x = self._check_inputs(inputs)
+        sigma = None if stdevs is None else _check_stdevs(stdevs, len(x)).astype(x.dtype)
+        x, targets, leading, rows, verbose = self._prepare(
+            x, output_indices, batch_size, seed, verbose
+        )
+        if sigma is None:
             sigma = self.noise_stdevs(x, noise_level)
-        else:
-            sigma = _check_stdevs(stdevs, len(x)).astype(x.dtype)
         noise = np.random.default_rng(seed).standard_normal((s,) + x.shape[1:]).astype(x.dtype)
-        if self.absolute:
-            result = self._abs_gradients(x, targets, batch_size, verbose, noise, sigma)
-        else:
-            result = self._gradients(x, targets, batch_size, verbose, noise, sigma)
+        result = self._gradients(x, targets, rows, verbose, noise, sigma, absolute=self.absolute)
         return self._shape_result(result, leading)
+
+    def _per_input_arguments(self, inputs, arguments) -> dict:
+        """Copies keep their input's noise scale: ``noise_level`` becomes per-input
+        ``stdevs`` (so masking the cells holding an input's max or min does not
+        change the noise), and per-input ``stdevs`` are repeated."""
+        stdevs = arguments.get("stdevs")
+        if stdevs is None:
+            level = arguments.pop("noise_level", None)
+            return {"stdevs": self.noise_stdevs(inputs, level)}
+        if np.ndim(stdevs) == 1 and len(stdevs) == len(inputs):
+            return {"stdevs": np.asarray(stdevs)}
+        return {}
 
     def noise_stdevs(self, inputs, noise_level: float | None = None) -> np.ndarray:
         """The absolute noise standard deviation ``(N,)`` that ``noise_level`` gives
@@ -288,24 +308,10 @@ class SmoothGrad(_GradientMethod):
         """
         if noise_level is None:
             noise_level = self.DEFAULT_NOISE_LEVEL
-        if (
-            isinstance(noise_level, bool)
-            or not isinstance(noise_level, numbers.Real)
-            or not np.isfinite(noise_level)
-            or noise_level < 0
-        ):
-            raise ValueError(f"`noise_level` must be a finite number >= 0, got {noise_level!r}.")
+        noise_level = check_real(noise_level, "noise_level", min_val=0)
         x = as_float_array(inputs, "inputs", min_rank=2, allow_nonfinite=self.allow_nonfinite)
         flat = x.reshape(len(x), -1)
         return (noise_level * (flat.max(1) - flat.min(1))).astype(x.dtype)
-
-    def _abs_gradients(self, x, targets, batch_size, verbose, noise, sigma):
-        """Mean of ``|g|``: one sample at a time through :meth:`_gradients`."""
-        total = np.zeros((targets.shape[0],) + x.shape, x.dtype)
-        for z in noise:
-            shifted = x + sigma.reshape((-1,) + (1,) * (x.ndim - 1)) * z
-            total += np.abs(self._gradients(shifted.astype(x.dtype), targets, batch_size, verbose))
-        return total / len(noise)
 
 
 def _check_stdevs(stdevs, n: int) -> np.ndarray:
@@ -361,6 +367,8 @@ def _masked_outputs(model_fn, x_shape, dtype):
 class _PerturbationMethod(_ModelMethod):
     """``f(x) - f(x perturbed by mask g)``, spread over the cells of each mask."""
 
+    derivative_order = 0
+
     def _differences(self, x, fills, fill_of, masks, targets, batch_size, verbose):
         """Attributions ``(runs, N, *x_shape)`` from G boolean masks ``(G, *x_shape)``.
 
@@ -381,7 +389,7 @@ class _PerturbationMethod(_ModelMethod):
         count = flat_masks.sum(0)
         count[count == 0] = 1.0
         result = np.empty((runs, n) + x.shape[1:], x.dtype)
-        progress = Progress(runs * len(input_index), verbose, unit="rows")
+        progress = self._progress(runs * len(input_index), verbose)
         for run in range(runs):
             values = np.empty(len(input_index), x.dtype)
             row_targets = targets[run][input_index].astype(np.int32)
@@ -447,12 +455,13 @@ class Occlusion(_PerturbationMethod):
         self,
         inputs,
         baseline=0.0,
+        *,
         window=None,
         strides=None,
         output_indices=None,
-        batch_size: int = 256,
-        verbose: bool = False,
+        batch_size: int | None = None,
         seed: int | None = None,
+        verbose: bool = False,
     ) -> np.ndarray:
         """``(N, *x_shape)`` occlusion attributions.
 
@@ -466,7 +475,7 @@ class Occlusion(_PerturbationMethod):
             output_indices, batch_size, verbose: as :class:`Saliency`.
             seed: unused; accepted for a uniform signature.
         """
-        x, targets, leading = self._prepare(inputs, output_indices, batch_size, seed)
+        x = self._check_inputs(inputs)
         x_shape = x.shape[1:]
         window = self._axis_ints(window, x_shape, "window")
         strides = self._axis_ints(strides, x_shape, "strides")
@@ -475,6 +484,10 @@ class Occlusion(_PerturbationMethod):
                 raise ValueError(
                     f"`window` {window} is larger than the input on axis {axis + 1} (size {size})."
                 )
+        fills = self._fill_values(baseline, x)
+        x, targets, leading, rows, verbose = self._prepare(
+            x, output_indices, batch_size, seed, verbose
+        )
         starts = [
             range(0, size - w + 1, s) for size, w, s in zip(x_shape, window, strides, strict=True)
         ]
@@ -484,9 +497,8 @@ class Occlusion(_PerturbationMethod):
             mask[tuple(slice(c, c + w) for c, w in zip(corner, window, strict=True))] = True
             masks.append(mask)
         masks = np.stack(masks)
-        fills = self._fill_values(baseline, x)
         fill_of = np.repeat(np.arange(len(x))[:, None], len(masks), axis=1)
-        result = self._differences(x, fills, fill_of, masks, targets, batch_size, verbose)
+        result = self._differences(x, fills, fill_of, masks, targets, rows, verbose)
         return self._shape_result(result, leading)
 
     @staticmethod
@@ -519,11 +531,12 @@ class FeatureAblation(_PerturbationMethod):
         self,
         inputs,
         baseline=0.0,
+        *,
         feature_mask=None,
         output_indices=None,
-        batch_size: int = 256,
-        verbose: bool = False,
+        batch_size: int | None = None,
         seed: int | None = None,
+        verbose: bool = False,
     ) -> np.ndarray:
         """``(N, *x_shape)`` ablation attributions.
 
@@ -535,11 +548,14 @@ class FeatureAblation(_PerturbationMethod):
             output_indices, batch_size, verbose: as :class:`Saliency`.
             seed: unused; accepted for a uniform signature.
         """
-        x, targets, leading = self._prepare(inputs, output_indices, batch_size, seed)
+        x = self._check_inputs(inputs)
         masks = self._group_masks(feature_mask, x.shape[1:])
         fills = self._fill_values(baseline, x)
+        x, targets, leading, rows, verbose = self._prepare(
+            x, output_indices, batch_size, seed, verbose
+        )
         fill_of = np.repeat(np.arange(len(x))[:, None], len(masks), axis=1)
-        result = self._differences(x, fills, fill_of, masks, targets, batch_size, verbose)
+        result = self._differences(x, fills, fill_of, masks, targets, rows, verbose)
         return self._shape_result(result, leading)
 
 
@@ -559,11 +575,12 @@ class FeaturePermutation(_PerturbationMethod):
     def attributions(
         self,
         inputs,
+        *,
         feature_mask=None,
         output_indices=None,
-        batch_size: int = 256,
-        verbose: bool = False,
+        batch_size: int | None = None,
         seed: int | None = None,
+        verbose: bool = False,
     ) -> np.ndarray:
         """``(N, *x_shape)`` permutation attributions.
 
@@ -573,14 +590,17 @@ class FeaturePermutation(_PerturbationMethod):
             output_indices, batch_size, verbose: as :class:`Saliency`.
             seed: seed of the permutations.
         """
-        x, targets, leading = self._prepare(inputs, output_indices, batch_size, seed)
+        x = self._check_inputs(inputs)
         if len(x) < 2:
             raise ValueError(
                 "FeaturePermutation permutes values between the inputs of the batch: "
                 f"`inputs` needs at least 2 rows, got {len(x)}."
             )
         masks = self._group_masks(feature_mask, x.shape[1:])
+        x, targets, leading, rows, verbose = self._prepare(
+            x, output_indices, batch_size, seed, verbose
+        )
         rng = np.random.default_rng(seed)
         fill_of = np.stack([rng.permutation(len(x)) for _ in range(len(masks))], axis=1)
-        result = self._differences(x, x, fill_of, masks, targets, batch_size, verbose)
+        result = self._differences(x, x, fill_of, masks, targets, rows, verbose)
         return self._shape_result(result, leading)

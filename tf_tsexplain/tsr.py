@@ -22,13 +22,12 @@ Masked cells are set to ``mask_value``. The result is a non-negative relevance m
 
 from __future__ import annotations
 
-import inspect
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
 
-from tf_tsexplain._validation import as_float_array, check_positive_int
+from tf_tsexplain._explainer import Explainer
+from tf_tsexplain._validation import as_float_array, check_choice, check_positive_int, check_real
 
 VARIANTS = ("tsr", "feature_grouping", "temporal_feature")
 
@@ -95,22 +94,13 @@ class TemporalSaliencyRescaling:
                 f"PathExplainerTF or tf_tsexplain.saliency.Saliency); got "
                 f"{type(explainer).__name__}."
             )
-        if variant not in VARIANTS:
-            raise ValueError(f"`variant` must be one of {VARIANTS}, got {variant!r}.")
+        check_choice(variant, "variant", VARIANTS)
         if isinstance(mask_value, str):
-            if mask_value != "first_cell":
-                raise ValueError(
-                    f"`mask_value` must be a number or 'first_cell', got {mask_value!r}."
-                )
-        elif not _is_finite_number(mask_value):
-            raise ValueError(f"`mask_value` must be a finite number, got {mask_value!r}.")
-        if not _is_finite_number(threshold) or not 0 <= threshold < 1:
-            raise ValueError(
-                f"`threshold` is a quantile of the time relevances and must be in [0, 1), "
-                f"got {threshold!r}."
-            )
-        if not _is_finite_number(below_threshold):
-            raise ValueError(f"`below_threshold` must be a finite number, got {below_threshold!r}.")
+            check_choice(mask_value, "mask_value", ("first_cell",))
+        else:
+            mask_value = check_real(mask_value, "mask_value")
+        threshold = check_real(threshold, "threshold", min_val=0, max_val=1, include_max=False)
+        below_threshold = check_real(below_threshold, "below_threshold")
         if variant == "feature_grouping" and feature_groups is None:
             raise ValueError("variant='feature_grouping' needs `feature_groups`.")
         if variant == "tsr" and feature_groups is not None:
@@ -128,32 +118,31 @@ class TemporalSaliencyRescaling:
         self.last_evaluations: int | None = None
 
     # ------------------------------------------------------------------ public API
-    def attributions(self, inputs, *args, **explainer_kwargs) -> np.ndarray:
+    def attributions(self, inputs, *args, **kwargs) -> np.ndarray:
         """TSR relevance maps ``(N, T, F)``, non-negative.
 
         Args:
             inputs: ``(N, T, F)`` floats.
-            *args, **explainer_kwargs: passed to the base method's ``attributions``
-                for every batch of copies (e.g. the baseline, ``num_samples``,
-                ``batch_size``, ``seed``). They are bound to that method's signature,
-                so positional and keyword forms are the same (e.g.
-                ``Saliency.attributions(x, [0, 1, 0])`` passes ``output_indices``;
-                ``PathExplainerTF.attributions(x, base, 50, 20, False)`` sets
-                ``use_expectation=False``). Per-input arguments are repeated for each
-                input's copies: ``output_indices`` given as a list or array with one
-                entry per input (a tuple is one target for all inputs), and a
-                ``baseline`` of shape ``(N, T, F)`` (one per input) unless the method
-                draws baselines from a reference set (``use_expectation=True`` of
-                :class:`PathExplainerTF`, where the set is shared). A method with an
-                input-dependent noise scale (:class:`~tf_tsexplain.saliency.SmoothGrad`
-                with ``noise_level``) gets each input's scale as ``stdevs`` for all its
-                copies (``stdevs`` given as one value per input is repeated too), so
-                masking the cells holding an input's max or min does not change the
-                noise. Methods that draw per call (expected gradients) add their
-                sampling noise to the differences of maps; fix ``seed`` and use enough
-                samples. :class:`~tf_tsexplain.saliency.FeaturePermutation` permutes
-                within each batch of copies, so copies of different inputs mix: prefer
-                the other methods under TSR.
+            *args, **kwargs: forwarded to the base method's ``attributions`` for
+                every batch of copies, as captum's NoiseTunnel forwards them (e.g. the
+                baseline, ``num_samples``, ``output_indices``, ``batch_size``,
+                ``seed``). Positional arguments follow the base method's documented
+                order (for :class:`PathExplainerTF` path_explain's: ``baseline,
+                batch_size, num_samples, use_expectation, ...``). For explainers of
+                this toolkit, per-input arguments are repeated for each input's
+                copies (see :meth:`tf_tsexplain.Explainer.copies_arguments`):
+                ``output_indices`` with one entry per input (a tuple is one target
+                for all), ``"predicted"`` (resolved on the unmasked inputs), a
+                baseline ``(N, T, F)`` (one per input) unless the method draws from a
+                reference set (expected gradients), and SmoothGrad's noise scale
+                (each copy keeps its input's scale, so masking the cells holding an
+                input's max or min does not change the noise). Other objects with an
+                ``attributions`` method get the arguments unchanged. Methods that
+                draw per call (expected gradients) add their sampling noise to the
+                differences of maps; fix ``seed`` and use enough samples.
+                :class:`~tf_tsexplain.saliency.FeaturePermutation` permutes within
+                each batch of copies, so copies of different inputs mix: prefer the
+                other methods under TSR.
 
         Returns:
             ``(N, T, F)`` relevances, ``r_t * q_tf`` (see the module docstring), in
@@ -165,7 +154,7 @@ class TemporalSaliencyRescaling:
         n, t_steps, n_feat = x.shape
         groups = self._groups(n_feat)
         fill = self._fill(x)
-        call = _Caller(self.explainer, x, args, explainer_kwargs)
+        call = self._caller(x, args, kwargs)
 
         reference = call(np.arange(n), x)  # R = A(x), (N, T, F)
         evaluations = n
@@ -210,6 +199,32 @@ class TemporalSaliencyRescaling:
         return 1 + n_steps + kept * groups
 
     # ------------------------------------------------------------------ internals
+    def _caller(self, x: np.ndarray, args: tuple, kwargs: dict):
+        """``call(owner, copies) -> maps``: the base method on copies of ``x[owner]``."""
+        explainer = self.explainer
+        if isinstance(explainer, Explainer):
+            for_copies = explainer.copies_arguments(x, explainer.bind_arguments(args, kwargs))
+
+            def run(owner, copies):
+                return explainer.attributions(copies, **for_copies(owner))
+        else:
+
+            def run(owner, copies):
+                return explainer.attributions(copies, *args, **kwargs)
+
+        def call(owner: np.ndarray, copies: np.ndarray) -> np.ndarray:
+            maps = np.asarray(run(owner, copies))
+            if maps.shape != copies.shape:
+                raise ValueError(
+                    f"The base method returned attributions of shape {maps.shape} for "
+                    f"{copies.shape[0]} copies of shape {copies.shape[1:]}; TSR needs one "
+                    "map per input shaped like it (pass `output_indices` for a model with "
+                    "several outputs)."
+                )
+            return maps
+
+        return call
+
     def _groups(self, n_feat: int) -> list[np.ndarray]:
         if self.feature_groups is None:
             return [np.array([f]) for f in range(n_feat)]
@@ -257,151 +272,6 @@ class TemporalSaliencyRescaling:
             diff = np.abs(reference[owner] - maps).reshape(m, -1)
             scores[part] = diff.sum(axis=1)
         return scores
-
-
-_MISSING = object()
-
-
-class _Caller:
-    """Calls the base method on copies, repeating per-input arguments for them.
-
-    The arguments are bound to the base method's signature, so ``baseline``,
-    ``output_indices``, ``use_expectation`` and ``stdevs`` are recognised by name
-    whether they were given by position or by keyword.
-    """
-
-    def __init__(self, explainer, x, args, kwargs):
-        self.explainer = explainer
-        self.n = len(x)
-        try:
-            self.signature = inspect.signature(explainer.attributions)
-        except (TypeError, ValueError):  # no introspectable signature: keywords only
-            self.signature = None
-        if self.signature is None:
-            self.args, self.arguments, self.var_kw = list(args), dict(kwargs), None
-        else:
-            try:
-                bound = self.signature.bind_partial(x, *args, **kwargs)
-            except TypeError as err:
-                raise TypeError(
-                    f"The arguments do not fit the base method's `attributions"
-                    f"{self.signature}`: {err}"
-                ) from None
-            params = list(self.signature.parameters.values())
-            self.inputs_name = params[0].name
-            self.var_kw = next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
-            self.args = None
-            self.arguments = dict(bound.arguments)
-            if self.var_kw in self.arguments:
-                self.arguments[self.var_kw] = dict(self.arguments[self.var_kw])
-        self.per_input: list[str] = []
-
-        oi = self._get("output_indices")
-        if oi is not _MISSING and oi is not None and not isinstance(oi, tuple):
-            arr = np.asarray(oi)
-            if arr.ndim >= 1 and arr.shape[0] == self.n:
-                self._set("output_indices", arr)
-                self.per_input.append("output_indices")
-        base = self._get("baseline")
-        if base is not _MISSING and not self._draws_from_reference_set():
-            arr = None if np.isscalar(base) else np.asarray(base)
-            if arr is not None and arr.shape == x.shape and self.n > 1:
-                self.per_input.append("baseline")
-        self._noise_scale_per_input(x)
-
-    # ------------------------------------------------------------ arguments by name
-    def _default(self, name):
-        if self.signature is None or name not in self.signature.parameters:
-            return _MISSING
-        default = self.signature.parameters[name].default
-        return _MISSING if default is inspect.Parameter.empty else default
-
-    def _accepts(self, name) -> bool:
-        if self.signature is None:
-            return False
-        params = self.signature.parameters
-        return name in params and params[name].kind not in (
-            inspect.Parameter.VAR_POSITIONAL,
-            inspect.Parameter.VAR_KEYWORD,
-        )
-
-    def _get(self, name):
-        """The value given for ``name`` (by position or keyword), else _MISSING."""
-        if (
-            name in self.arguments
-            and name != self.var_kw
-            and name != getattr(self, "inputs_name", None)
-        ):
-            return self.arguments[name]
-        if self.var_kw is not None and name in self.arguments.get(self.var_kw, {}):
-            return self.arguments[self.var_kw][name]
-        return _MISSING
-
-    def _set(self, name, value, arguments=None):
-        arguments = self.arguments if arguments is None else arguments
-        if self.signature is None or self._accepts(name):
-            arguments[name] = value
-        else:
-            arguments.setdefault(self.var_kw, {})[name] = value
-
-    def _pop(self, name):
-        if name in self.arguments and name != self.var_kw:
-            return self.arguments.pop(name)
-        if self.var_kw is not None:
-            return self.arguments.get(self.var_kw, {}).pop(name, _MISSING)
-        return _MISSING
-
-    def _draws_from_reference_set(self) -> bool:
-        """True for methods with ``use_expectation`` left or set True (shared set)."""
-        value = self._get("use_expectation")
-        if value is _MISSING:
-            value = self._default("use_expectation")
-        return value is not _MISSING and bool(value)
-
-    def _noise_scale_per_input(self, x) -> None:
-        """Methods whose noise scale depends on the input (SmoothGrad's
-        ``noise_level``) get each input's absolute scale for all its copies, so that
-        masking the cells holding an input's max or min does not change the noise."""
-        if not (
-            self._accepts("stdevs") and callable(getattr(self.explainer, "noise_stdevs", None))
-        ):
-            return
-        stdevs = self._get("stdevs")
-        if stdevs is _MISSING or stdevs is None:
-            level = self._pop("noise_level")
-            level = None if level is _MISSING else level
-            self._set("stdevs", np.asarray(self.explainer.noise_stdevs(x, level)))
-            self.per_input.append("stdevs")
-        elif np.ndim(stdevs) == 1 and len(stdevs) == self.n:
-            self._set("stdevs", np.asarray(stdevs))
-            self.per_input.append("stdevs")
-
-    # ------------------------------------------------------------ calling
-    def __call__(self, owner: np.ndarray, copies: np.ndarray) -> np.ndarray:
-        arguments = dict(self.arguments)
-        if self.var_kw in arguments:
-            arguments[self.var_kw] = dict(arguments[self.var_kw])
-        for name in self.per_input:
-            self._set(name, np.asarray(self._get(name))[owner], arguments)
-        if self.signature is None:
-            maps = self.explainer.attributions(copies, *self.args, **arguments)
-        else:
-            arguments[self.inputs_name] = copies
-            bound = inspect.BoundArguments(self.signature, arguments)
-            maps = self.explainer.attributions(*bound.args, **bound.kwargs)
-        maps = np.asarray(maps)
-        if maps.shape != copies.shape:
-            raise ValueError(
-                f"The base method returned attributions of shape {maps.shape} for "
-                f"{copies.shape[0]} copies of shape {copies.shape[1:]}; TSR needs one "
-                "map per input shaped like it (pass `output_indices` for a model with "
-                "several outputs)."
-            )
-        return maps
-
-
-def _is_finite_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
 
 
 def _group_lists(feature_groups) -> list[np.ndarray]:
