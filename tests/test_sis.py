@@ -133,10 +133,9 @@ def test_batched_keras_path_equals_plain_function_path(classifier, mask_over):
     model, x = classifier
     predicted = model(x).numpy().argmax(1)
     threshold = float(np.median(model(x).numpy().max(1)))  # some inputs below it
-    explainer = SISExplainer(
-        model, threshold=threshold, fully_masked_input=0.0, mask_over=mask_over, batch_size=16
-    )
-    batched = explainer.explain(x)
+    explainer = SISExplainer(model, threshold=threshold, fully_masked_input=0.0, mask_over=mask_over)
+    batched = explainer.explain(x, batch_size=16)
+    assert explainer.explain(x) == batched  # default: automatic batch size, same SIS
     mask = {
         "cells": make_empty_boolean_mask((6, 3)),
         "time": make_empty_boolean_mask_broadcast_over_axis((6, 3), 1),
@@ -181,4 +180,10 @@ def test_explainer_bad_input(classifier):
     with pytest.raises(ValueError, match=r"`inputs` must be \(N, T, F\)"):
         SISExplainer(model).explain(x[..., None])
     with pytest.raises(ValueError, match="out of range"):
-        SISExplainer(model, output_index=5).explain(x)
+        SISExplainer(model).explain(x, output_indices=5)
+    with pytest.raises(ValueError, match="SIS explains one output per input"):
+        SISExplainer(model).explain(x, output_indices=None)
+    with pytest.raises(TypeError, match="`threshold` must be a number"):
+        SISExplainer(model, threshold="0.5")
+    with pytest.raises(TypeError, match="`batch_size` must be an integer"):
+        SISExplainer(model).explain(x, batch_size=1.5)

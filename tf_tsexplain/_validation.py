@@ -64,7 +64,7 @@ def as_float_array(
     if array.size == 0:
         raise ValueError(f"`{name}` is empty (shape {array.shape}).")
     target = dtype if dtype is not None else compute_dtype(array)
-    array = np.ascontiguousarray(array, dtype=target)
+    array = np.asarray(array, dtype=target, order="C")  # (ascontiguousarray makes 0-d 1-d)
     if not allow_nonfinite and not np.all(np.isfinite(array)):
         bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
         raise ValueError(

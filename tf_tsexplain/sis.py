@@ -22,16 +22,21 @@ share one engine, so they give the same SIS.
 
 from __future__ import annotations
 
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
-from tf_tsexplain._batching import Progress, chunks
-from tf_tsexplain._model import as_model_fn, predict_in_chunks, probe_output
-from tf_tsexplain._targets import resolve_output_indices, select_output
-from tf_tsexplain._validation import as_float_array, check_positive_int
+from tf_tsexplain._batching import chunks
+from tf_tsexplain._explainer import Explainer
+from tf_tsexplain._targets import PREDICTED, select_output
+from tf_tsexplain._validation import (
+    as_float_array,
+    check_bool,
+    check_choice,
+    check_positive_int,
+    check_real,
+)
 
 
 # ---------------------------------------------------------------------- results
@@ -100,7 +105,7 @@ class SISResult(_SISFields):
         ``threshold``. (For a whole collection, later SIS depend on earlier ones, so
         only the first SIS of a collection transfers exactly.)
         """
-        threshold = _check_threshold(threshold)
+        threshold = check_real(threshold, "threshold")
         if self._initial_value is None:
             raise ValueError("This SISResult does not carry f of its starting input.")
         cut = _read_back(self.values_over_entire_backselect, threshold, self._initial_value, None)
@@ -153,14 +158,6 @@ def produce_masked_inputs(input_to_mask, fully_masked_input, batch_of_masks) -> 
 
 
 # ---------------------------------------------------------------------- checks
-def _check_threshold(threshold) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
-        raise TypeError(f"`threshold` must be a real number, got {threshold!r}.")
-    if not np.isfinite(threshold):
-        raise ValueError(f"`threshold` must be finite, got {threshold!r}.")
-    return float(threshold)
-
-
 def _check_mask(mask, input_shape, name="mask") -> np.ndarray:
     mask = np.asarray(mask)
     if mask.dtype != bool:
@@ -342,7 +339,7 @@ def sis_collection(
 
 
 def _check_reference_args(threshold, x, masked, mask):
-    threshold = _check_threshold(threshold)
+    threshold = check_real(threshold, "threshold")
     x = np.asarray(x)
     masked = np.asarray(masked)
     if x.shape != masked.shape:
@@ -357,64 +354,74 @@ def _check_reference_args(threshold, x, masked, mask):
 _MASK_OVER = ("cells", "time", "features")
 
 
-class SISExplainer:
+class SISExplainer(Explainer):
     """SIS collections for a Keras sequence model, batched across inputs.
 
-    ``f`` is the model's output for the explained class: by default the class the
-    model predicts for each (unmasked) input, so for a classifier with softmax
-    outputs, f is the predicted class probability and a SIS is a set of positions that
-    alone keep that probability at or above ``threshold``.
+    ``f`` is the model's output for the explained class: by default
+    (``output_indices="predicted"``) the class the model predicts for each (unmasked)
+    input, so for a classifier with softmax outputs, f is the predicted class
+    probability and a SIS is a set of positions that alone keep that probability at
+    or above ``threshold``.
 
     Args:
         model: Keras model or callable on float batches ``(rows, T, F)``.
-        output_index: the output to explain: None (the predicted class per input; the
-            scalar for single-output models), an int, or one int per input given to
-            :meth:`explain` via ``output_indices``.
         threshold: tau.
         fully_masked_input: the value of a masked position: a scalar, a ``(T, F)``
             array (e.g. the training mean) or one per input ``(N, T, F)``. Check that
             the model is uninformative on it.
         mask_over: "cells" (each value), "time" (whole time steps) or "features"
             (whole features).
-        batch_size: most rows (masked copies) per model call.
         approximate: gradient-guided backward selection masking ``k`` positions per
             step (see :meth:`explain`). Approximate: each SIS is still sufficient
             (its f is measured), but may be up to ``k - 1`` positions larger than
             the exact one, and may differ from it.
         k: positions masked per step in approximate mode.
+        allow_nonfinite, memory_budget: as :class:`tf_tsexplain.Explainer`.
     """
+
+    derivative_order = 0
 
     def __init__(
         self,
         model,
-        output_index=None,
         threshold: float = 0.5,
         fully_masked_input=0.0,
         mask_over: str = "cells",
-        batch_size: int = 4096,
         approximate: bool = False,
         k: int = 8,
+        *,
+        allow_nonfinite: bool = False,
+        memory_budget: int | None = None,
     ):
-        if mask_over not in _MASK_OVER:
-            raise ValueError(f"`mask_over` must be one of {_MASK_OVER}, got {mask_over!r}.")
-        self.model = model
-        self.output_index = output_index
-        self.threshold = _check_threshold(threshold)
-        self.fully_masked_input = fully_masked_input
-        self.mask_over = mask_over
-        self.batch_size = check_positive_int(batch_size, "batch_size")
-        self.approximate = bool(approximate)
+        self.threshold = check_real(threshold, "threshold")
+        self.mask_over = check_choice(mask_over, "mask_over", _MASK_OVER)
+        self.approximate = check_bool(approximate, "approximate")
         self.k = check_positive_int(k, "k")
-        self._model_fn = as_model_fn(model)
-        self._compiled: dict = {}
+        super().__init__(model, allow_nonfinite=allow_nonfinite, memory_budget=memory_budget)
+        self.fully_masked_input = fully_masked_input
+        self.derivative_order = 1 if self.approximate else 0
 
-    def explain(self, inputs, output_indices=None, verbose: bool = False) -> list[list[SISResult]]:
+    def explain(
+        self,
+        inputs,
+        *,
+        output_indices=PREDICTED,
+        batch_size: int | None = None,
+        seed: int | None = None,
+        verbose: bool = False,
+    ) -> list[list[SISResult]]:
         """SIS collections of every input.
 
         Args:
             inputs: ``(N, T, F)`` floats.
-            output_indices: overrides the constructor's ``output_index`` (an int or one
-                per input).
+            output_indices: the explained output (see
+                :class:`tf_tsexplain.Explainer`): ``"predicted"`` (default), an int,
+                one per input, or ``(time, class)`` tuples for sequence outputs.
+                None explains a single-output model; SIS needs one scalar per
+                input, so None on a model with several outputs is an error.
+            batch_size: most rows (masked copies) per model call; None picks it
+                from the memory budget.
+            seed: unused (the procedure is deterministic); accepted for the contract.
             verbose: progress bar over model rows.
 
         Returns:
@@ -426,30 +433,38 @@ class SISExplainer:
         positions, sent in batches of ``batch_size`` rows pooled across inputs. In
         approximate mode: about ``d / k`` gradient evaluations per SIS.
         """
-        x = as_float_array(inputs, "inputs", min_rank=3)
+        batch_size, _, verbose = self._check_common(batch_size, seed, verbose)
+        x = self._check_inputs(inputs, min_rank=3)
         if x.ndim != 3:
             raise ValueError(f"`inputs` must be (N, T, F), got shape {x.shape}.")
         n, t, f = x.shape
-        masked = np.asarray(self.fully_masked_input, dtype=x.dtype)
+        masked = as_float_array(self.fully_masked_input, "fully_masked_input", min_rank=0)
+        masked = masked.astype(x.dtype)
         if masked.shape not in ((), (t, f), (n, t, f)):
             raise ValueError(
                 f"`fully_masked_input` must be a scalar, (T, F) = {(t, f)} or (N, T, F) = "
                 f"{x.shape}; got shape {masked.shape}."
             )
         masked = np.ascontiguousarray(np.broadcast_to(masked, x.shape))
-        if not np.all(np.isfinite(masked)):
-            raise ValueError("`fully_masked_input` contains NaN or Inf.")
         mask_shape = {"cells": (t, f), "time": (t, 1), "features": (1, f)}[self.mask_over]
-        targets = self._targets(x, output_indices)
+        targets, leading = self._targets(x, output_indices, batch_size)
+        if leading:
+            raise ValueError(
+                f"SIS explains one output per input; the model has outputs of shape "
+                f"{leading}. Pass output_indices (an int, one per input, a (time, class) "
+                "tuple or 'predicted'). Received: output_indices=None."
+            )
+        targets = targets[0]
+        rows = self._rows_per_call(x, batch_size)
         fn = self._compiled_fn(x, mask_shape, with_gradients=self.approximate)
         x_all, masked_all, target_all = tf.constant(x), tf.constant(masked), tf.constant(targets)
-        progress = Progress(None, verbose, unit="rows") if verbose else None  # total unknown
+        progress = self._progress(None, verbose) if verbose else None  # total unknown
         masks = np.ones((n,) + mask_shape, bool)
 
         def evaluate(input_index, row_masks):
             out = np.empty(len(input_index), x.dtype)
             index = input_index.astype(np.int32)
-            for start, stop in chunks(len(index), self.batch_size):
+            for start, stop in chunks(len(index), rows):
                 out[start:stop] = fn(
                     x_all, masked_all, target_all, index[start:stop], row_masks[start:stop]
                 ).numpy()
@@ -471,25 +486,12 @@ class SISExplainer:
             evaluate_with_gradients, self.threshold, masks, x, masked, self.k
         )
 
-    def _targets(self, x, output_indices) -> np.ndarray:
-        output_shape = probe_output(self._model_fn, x[:1])
-        chosen = self.output_index if output_indices is None else output_indices
-        if chosen is None and output_shape and int(np.prod(output_shape)) > 1:
-            if len(output_shape) != 1:
-                raise ValueError(
-                    "For sequence outputs pass `output_indices` as (time, class) pairs."
-                )
-            chosen = np.argmax(
-                predict_in_chunks(self._model_fn, x, self.batch_size).reshape(len(x), -1), axis=1
-            )
-        targets, _ = resolve_output_indices(chosen, output_shape, len(x))
-        return targets[0]
-
     def _compiled_fn(self, x, mask_shape, with_gradients: bool):
         """One tf.function per input and mask shape: masked copies -> scores (and, for
         the approximate mode, their gradients w.r.t. the masked copies)."""
-        key = (x.shape[1:], mask_shape, x.dtype.name, with_gradients)
-        if key not in self._compiled:
+        key = ("sis", x.shape[1:], mask_shape, x.dtype.name, with_gradients)
+
+        def build():
             model_fn = self._model_fn
             dtype = tf.as_dtype(x.dtype)
             signature = [
@@ -514,8 +516,9 @@ class SISExplainer:
                     return values
                 return values, tape.gradient(values, batch)
 
-            self._compiled[key] = scores
-        return self._compiled[key]
+            return scores
+
+        return self._function(key, build)
 
 
 def _approximate_collections(evaluate, threshold, masks, x, masked, k):
