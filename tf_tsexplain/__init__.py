@@ -5,6 +5,9 @@ model on inputs shaped ``(batch, time, features)``.
 """
 
 from tf_tsexplain import plot, tables
+from tf_tsexplain._batching import get_memory_budget, set_memory_budget
+from tf_tsexplain._explainer import Explainer
+from tf_tsexplain._validation import NotFittedError
 from tf_tsexplain.path import EmbeddingExplainerTF, PathExplainerTF
 from tf_tsexplain.saliency import (
     FeatureAblation,
@@ -14,21 +17,27 @@ from tf_tsexplain.saliency import (
     Saliency,
     SmoothGrad,
 )
+from tf_tsexplain.sis import SISExplainer
 from tf_tsexplain.tsr import TemporalSaliencyRescaling
 
 __version__ = "0.1.0"
 
 __all__ = [
     "EmbeddingExplainerTF",
+    "Explainer",
     "FeatureAblation",
     "FeaturePermutation",
     "InputXGradient",
+    "NotFittedError",
     "Occlusion",
     "PathExplainerTF",
+    "SISExplainer",
     "Saliency",
     "SmoothGrad",
     "TemporalSaliencyRescaling",
     "__version__",
+    "get_memory_budget",
     "plot",
+    "set_memory_budget",
     "tables",
 ]
