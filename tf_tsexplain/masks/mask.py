@@ -9,7 +9,7 @@ import numpy as np
 from tf_tsexplain.masks._fit import check_ratio, check_task, fit_masks
 from tf_tsexplain.masks.losses import mse
 from tf_tsexplain.masks.perturbations import check_eps
-from tf_tsexplain.metrics import _xlogx
+from tf_tsexplain.metrics._numeric import xlogx
 
 
 def information_bits(mask: np.ndarray, eps: float) -> np.ndarray:
@@ -21,7 +21,7 @@ def information_bits(mask: np.ndarray, eps: float) -> np.ndarray:
 def binary_entropy(m: np.ndarray) -> np.ndarray:
     """``H(m) = -m log2 m - (1 - m) log2(1 - m)`` in bits, with ``0 log 0 = 0``."""
     m = np.clip(np.asarray(m, dtype=np.float64), 0.0, 1.0)
-    return -(_xlogx(m) + _xlogx(1.0 - m)) / np.log(2.0)
+    return -(xlogx(m) + xlogx(1.0 - m)) / np.log(2.0)
 
 
 def entropy_bits(mask: np.ndarray) -> np.ndarray:
