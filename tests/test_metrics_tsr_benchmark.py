@@ -1,81 +1,15 @@
-"""Box datasets, background processes and the saliency benchmark metrics."""
+"""Saliency-benchmark metrics (tf_tsexplain.metrics.tsr_benchmark)."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_tsexplain.datasets import (
-    BACKGROUNDS,
-    BOX_DATASETS,
-    background_process,
-    box_dataset,
-)
 from tf_tsexplain.metrics import (
     deletion_insertion_curves,
     tsr_accuracy_drop,
     tsr_aup_aur,
     weighted_precision_recall,
 )
-
-FIXED = {  # (time start, time length, feature start, feature length) at T = F = 50
-    "Middle": (10, 30, 10, 30),
-    "SmallMiddle": (18, 14, 18, 14),
-    "RareTime": (22, 6, 5, 40),
-    "RareFeature": (5, 40, 22, 6),
-}
-
-
-def box_of(mask):
-    cells = np.argwhere(mask)
-    (t0, f0), (t1, f1) = cells.min(0), cells.max(0)
-    assert mask.sum() == (t1 - t0 + 1) * (f1 - f0 + 1)  # a full rectangle
-    return int(t0), int(t1 - t0 + 1), int(f0), int(f1 - f0 + 1)
-
-
-@pytest.mark.parametrize("name", BOX_DATASETS)
-def test_box_datasets_put_the_box_where_they_say(name):
-    x, y, truth = box_dataset(name, n_samples=40, seed=3)
-    assert x.shape == truth.shape == (40, 50, 50) and x.dtype == np.float32
-    assert set(np.unique(y)) == {0, 1} and y.sum() == 20
-    noise = box_dataset(name, n_samples=40, seed=3, shift=1e-3)[0]
-    boxes = [box_of(truth[i]) for i in range(40)]
-    if name in FIXED:
-        assert all(b == FIXED[name] for b in boxes)
-    elif name.startswith("Moving_"):
-        size = FIXED[name.removeprefix("Moving_")]
-        assert all((b[1], b[3]) == (size[1], size[3]) for b in boxes)
-        assert len({(b[0], b[2]) for b in boxes}) > 10  # the box moves
-    else:  # positional: the place encodes the label, the shift is always +
-        for i, b in enumerate(boxes):
-            start = b[0] if name == "PositionalTime" else b[2]
-            assert start == (5 if y[i] == 1 else 35)
-    # the box cells, and only they, were shifted by +-1 for class 1 / 0
-    shifted = x.astype(np.float64) - noise
-    sign = np.where(y == 1, 1.0, -1.0)[:, None, None]
-    if name.startswith("Positional"):
-        sign = np.ones_like(sign)
-    np.testing.assert_allclose(shifted, np.where(truth, sign * (1 - 1e-3), 0), atol=1e-5)
-
-
-def test_backgrounds_are_seeded_unit_scale_and_structured():
-    for name in BACKGROUNDS:
-        x = background_process(name, 64, 50, 8, seed=1)
-        assert x.shape == (64, 50, 8) and np.isfinite(x).all()
-        assert abs(x.mean()) < 0.15 and 0.8 < x.std() < 1.2, name
-        np.testing.assert_array_equal(x, background_process(name, 64, 50, 8, seed=1))
-        assert not np.allclose(x, background_process(name, 64, 50, 8, seed=2))
-    lag1 = {
-        name: np.corrcoef(
-            background_process(name, 200, 50, 4, 0)[:, :-1].ravel(),
-            background_process(name, 200, 50, 4, 0)[:, 1:].ravel(),
-        )[0, 1]
-        for name in BACKGROUNDS
-    }
-    assert abs(lag1["gaussian"]) < 0.05 and 0.85 < lag1["ar"] < 0.95 and lag1["gp"] > 0.9
-    with pytest.raises(ValueError, match="`background` must be one of"):
-        box_dataset("Middle", 4, background="brownian")
-    with pytest.raises(ValueError, match="`name` must be one of"):
-        box_dataset("Middel", 4)
 
 
 def test_weighted_precision_recall_by_hand():
