@@ -17,33 +17,38 @@ def test_weighted_precision_recall_by_hand():
     # scaling (min 0, max 4) keeps the mass fractions: cumulative 0.4, 0.7, 0.9, 1.0
     sal = np.array([[4.0, 3.0, 2.0, 1.0, 0.0]])
     truth = np.array([[True, False, True, False, False]])
-    lv, p, r = weighted_precision_recall(sal, truth, levels=[0.4, 0.5, 0.9, 1.0])
+    lv, p, r = weighted_precision_recall(truth, sal, levels=[0.4, 0.5, 0.9, 1.0])
     # q=0.4 -> top 1; 0.5 -> top 2; 0.9 -> top 3; 1.0 -> top 4
     np.testing.assert_allclose(p[0], [1.0, 4 / 7, 6 / 9, 6 / 10])
     # recall = TP / (TP + FN) in saliency mass: the true cells weigh 4 and 2, so
     # 4 / (4 + 2) until cell 2 is selected, then 6 / 6
     np.testing.assert_allclose(r[0], [2 / 3, 2 / 3, 1.0, 1.0])
     np.testing.assert_allclose(
-        weighted_precision_recall(sal, truth, levels=[0.4, 0.5, 0.9])[2][0],
+        weighted_precision_recall(truth, sal, levels=[0.4, 0.5, 0.9])[2][0],
         [0.667, 0.667, 1.0],
         atol=5e-4,
     )
     # signs ignored; an all-zero map scores 0
-    lv, p, r = weighted_precision_recall(np.stack([-sal[0], np.zeros(5)]), np.repeat(truth, 2, 0))
+    lv, p, r = weighted_precision_recall(np.repeat(truth, 2, 0), np.stack([-sal[0], np.zeros(5)]))
     assert p[0, 0] == 1.0 and (p[1] == 0).all() and (r[1] == 0).all()
     assert np.allclose(lv, np.arange(1, 10) / 10)
     # perfect uniform map: precision 1 everywhere; recall 1/2 (one of the two true
     # cells, equal weights) up to q = 0.5, then 1: area (4 * 0.05 + 0.075 + 3 * 0.1) / 0.8
-    aup, aur = tsr_aup_aur(truth.astype(float), truth)
+    aup, aur = tsr_aup_aur(truth, truth.astype(float))
     assert aup == 1.0 and aur == pytest.approx(0.575 / 0.8)
-    aup, aur = tsr_aup_aur(sal, truth, levels=[0.4, 0.5])
+    aup, aur = tsr_aup_aur(truth, sal, levels=[0.4, 0.5])
     assert aup == pytest.approx((1.0 + 4 / 7) / 2) and aur == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="`truth` has shape"):
-        tsr_aup_aur(sal, truth[:, :3])
+        tsr_aup_aur(truth[:, :3], sal)
     with pytest.raises(TypeError, match="`truth` must be a boolean mask"):
-        tsr_aup_aur(sal, truth.astype(int))
+        tsr_aup_aur(truth.astype(int), sal)
     with pytest.raises(ValueError, match="`levels` must be increasing"):
-        tsr_aup_aur(sal, truth, levels=[0.5, 0.2])
+        tsr_aup_aur(truth, sal, levels=[0.5, 0.2])
+    # ground truth first, as scikit-learn's (y_true, y_score): maps first is refused
+    with pytest.raises(TypeError, match="`truth` must be a boolean mask"):
+        tsr_aup_aur(sal, truth)
+    with pytest.raises(TypeError, match="`truth` must be a boolean mask"):
+        weighted_precision_recall(sal, truth)
 
 
 def test_weighted_precision_recall_min_max_scales_each_map_first():
@@ -52,15 +57,15 @@ def test_weighted_precision_recall_min_max_scales_each_map_first():
     truth = np.array([[True, False, False, False, True]])
     # rescaled: 1, .75, .5, .25, 0 (total 2.5): q = 0.4 -> top 1 (mass 0.4); the true
     # cell 4 weighs 0, so nothing true is missed: precision 1, recall 1
-    _, p, r = weighted_precision_recall(sal, truth, levels=[0.4, 0.9])
+    _, p, r = weighted_precision_recall(truth, sal, levels=[0.4, 0.9])
     np.testing.assert_allclose(p[0], [1.0, 1 / 2.25])  # q=0.9: top 3 (2.25 / 2.5)
     np.testing.assert_allclose(r[0], [1.0, 1.0])
     # raw masses 5, 4, 3, 2, 1 (total 15): q = 0.4 -> top 2 (9 / 15); q = 0.9 -> top 4
-    _, p, r = weighted_precision_recall(sal, truth, levels=[0.4, 0.9], rescale=False)
+    _, p, r = weighted_precision_recall(truth, sal, levels=[0.4, 0.9], rescale=False)
     np.testing.assert_allclose(p[0], [5 / 9, 5 / 14])
     np.testing.assert_allclose(r[0], [5 / 6, 5 / 6])
     # a constant map is all zeros once rescaled: scores 0
-    _, p, r = weighted_precision_recall(np.ones((1, 5)), truth)
+    _, p, r = weighted_precision_recall(truth, np.ones((1, 5)))
     assert (p == 0).all() and (r == 0).all()
 
 
@@ -116,7 +121,7 @@ def test_accuracy_drop_removes_the_top_mass_cells_like_precision_recall():
     # the same sets as weighted_precision_recall's selection at those levels
     truth = np.zeros((2, 2, 2), bool)
     truth[0, 0, 0] = truth[1, 0, 1] = True  # the first selected cell of each input
-    _, p, _ = weighted_precision_recall(sal, truth, levels=[0.5, 0.7])
+    _, p, _ = weighted_precision_recall(truth, sal, levels=[0.5, 0.7])
     np.testing.assert_allclose(p, [[1.0, 1 / 1.5], [1.0, 1.0]])
     # by count: round(0.5 * 4) = 2 cells already flips input 0 (cells 0, 1) and
     # input 1 (cells 1, 2)

@@ -4,6 +4,15 @@ Maps are ``(N, T, F)`` (any ``(N, ...)`` works) and are compared with boolean
 ground-truth masks of the same shape, or by perturbing the inputs and watching the
 model's output.
 
+Argument order: ground truth first, as scikit-learn's ``(y_true, y_score)``. Every
+metric against a ground-truth mask takes ``(truth, saliency, ...)``, e.g.
+``tsr_aup_aur(truth, saliency)`` or ``auroc(truth, saliency)``. The metrics that call
+a model take it and its inputs first, then the truth when they use one, then the
+maps: ``tsr_accuracy_drop(model, inputs, labels, saliency, replacement)`` and
+``deletion_insertion_curves(model, inputs, saliency)``. Their ``output_indices``
+(default ``"predicted"``) has the meaning shared by the whole package (see
+``tf_tsexplain._targets``).
+
 Modules, each re-exported here:
 
 - ``tsr_benchmark``: the time-series saliency benchmark used with TSR (Ismail et al.

@@ -23,11 +23,11 @@ def _tsr_rescaled(saliency: np.ndarray, rescale: bool) -> np.ndarray:
     return minmax_rows(s) if rescale else s
 
 
-def _tsr_maps_and_truth(saliency, truth, rescale) -> tuple[np.ndarray, np.ndarray]:
-    s = as_float_array(saliency, "saliency", min_rank=2)
+def _tsr_maps_and_truth(truth, saliency, rescale) -> tuple[np.ndarray, np.ndarray]:
     g = np.asarray(truth)
     if g.dtype != bool:
         raise TypeError(f"`truth` must be a boolean mask, got dtype {g.dtype}.")
+    s = as_float_array(saliency, "saliency", min_rank=2)
     if g.shape != s.shape:
         raise ValueError(f"`truth` has shape {g.shape}; `saliency` has shape {s.shape}.")
     return _tsr_rescaled(s, rescale), g.reshape(len(g), -1)
@@ -59,7 +59,7 @@ def _tsr_mass_selection(s: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, 
 
 
 def weighted_precision_recall(
-    saliency, truth, levels=None, rescale: bool = True
+    truth, saliency, levels=None, rescale: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Saliency-weighted precision and recall of the top cells, per sample and level.
 
@@ -82,8 +82,8 @@ def weighted_precision_recall(
     :func:`tsr_aup_aur` averages over all samples).
 
     Args:
-        saliency: ``(N, ...)`` maps (signs are ignored).
         truth: boolean ``(N, ...)`` ground truth.
+        saliency: ``(N, ...)`` maps (signs are ignored).
         levels: increasing mass fractions in (0, 1].
         rescale: min-max scale each sample's ``|saliency|`` first (the reference's
             choice); False uses ``|saliency|`` as is.
@@ -91,7 +91,7 @@ def weighted_precision_recall(
     Returns:
         ``(levels, precision, recall)``, the last two ``(N, L)``.
     """
-    s, g = _tsr_maps_and_truth(saliency, truth, rescale)
+    s, g = _tsr_maps_and_truth(truth, saliency, rescale)
     lv = _tsr_levels(levels)
     order, k = _tsr_mass_selection(s, lv)
     sorted_s = np.take_along_axis(s, order, axis=1)
@@ -108,7 +108,7 @@ def weighted_precision_recall(
     return lv, precision, recall
 
 
-def tsr_aup_aur(saliency, truth, levels=None, rescale: bool = True) -> tuple[float, float]:
+def tsr_aup_aur(truth, saliency, levels=None, rescale: bool = True) -> tuple[float, float]:
     """Areas under the weighted precision and recall curves (AUP, AUR).
 
     The curves of :func:`weighted_precision_recall` (same ``levels`` and
@@ -119,7 +119,7 @@ def tsr_aup_aur(saliency, truth, levels=None, rescale: bool = True) -> tuple[flo
     Returns:
         ``(aup, aur)``, each in [0, 1].
     """
-    lv, precision, recall = weighted_precision_recall(saliency, truth, levels, rescale)
+    lv, precision, recall = weighted_precision_recall(truth, saliency, levels, rescale)
     span = lv[-1] - lv[0]
     aup = trapezoid(precision, lv) / span
     aur = trapezoid(recall, lv) / span
