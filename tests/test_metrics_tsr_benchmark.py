@@ -131,3 +131,62 @@ def test_accuracy_drop_removes_the_top_mass_cells_like_precision_recall():
     np.testing.assert_allclose(acc, [1.0, 0.0, 0.0])
     with pytest.raises(ValueError, match="`by` must be 'mass' or 'count'"):
         tsr_accuracy_drop(summing_classifier, x, labels, sal, replacement, by="cells")
+
+
+def test_model_metrics_output_indices_predicted_none_and_an_index():
+    x = np.zeros((4, 2, 2), np.float32)
+    x[:, 0, 0] = [1.0, 2.0, -1.0, 3.0]
+    labels = np.array([1, 1, 0, 1])
+    sal = np.zeros_like(x)
+    sal[:, 0, 0] = 1.0
+    replacement = np.full_like(x, -5.0)
+    drop = dict(fractions=[0, 0.25])
+    _, default = tsr_accuracy_drop(summing_classifier, x, labels, sal, replacement, **drop)
+    _, predicted = tsr_accuracy_drop(
+        summing_classifier, x, labels, sal, replacement, output_indices="predicted", **drop
+    )
+    np.testing.assert_allclose(default, [1.0, 0.25])
+    np.testing.assert_array_equal(predicted, default)
+    curves = deletion_insertion_curves(summing_classifier, x, sal, steps=4)
+    by_hand = deletion_insertion_curves(
+        summing_classifier, x, sal, steps=4, output_indices=[1, 1, 0, 1]
+    )
+    explicit = deletion_insertion_curves(
+        summing_classifier, x, sal, steps=4, output_indices="predicted"
+    )
+    for key in ("deletion", "insertion", "deletion_auc"):
+        np.testing.assert_array_equal(curves[key], by_hand[key])
+        np.testing.assert_array_equal(explicit[key], by_hand[key])
+
+    # None: the only output of a single-output model...
+    def positive(batch):  # (N,): the probability of class 1
+        return tf.sigmoid(summing_classifier(batch)[:, 1])
+
+    for indices in (None, "predicted"):
+        _, acc = tsr_accuracy_drop(
+            positive, x, labels, sal, replacement, output_indices=indices, **drop
+        )
+        np.testing.assert_allclose(acc, [1.0, 0.25])
+    single = deletion_insertion_curves(
+        lambda b: summing_classifier(b)[:, 1], x, sal, steps=4, output_indices=None
+    )
+    one = deletion_insertion_curves(summing_classifier, x, sal, steps=4, output_indices=1)
+    np.testing.assert_array_equal(single["deletion"], one["deletion"])
+    # ... and refused on several outputs: these metrics score one scalar per input
+    with pytest.raises(ValueError, match=r"one output per input.*'predicted'"):
+        tsr_accuracy_drop(summing_classifier, x, labels, sal, replacement, output_indices=None)
+    with pytest.raises(ValueError, match=r"one output per input.*'predicted'"):
+        deletion_insertion_curves(summing_classifier, x, sal, output_indices=None)
+
+    # an index: that output is the probability of class 1 (labels 0 / 1)
+    def softmax(batch):
+        return tf.nn.softmax(summing_classifier(batch))
+
+    _, acc = tsr_accuracy_drop(softmax, x, labels, sal, replacement, output_indices=1, **drop)
+    np.testing.assert_allclose(acc, [1.0, 0.25])
+    _, acc = tsr_accuracy_drop(softmax, x, 1 - labels, sal, replacement, output_indices=0, **drop)
+    np.testing.assert_allclose(acc, [1.0, 0.25])
+    with pytest.raises(ValueError, match="`labels` must be 0 or 1"):
+        tsr_accuracy_drop(softmax, x, labels + 1, sal, replacement, output_indices=1)
+    with pytest.raises(ValueError, match="Received: output_indices='argmax'"):
+        deletion_insertion_curves(summing_classifier, x, sal, output_indices="argmax")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tf_tsexplain._model import as_model_fn, predict_in_chunks
-from tf_tsexplain._targets import resolve_output_indices
+from tf_tsexplain._targets import PREDICTED, resolve_output_indices
 from tf_tsexplain._validation import as_float_array, check_positive_int
 from tf_tsexplain.metrics._numeric import minmax_rows, trapezoid
 
@@ -153,6 +153,22 @@ def _tsr_model_scores(model_fn, rows: np.ndarray, targets: np.ndarray | None, ba
     return out.reshape(len(rows), -1)[np.arange(len(rows)), targets].astype(np.float32)
 
 
+def _one_target_per_input(output_indices, outputs: np.ndarray, metric: str) -> np.ndarray:
+    """The flat output index scored for each input (``(N,)``), ``output_indices``
+    having the package's meaning; None on a model with several outputs is refused."""
+    targets, leading = resolve_output_indices(
+        output_indices, outputs.shape[1:], len(outputs), predict=lambda: outputs
+    )
+    if leading:
+        raise ValueError(
+            f"`{metric}` scores one output per input, but the model has "
+            f"{int(np.prod(leading))} outputs per input (output shape (N, "
+            f"{', '.join(map(str, leading))})): pass output_indices (an int, one per "
+            "input, a (time, class) tuple) or 'predicted'. Received: output_indices=None."
+        )
+    return targets[0]
+
+
 def tsr_accuracy_drop(
     model,
     inputs,
@@ -163,6 +179,7 @@ def tsr_accuracy_drop(
     batch_size: int = 256,
     by: str = "mass",
     rescale: bool = True,
+    output_indices="predicted",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Accuracy as the most salient cells are replaced, e.g. by background noise.
 
@@ -176,9 +193,8 @@ def tsr_accuracy_drop(
     ``round(p * D)`` cells of largest ``|saliency|`` (D cells per input).
 
     Args:
-        model: a Keras model or callable returning class scores ``(N, C)`` (argmax is
-            the prediction) or one probability per input ``(N,)`` / ``(N, 1)``
-            (class 1 when > 0.5).
+        model: a Keras model or callable returning class scores ``(N, C)`` or one
+            probability per input ``(N,)`` / ``(N, 1)``.
         inputs: ``(N, ...)``.
         labels: ``(N,)`` int labels.
         saliency: ``(N, ...)`` maps.
@@ -190,6 +206,15 @@ def tsr_accuracy_drop(
         rescale: with ``by="mass"``, min-max scale each ``|saliency|`` map first, as
             :func:`weighted_precision_recall` (ignored with ``by="count"``, where
             only the ranking matters).
+        output_indices: what the prediction of a (perturbed) input is, with the
+            package's meaning of ``output_indices``. ``"predicted"`` (default): its
+            arg-max class (outputs ``(N, C)``), compared with ``labels``; on a
+            single-output model, class 1 when its output is > 0.5. ``None``: the only
+            output of a single-output model, as ``"predicted"``; refused (ValueError)
+            on a model with several outputs. An index (an int, one per input, a
+            ``(time, class)`` tuple): that output is read as the probability of the
+            positive class, the prediction being 1 when it is > 0.5, and ``labels``
+            must then be 0 or 1.
 
     Returns:
         ``(fractions, accuracy)``, both ``(P,)``.
@@ -216,11 +241,33 @@ def tsr_accuracy_drop(
         masks = _tsr_top_cells(sal, [int(round(p * d)) for p in fr])
     else:
         raise ValueError(f"`by` must be 'mass' or 'count', got {by!r}.")
+    model_fn = as_model_fn(model)
+    n = len(x)
+    if isinstance(output_indices, str) and output_indices == PREDICTED:
+        targets = None
+    else:  # one scalar per input, chosen on the unperturbed inputs' outputs
+        targets = _one_target_per_input(
+            output_indices, predict_in_chunks(model_fn, x, batch_size), "tsr_accuracy_drop"
+        )
+        if not np.isin(y, (0, 1)).all():
+            raise ValueError(
+                "`labels` must be 0 or 1 when one output per input is read as the "
+                f"probability of class 1 (output_indices={output_indices!r}); pass "
+                "output_indices='predicted' to compare arg-max classes."
+            )
     rows = np.concatenate([np.where(m.reshape(x.shape), rep, x) for m in masks])  # (P * N, ...)
-    out = _tsr_model_scores(as_model_fn(model), rows, None, batch_size)
-    out = out.reshape(len(fr), len(x), -1)
-    pred = out.argmax(-1) if out.shape[-1] > 1 else (out[..., 0] > 0.5).astype(int)
-    return fr, (pred == y[None]).mean(axis=1)
+    out = predict_in_chunks(model_fn, rows, batch_size)
+    if targets is None:  # each perturbed input's own prediction
+        classes = resolve_output_indices(PREDICTED, out.shape[1:], len(rows), predict=lambda: out)
+        flat = out.reshape(len(rows), -1)
+        if flat.shape[1] > 1:
+            pred = classes[0]
+        else:
+            pred = (flat[:, 0] > 0.5).astype(int)
+    else:
+        score = out.reshape(len(rows), -1)[np.arange(len(rows)), np.tile(targets, len(fr))]
+        pred = (score > 0.5).astype(int)
+    return fr, (pred.reshape(len(fr), n) == y[None]).mean(axis=1)
 
 
 def deletion_insertion_curves(
@@ -229,7 +276,7 @@ def deletion_insertion_curves(
     saliency,
     baseline=0.0,
     steps: int = 10,
-    output_indices=None,
+    output_indices="predicted",
     batch_size: int = 256,
 ) -> dict:
     """Deletion and insertion curves of saliency maps.
@@ -246,9 +293,12 @@ def deletion_insertion_curves(
         saliency: ``(N, ...)`` maps.
         baseline: a number, an array broadcastable to one input, or ``(N, ...)``.
         steps: curve points minus one.
-        output_indices: the explained output as in
-            :meth:`PathExplainerTF.attributions`; None on a model with several
-            outputs explains each input's predicted class.
+        output_indices: the output tracked, one per input, with the package's
+            meaning of ``output_indices``: ``"predicted"`` (default) the arg-max
+            class of each unperturbed input (the only output of a single-output
+            model); an int, one per input, or a ``(time, class)`` tuple; ``None``
+            the only output of a single-output model, refused (ValueError) on a
+            model with several outputs, since the curves need one scalar per input.
         batch_size: most rows per model call.
 
     Returns:
@@ -271,12 +321,9 @@ def deletion_insertion_curves(
         ) from None
     model_fn = as_model_fn(model)
     n = len(x)
-    out = _tsr_model_scores(model_fn, x, None, batch_size)
-    out_shape = out.shape[1:]
-    if output_indices is None and int(np.prod(out_shape)) > 1:
-        targets = out.reshape(n, -1).argmax(1).astype(np.int32)
-    else:
-        targets = resolve_output_indices(output_indices, out_shape, n)[0][0]
+    targets = _one_target_per_input(
+        output_indices, predict_in_chunks(model_fn, x, batch_size), "deletion_insertion_curves"
+    )
     fractions = np.linspace(0.0, 1.0, steps + 1)
     d = int(np.prod(x.shape[1:]))
     masks = _tsr_top_cells(sal, [int(round(p * d)) for p in fractions])
