@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tf_tsexplain import metrics
+from tf_tsexplain._validation import NotFittedError
 from tf_tsexplain.datasets import rare_feature, saliency_white_box
 from tf_tsexplain.masks import (
     FadeMovingAverage,
@@ -244,7 +245,7 @@ def test_fits_are_deterministic(rare_problem):
 
 
 def test_repeated_fits_reuse_one_compiled_loop(rare_problem):
-    from tf_tsexplain.masks import _fit
+    import tf_tsexplain.masks._fit as fit_loops
 
     x, _, box = rare_problem
     blur = GaussianBlur()
@@ -262,22 +263,22 @@ def test_repeated_fits_reuse_one_compiled_loop(rare_problem):
             initial_mask_coeff=0.7,
         ),
     ]
-    _fit.clear_fit_cache()
-    before = _fit.TRACES[0]
+    fit_loops.clear_fit_cache()
+    before = fit_loops.TRACES[0]
     cached = [Mask(blur).fit(x[:2], box, **kw).mask_tensor for kw in settings]
-    assert _fit.TRACES[0] - before == 1  # traced once for both fits
+    assert fit_loops.TRACES[0] - before == 1  # traced once for both fits
     uncached = []
     for kw in settings:
-        _fit.clear_fit_cache()
+        fit_loops.clear_fit_cache()
         uncached.append(Mask(blur).fit(x[:2], box, **kw).mask_tensor)
-    assert _fit.TRACES[0] - before == 3
+    assert fit_loops.TRACES[0] - before == 3
     for a, b in zip(cached, uncached, strict=True):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(cached[0], cached[1])
     # another shape gets its own loop; the cache stays bounded
     Mask(blur, jit_compile=False).fit(x[:1], box, keep_ratio=0.2, n_epoch=2)
-    assert _fit.TRACES[0] - before == 4
-    assert len(_fit._CACHE) <= _fit._CACHE_SIZE
+    assert fit_loops.TRACES[0] - before == 4
+    assert fit_loops.cached_loops() <= fit_loops.CACHE_SIZE
 
 
 def test_deletion_mode_marks_what_to_delete(rare_problem):
@@ -386,9 +387,9 @@ def test_mask_fit_bad_input(kwargs, error, match):
 
 def test_group_and_classification_bad_input():
     x = np.ones((2, 6, 3), np.float32)
-    with pytest.raises(ValueError, match=r"`area_list entries` must be in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"`area_list\[1\]` must be in \(0, 1\]"):
         MaskGroup(FadeMovingAverage()).fit(x, _quadratic, [0.1, 1.2])
-    with pytest.raises(ValueError, match=r"`area_list entries` must be in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"`area_list\[0\]` must be in \(0, 1\]"):
         MaskGroup(FadeMovingAverage()).fit(x, _quadratic, [0.0])
     with pytest.raises(ValueError, match="at least one area"):
         MaskGroup(FadeMovingAverage()).fit(x, _quadratic, [])
@@ -407,15 +408,16 @@ def test_group_and_classification_bad_input():
         clf.fit(x, lambda b: tf.sigmoid(tf.reduce_sum(b, axis=1)), loss_function=cross_entropy)
     with pytest.raises(ValueError, match="`task` must be"):
         Mask(FadeMovingAverage(), task="ranking")
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         Mask(FadeMovingAverage()).get_error()
     for bad in (0.0, -1.0):  # eps keeps a width and a log finite: it must be > 0
         for make in (GaussianBlur, lambda eps: Mask(FadeReference(0.0), eps=eps)):
-            with pytest.raises(ValueError, match="`eps` must be > 0"):
+            with pytest.raises(ValueError, match=r"`eps` must be in \(0, inf"):
                 make(eps=bad)
-        with pytest.raises(ValueError, match="`eps` must be > 0"):
+        with pytest.raises(ValueError, match=r"`eps` must be in \(0, inf"):
             MaskGroup(FadeReference(0.0), eps=bad)
-    with pytest.raises(TypeError, match="`eps` must be a finite number"):
+    # NaN is a number of the right kind with a wrong value: ValueError
+    with pytest.raises(ValueError, match="`eps` must be finite"):
         GaussianBlur(eps=float("nan"))
 
 
@@ -454,3 +456,187 @@ def test_blur_gradients_match_numerical_differences():
 
         numeric = (value(base + step) - value(base - step)) / 2e-3
         assert np.asarray(grad)[idx] == pytest.approx(numeric, rel=2e-2, abs=1e-3)
+
+
+# ------------------------------------------------------------------ not fitted, kinds
+def test_every_result_of_an_unfitted_mask_or_group_raises_not_fitted():
+    mask, group = Mask(FadeReference(0.0)), MaskGroup(FadeReference(0.0))
+    results = {
+        "Mask": [
+            lambda: mask.mask_tensor,
+            lambda: mask.keep_ratio,
+            lambda: mask.X,
+            lambda: mask.target,
+            lambda: mask.loss_function,
+            mask.get_error,
+            mask.get_smooth_mask,
+            mask.extract_submask,
+            mask.get_information,
+            mask.get_entropy,
+            mask.plot_mask,
+        ],
+        "MaskGroup": [
+            lambda: group.area_list,
+            lambda: group.masks,
+            lambda: group.errors,
+            lambda: group.X,
+            lambda: group.target,
+            lambda: group.loss_function,
+            group.get_best_mask,
+            lambda: group.get_extremal_mask(0.1),
+            group.plot_errors,
+        ],
+    }
+    for name, calls in results.items():
+        for call in calls:
+            with pytest.raises(NotFittedError, match=rf"This {name} is not fitted yet: call fit"):
+                call()
+    # a ValueError and an AttributeError: hasattr is False until the fit
+    assert issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)
+    assert not hasattr(mask, "mask_tensor") and not hasattr(group, "masks")
+    fitted = Mask(FadeReference(0.0), jit_compile=False).fit(X[0], _quadratic, n_epoch=2)
+    assert hasattr(fitted, "mask_tensor") and fitted.X.shape == (7, 3)
+    assert fitted.loss_function is mse and fitted.keep_ratio == 0.5
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (
+            dict(keep_ratio="0.1"),
+            TypeError,
+            "`keep_ratio` must be a number. Received: keep_ratio='0.1'",
+        ),
+        (dict(keep_ratio=True), TypeError, "`keep_ratio` must be a number"),
+        (dict(n_epoch=2.5), TypeError, r"`n_epoch` must be an integer. Received: n_epoch=2.5"),
+        (dict(n_epoch="10"), TypeError, "`n_epoch` must be an integer"),
+        (dict(learning_rate="0.1"), TypeError, "`learning_rate` must be a number"),
+        (dict(momentum=None), TypeError, "`momentum` must be a number"),
+        (dict(seed=1.5), TypeError, "`seed` must be an integer"),
+        (dict(seed=-1), ValueError, r"`seed` must be >= 0. Received: seed=-1"),
+        (dict(verbose="yes"), TypeError, "`verbose` must be True or False"),
+        (dict(initial_mask_coeff=1.5), ValueError, r"`initial_mask_coeff` must be in \[0, 1\]"),
+        (dict(size_reg_factor_init=-1.0), ValueError, "`size_reg_factor_init` must be in"),
+        (
+            dict(size_reg_factor_dilation=0),
+            ValueError,
+            r"`size_reg_factor_dilation` must be in \(0",
+        ),
+        (dict(time_reg_factor=-0.1), ValueError, "Received: time_reg_factor=-0.1"),
+        (dict(time_reg_factor=float("inf")), ValueError, "`time_reg_factor` must be finite"),
+        (dict(loss_function="mse"), TypeError, "`loss_function` must be callable"),
+    ],
+)
+def test_mask_fit_wrong_kinds_and_values(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Mask(FadeMovingAverage()).fit(np.ones((6, 3), np.float32), _quadratic, **kwargs)
+
+
+def test_constructors_and_accessors_wrong_kinds_and_values(fitted_group):
+    cases = [
+        (lambda: Mask(FadeReference(0.0), task=3), TypeError, "`task` must be one of"),
+        (lambda: Mask(FadeReference(0.0), deletion_mode="no"), TypeError, "`deletion_mode`"),
+        (lambda: Mask(FadeReference(0.0), deletion_mode=1), TypeError, "`deletion_mode`"),
+        (lambda: MaskGroup(FadeReference(0.0), eps="1e-7"), TypeError, "`eps` must be a number"),
+        (lambda: Mask(FadeReference(0.0), jit_compile="xla"), ValueError, "`jit_compile`"),
+        (lambda: MaskGroup(FadeReference(0.0), jit_compile=1), TypeError, "`jit_compile`"),
+        (lambda: Mask(None), TypeError, "`perturbation` must be a layer"),
+        (lambda: FadeMovingAverageWindow(2.0), TypeError, "`window_size` must be an integer"),
+        (lambda: FadeMovingAveragePastWindow(-1), ValueError, "`window_size` must be >= 0"),
+        (lambda: GaussianBlur(sigma_max="2"), TypeError, "`sigma_max` must be a number"),
+        (lambda: GaussianBlur(sigma_max=0), ValueError, r"`sigma_max` must be in \(0"),
+        (lambda: FadeReference("zero"), TypeError, "`reference` must be real numbers"),
+        (lambda: FadeReference([0.0, np.nan]), ValueError, "`reference` must be finite"),
+    ]
+    group, _ = fitted_group
+    best = group.get_best_mask()
+    x = np.ones((2, 6, 3), np.float32)
+    cases += [
+        (
+            lambda: MaskGroup(FadeReference(0.0)).fit(x, _quadratic, ["0.1"]),
+            TypeError,
+            r"`area_list\[0\]` must be a number",
+        ),
+        (
+            lambda: MaskGroup(FadeReference(0.0)).fit(x, _quadratic, [0.1], n_epoch=0.5),
+            TypeError,
+            "`n_epoch` must be an integer",
+        ),
+        (lambda: group.get_extremal_mask("0.1"), TypeError, "`threshold` must be a number"),
+        (lambda: group.plot_errors(samples=[5]), ValueError, "`samples` must be <= 2"),
+        (lambda: best.get_smooth_mask("1"), TypeError, "`sigma` must be a number"),
+        (lambda: best.get_smooth_mask(0), ValueError, r"`sigma` must be in \(0"),
+        (lambda: best.get_information(eps=0), ValueError, r"`eps` must be in \(0"),
+        (lambda: best.plot_mask(sample=3), ValueError, "`sample` must be <= 2"),
+        (lambda: best.plot_mask(sample=1.0), TypeError, "`sample` must be an integer"),
+    ]
+    for make, error, match in cases:
+        with pytest.raises(error, match=match):
+            make()
+
+
+# ------------------------------------------------------------------ output_indices
+W3 = tf.constant(RNG.uniform(size=(3, 6, 3)).astype("float32"))  # one weight map per class
+
+
+def three_outputs(batch):
+    """(rows, 3): output c weighs the squared cells by W3[c]."""
+    return tf.einsum("ntf,ctf->nc", batch**2, W3)
+
+
+def test_fit_with_output_indices_equals_the_fit_on_f_restricted_by_hand():
+    x = RNG.normal(size=(2, 6, 3)).astype("float32")
+    import tf_tsexplain.masks._fit as fit_loops
+
+    kw = dict(keep_ratio=0.3, n_epoch=40, **fit_kwargs(learning_rate=0.2))
+    reference = FadeReference(0.0)
+    traces = 0
+    for index in (1, 0):  # the same f twice: the cached loop must not keep the old index
+        before = fit_loops.TRACES[0]
+        chosen = Mask(reference).fit(x, three_outputs, output_indices=index, **kw)
+        traces += fit_loops.TRACES[0] - before
+        by_hand = Mask(reference).fit(x, lambda b, i=index: three_outputs(b)[:, i], **kw)
+        np.testing.assert_allclose(chosen.mask_tensor, by_hand.mask_tensor, atol=1e-5)
+        np.testing.assert_allclose(chosen.get_error(), by_hand.get_error(), rtol=1e-5)
+        np.testing.assert_allclose(chosen.target, np.asarray(three_outputs(x))[:, index])
+    assert traces <= 1  # the second index reused the first one's compiled loop
+    # one index per series, and 'predicted' (the arg-max class of f(X) per series)
+    predicted = np.argmax(np.asarray(three_outputs(x)), axis=1)
+
+    def per_series(batch):  # MaskGroup rows are area-major: row % N is the series
+        rows = tf.shape(batch)[0]
+        picks = tf.gather(tf.constant(predicted, tf.int32), tf.range(rows) % 2)
+        return tf.gather(three_outputs(batch), picks, axis=1, batch_dims=1)
+
+    areas = [0.2, 0.5]
+    gkw = dict(n_epoch=40, **fit_kwargs(learning_rate=0.2))
+    by_hand = MaskGroup(FadeReference(0.0)).fit(x, per_series, areas, **gkw)
+    for indices in ("predicted", predicted):
+        group = MaskGroup(FadeReference(0.0)).fit(
+            x, three_outputs, areas, output_indices=indices, **gkw
+        )
+        np.testing.assert_allclose(group.masks, by_hand.masks, atol=1e-5)
+        np.testing.assert_allclose(group.errors, by_hand.errors, rtol=1e-5, atol=1e-7)
+    # None keeps f's whole output; a single-output model's only output
+    whole = Mask(FadeReference(0.0)).fit(x, three_outputs, **kw)
+    assert whole.target.shape == (2, 3)
+    single = Mask(FadeReference(0.0)).fit(x[0], _quadratic, n_epoch=2, output_indices=None)
+    assert single.target.shape == (6,)
+    # the reduced output is one value per row: class-probability losses are refused
+    with pytest.raises(ValueError, match="output_indices reduces the outputs"):
+        Mask(FadeReference(0.0), task="classification").fit(
+            x, lambda b: tf.nn.softmax(three_outputs(b)), cross_entropy, output_indices=0
+        )
+    with pytest.raises(ValueError, match="out of range"):
+        Mask(FadeReference(0.0)).fit(x, three_outputs, output_indices=3)
+    with pytest.raises(ValueError, match="Received: output_indices='max'"):
+        Mask(FadeReference(0.0)).fit(x, three_outputs, output_indices="max")
+
+
+def test_reference_call_style_still_works():
+    # Dynamask's call: Mask(pert).fit(X, f, loss_function=mse, keep_ratio=..., ...)
+    x = RNG.normal(size=(6, 3)).astype("float32")
+    mask = Mask(FadeMovingAverage()).fit(
+        x, _quadratic, loss_function=mse, keep_ratio=0.1, size_reg_factor_init=0.01, n_epoch=5
+    )
+    assert mask.mask_tensor.shape == (6, 3) and mask.keep_ratio == 0.1
