@@ -1,4 +1,4 @@
-"""Dynamic masks: perturbation formulas, the fit, batching, metrics and bad input."""
+"""Dynamic masks: perturbation formulas, the fit, batching and bad input."""
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from tf_tsexplain import metrics
-from tf_tsexplain.datasets import rare_feature, rare_time, saliency_white_box, state_data
+from tf_tsexplain._validation import NotFittedError
+from tf_tsexplain.datasets import rare_feature, saliency_white_box
 from tf_tsexplain.masks import (
     FadeMovingAverage,
     FadeMovingAveragePastWindow,
@@ -244,7 +245,7 @@ def test_fits_are_deterministic(rare_problem):
 
 
 def test_repeated_fits_reuse_one_compiled_loop(rare_problem):
-    from tf_tsexplain.masks import _fit
+    import tf_tsexplain.masks._fit as fit_loops
 
     x, _, box = rare_problem
     blur = GaussianBlur()
@@ -262,22 +263,22 @@ def test_repeated_fits_reuse_one_compiled_loop(rare_problem):
             initial_mask_coeff=0.7,
         ),
     ]
-    _fit.clear_fit_cache()
-    before = _fit.TRACES[0]
+    fit_loops.clear_fit_cache()
+    before = fit_loops.TRACES[0]
     cached = [Mask(blur).fit(x[:2], box, **kw).mask_tensor for kw in settings]
-    assert _fit.TRACES[0] - before == 1  # traced once for both fits
+    assert fit_loops.TRACES[0] - before == 1  # traced once for both fits
     uncached = []
     for kw in settings:
-        _fit.clear_fit_cache()
+        fit_loops.clear_fit_cache()
         uncached.append(Mask(blur).fit(x[:2], box, **kw).mask_tensor)
-    assert _fit.TRACES[0] - before == 3
+    assert fit_loops.TRACES[0] - before == 3
     for a, b in zip(cached, uncached, strict=True):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(cached[0], cached[1])
     # another shape gets its own loop; the cache stays bounded
     Mask(blur, jit_compile=False).fit(x[:1], box, keep_ratio=0.2, n_epoch=2)
-    assert _fit.TRACES[0] - before == 4
-    assert len(_fit._CACHE) <= _fit._CACHE_SIZE
+    assert fit_loops.TRACES[0] - before == 4
+    assert fit_loops.cached_loops() <= fit_loops.CACHE_SIZE
 
 
 def test_deletion_mode_marks_what_to_delete(rare_problem):
@@ -349,112 +350,6 @@ def test_information_entropy_submask_and_smoothing(fitted_group):
         mask.extract_submask([12])
 
 
-# ------------------------------------------------------------------ metrics
-def test_metrics_against_hand_computed_cases():
-    truth = np.array([True, False, True, False])
-    s = np.array([0.9, 0.8, 0.3, 0.1])
-    # cells scored strictly above 0.1, 0.3, 0.8, 0.9: precision 2/3, 1/2, 1, 1 (none
-    # selected at the top); recall 1, 1/2, 1/2, 0
-    aup = 0.2 * (2 / 3 + 0.5) / 2 + 0.5 * (0.5 + 1) / 2 + 0.1 * (1 + 1) / 2
-    aur = 0.2 * (1 + 0.5) / 2 + 0.5 * 0.5 + 0.1 * 0.5 / 2
-    kw = dict(normalize=False, integration="trapezoid")
-    assert metrics.area_under_precision(truth, s, **kw) == pytest.approx(aup)
-    assert metrics.area_under_recall(truth, s, **kw) == pytest.approx(aur)
-    # the exact integral of the step functions
-    step_aup = 0.2 * 2 / 3 + 0.5 * 0.5 + 0.1 * 1
-    assert metrics.area_under_precision(truth, s, normalize=False) == pytest.approx(step_aup)
-    assert metrics.area_under_recall(truth, s, normalize=False) == pytest.approx(
-        0.2 * 1 + 0.5 * 0.5 + 0.1 * 0.5
-    )  # = mean score of the salient cells (0.9, 0.3) minus the lowest score 0.1
-    # a perfect binary map: AUP 1; AUR 1 exactly, 1/2 with trapezoids
-    assert metrics.area_under_precision(truth, truth * 3.0) == pytest.approx(1.0)
-    assert metrics.area_under_recall(truth, truth * 3.0) == pytest.approx(1.0)
-    trapezoid = metrics.area_under_recall(truth, truth * 3.0, integration="trapezoid")
-    assert trapezoid == pytest.approx(0.5)
-    assert metrics.auroc(truth, s) == pytest.approx(0.75)
-    vals = np.array([3.0, 1.0, 3.0, 2.0, 1.0, 3.0])
-    np.testing.assert_allclose(metrics._average_ranks(vals), [5, 1.5, 5, 3, 1.5, 5])
-    assert metrics.auprc(truth, s) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
-    # ties count as one threshold; AUROC gives ties half a pair
-    tied = np.array([0.5, 0.5, 0.5, 0.0])
-    assert metrics.auroc(truth, tied) == pytest.approx((1 + 0.5 + 0.5 + 1) / 4)
-    t_, p_, r_ = metrics.precision_recall_by_threshold(truth, tied, normalize=False)
-    np.testing.assert_allclose(t_, [0.0, 0.5])
-    np.testing.assert_allclose(p_, [2 / 3, 1.0])
-    np.testing.assert_allclose(r_, [1.0, 0.0])
-    eps = 1e-5
-    info = -np.log2(1 + eps - 0.9) - np.log2(1 + eps - 0.3)
-    assert metrics.mask_information(truth, s, normalize=False) == pytest.approx(info)
-    h = [-v * np.log2(v) - (1 - v) * np.log2(1 - v) for v in (0.9, 0.3)]
-    assert metrics.mask_entropy(truth, s, normalize=False) == pytest.approx(sum(h))
-    # per-sample min-max scaling: two samples on different scales
-    two = np.array([[1.0, 3.0], [10.0, 30.0]])[:, None, :]  # (N=2, T=1, F=2)
-    np.testing.assert_allclose(metrics.minmax_per_sample(two), [[[0, 1]], [[0, 1]]])
-    truth2 = np.array([[False, True], [True, False]])[:, None, :]
-    assert metrics.mask_information(truth2, two) == pytest.approx(-np.log2(eps) - np.log2(1 + eps))
-    with pytest.raises(ValueError, match="shape of `truth`"):
-        metrics.auroc(truth, s[:3])
-    with pytest.raises(ValueError, match="boolean"):
-        metrics.auprc(np.array([0, 2, 1, 0]), s)
-
-
-def test_metrics_of_one_map_equal_those_of_its_batch_of_one():
-    # a single (T, F) map (e.g. Mask.mask_tensor of one series) is one sample: it is
-    # min-max scaled as a whole, not per time step
-    rng = np.random.default_rng(0)
-    truth = np.zeros((6, 3), bool)
-    truth[2:4, 0] = True
-    s = rng.uniform(0.0, 0.05, size=(6, 3))
-    s[2:4, 0] = [1.0, 0.9]
-    s[0, 1] = 0.3
-    np.testing.assert_allclose(metrics.minmax_per_sample(s), metrics.minmax_per_sample(s[None])[0])
-    np.testing.assert_allclose(metrics.minmax_per_sample(s).max(), 1.0)
-    np.testing.assert_allclose(
-        metrics.minmax_per_sample(s[:, 0]), metrics.minmax_per_sample(s[None, :, :1])[0, :, 0]
-    )
-    for name in ("area_under_precision", "area_under_recall", "mask_information", "mask_entropy"):
-        fn = getattr(metrics, name)
-        assert fn(truth, s) == pytest.approx(fn(truth[None], s[None])), name
-    for kw in (dict(integration="trapezoid"),):
-        for fn in (metrics.area_under_precision, metrics.area_under_recall):
-            assert fn(truth, s, **kw) == pytest.approx(fn(truth[None], s[None], **kw))
-
-
-# ------------------------------------------------------------------ datasets
-def test_rare_datasets_and_white_box():
-    x, truth = rare_feature(n_samples=4, n_steps=20, n_features=10, n_salient=3, seed=0)
-    assert x.shape == truth.shape == (4, 20, 10) and x.dtype == np.float32
-    assert (truth.sum(axis=(1, 2)) == 3 * 10).all() and truth[:, 5:15].any(axis=1).sum() == 12
-    again, truth_again = rare_feature(n_samples=4, n_steps=20, n_features=10, n_salient=3, seed=0)
-    np.testing.assert_array_equal(x, again)
-    np.testing.assert_array_equal(truth, truth_again)
-    assert not np.allclose(x, rare_feature(4, 20, 10, 3, seed=1)[0])
-    xt, tt = rare_time(n_samples=4, n_steps=20, n_features=8, n_salient=5, seed=0)
-    steps = tt.any(axis=2)
-    assert (steps.sum(1) == 5).all() and (tt.any(axis=1)[:, 2:6]).all()
-    box = saliency_white_box(truth)
-    rows = np.concatenate([x, x[:2]])  # rows 4, 5 are series 0, 1 again
-    out = np.asarray(box(rows))
-    expected = (truth[np.arange(6) % 4] * rows**2).sum(-1)
-    np.testing.assert_allclose(out, expected, rtol=1e-5)
-    # the ARMA recursion: 2 x_t + .5 x_{t-1} + .2 x_{t-2} + .1 x_{t-3} = 2 e_t
-    rng = np.random.default_rng(7)
-    from tf_tsexplain.datasets import arma_features
-
-    a = arma_features(1, 6, 1, rng)[0, :, 0]
-    e = np.random.default_rng(7).standard_normal((1, 6, 1))[0, :, 0]
-    assert a[3] == pytest.approx(e[3] - (0.5 * a[2] + 0.2 * a[1] + 0.1 * a[0]) / 2)
-
-
-def test_state_data():
-    x, y, truth, states = state_data(n_samples=20, n_steps=50, seed=0)
-    assert x.shape == truth.shape == (20, 50, 3) and y.shape == states.shape == (20, 50)
-    assert (truth.sum(-1) == 1).all() and not truth[..., 0].any()
-    np.testing.assert_array_equal(truth[..., 2], states == 1)
-    assert set(np.unique(y)) == {0, 1} and 0 < (np.diff(states, axis=1) != 0).mean() < 0.2
-    np.testing.assert_array_equal(x, state_data(n_samples=20, n_steps=50, seed=0)[0])
-
-
 # ------------------------------------------------------------------ bad input
 def _quadratic(batch):
     return tf.reduce_sum(batch**2, axis=-1)
@@ -492,9 +387,9 @@ def test_mask_fit_bad_input(kwargs, error, match):
 
 def test_group_and_classification_bad_input():
     x = np.ones((2, 6, 3), np.float32)
-    with pytest.raises(ValueError, match=r"`area_list entries` must be in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"`area_list\[1\]` must be in \(0, 1\]"):
         MaskGroup(FadeMovingAverage()).fit(x, _quadratic, [0.1, 1.2])
-    with pytest.raises(ValueError, match=r"`area_list entries` must be in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"`area_list\[0\]` must be in \(0, 1\]"):
         MaskGroup(FadeMovingAverage()).fit(x, _quadratic, [0.0])
     with pytest.raises(ValueError, match="at least one area"):
         MaskGroup(FadeMovingAverage()).fit(x, _quadratic, [])
@@ -513,15 +408,16 @@ def test_group_and_classification_bad_input():
         clf.fit(x, lambda b: tf.sigmoid(tf.reduce_sum(b, axis=1)), loss_function=cross_entropy)
     with pytest.raises(ValueError, match="`task` must be"):
         Mask(FadeMovingAverage(), task="ranking")
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         Mask(FadeMovingAverage()).get_error()
     for bad in (0.0, -1.0):  # eps keeps a width and a log finite: it must be > 0
         for make in (GaussianBlur, lambda eps: Mask(FadeReference(0.0), eps=eps)):
-            with pytest.raises(ValueError, match="`eps` must be > 0"):
+            with pytest.raises(ValueError, match=r"`eps` must be in \(0, inf"):
                 make(eps=bad)
-        with pytest.raises(ValueError, match="`eps` must be > 0"):
+        with pytest.raises(ValueError, match=r"`eps` must be in \(0, inf"):
             MaskGroup(FadeReference(0.0), eps=bad)
-    with pytest.raises(TypeError, match="`eps` must be a finite number"):
+    # NaN is a number of the right kind with a wrong value: ValueError
+    with pytest.raises(ValueError, match="`eps` must be finite"):
         GaussianBlur(eps=float("nan"))
 
 
@@ -560,3 +456,187 @@ def test_blur_gradients_match_numerical_differences():
 
         numeric = (value(base + step) - value(base - step)) / 2e-3
         assert np.asarray(grad)[idx] == pytest.approx(numeric, rel=2e-2, abs=1e-3)
+
+
+# ------------------------------------------------------------------ not fitted, kinds
+def test_every_result_of_an_unfitted_mask_or_group_raises_not_fitted():
+    mask, group = Mask(FadeReference(0.0)), MaskGroup(FadeReference(0.0))
+    results = {
+        "Mask": [
+            lambda: mask.mask_tensor,
+            lambda: mask.keep_ratio,
+            lambda: mask.X,
+            lambda: mask.target,
+            lambda: mask.loss_function,
+            mask.get_error,
+            mask.get_smooth_mask,
+            mask.extract_submask,
+            mask.get_information,
+            mask.get_entropy,
+            mask.plot_mask,
+        ],
+        "MaskGroup": [
+            lambda: group.area_list,
+            lambda: group.masks,
+            lambda: group.errors,
+            lambda: group.X,
+            lambda: group.target,
+            lambda: group.loss_function,
+            group.get_best_mask,
+            lambda: group.get_extremal_mask(0.1),
+            group.plot_errors,
+        ],
+    }
+    for name, calls in results.items():
+        for call in calls:
+            with pytest.raises(NotFittedError, match=rf"This {name} is not fitted yet: call fit"):
+                call()
+    # a ValueError and an AttributeError: hasattr is False until the fit
+    assert issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)
+    assert not hasattr(mask, "mask_tensor") and not hasattr(group, "masks")
+    fitted = Mask(FadeReference(0.0), jit_compile=False).fit(X[0], _quadratic, n_epoch=2)
+    assert hasattr(fitted, "mask_tensor") and fitted.X.shape == (7, 3)
+    assert fitted.loss_function is mse and fitted.keep_ratio == 0.5
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (
+            dict(keep_ratio="0.1"),
+            TypeError,
+            "`keep_ratio` must be a number. Received: keep_ratio='0.1'",
+        ),
+        (dict(keep_ratio=True), TypeError, "`keep_ratio` must be a number"),
+        (dict(n_epoch=2.5), TypeError, r"`n_epoch` must be an integer. Received: n_epoch=2.5"),
+        (dict(n_epoch="10"), TypeError, "`n_epoch` must be an integer"),
+        (dict(learning_rate="0.1"), TypeError, "`learning_rate` must be a number"),
+        (dict(momentum=None), TypeError, "`momentum` must be a number"),
+        (dict(seed=1.5), TypeError, "`seed` must be an integer"),
+        (dict(seed=-1), ValueError, r"`seed` must be >= 0. Received: seed=-1"),
+        (dict(verbose="yes"), TypeError, "`verbose` must be True or False"),
+        (dict(initial_mask_coeff=1.5), ValueError, r"`initial_mask_coeff` must be in \[0, 1\]"),
+        (dict(size_reg_factor_init=-1.0), ValueError, "`size_reg_factor_init` must be in"),
+        (
+            dict(size_reg_factor_dilation=0),
+            ValueError,
+            r"`size_reg_factor_dilation` must be in \(0",
+        ),
+        (dict(time_reg_factor=-0.1), ValueError, "Received: time_reg_factor=-0.1"),
+        (dict(time_reg_factor=float("inf")), ValueError, "`time_reg_factor` must be finite"),
+        (dict(loss_function="mse"), TypeError, "`loss_function` must be callable"),
+    ],
+)
+def test_mask_fit_wrong_kinds_and_values(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Mask(FadeMovingAverage()).fit(np.ones((6, 3), np.float32), _quadratic, **kwargs)
+
+
+def test_constructors_and_accessors_wrong_kinds_and_values(fitted_group):
+    cases = [
+        (lambda: Mask(FadeReference(0.0), task=3), TypeError, "`task` must be one of"),
+        (lambda: Mask(FadeReference(0.0), deletion_mode="no"), TypeError, "`deletion_mode`"),
+        (lambda: Mask(FadeReference(0.0), deletion_mode=1), TypeError, "`deletion_mode`"),
+        (lambda: MaskGroup(FadeReference(0.0), eps="1e-7"), TypeError, "`eps` must be a number"),
+        (lambda: Mask(FadeReference(0.0), jit_compile="xla"), ValueError, "`jit_compile`"),
+        (lambda: MaskGroup(FadeReference(0.0), jit_compile=1), TypeError, "`jit_compile`"),
+        (lambda: Mask(None), TypeError, "`perturbation` must be a layer"),
+        (lambda: FadeMovingAverageWindow(2.0), TypeError, "`window_size` must be an integer"),
+        (lambda: FadeMovingAveragePastWindow(-1), ValueError, "`window_size` must be >= 0"),
+        (lambda: GaussianBlur(sigma_max="2"), TypeError, "`sigma_max` must be a number"),
+        (lambda: GaussianBlur(sigma_max=0), ValueError, r"`sigma_max` must be in \(0"),
+        (lambda: FadeReference("zero"), TypeError, "`reference` must be real numbers"),
+        (lambda: FadeReference([0.0, np.nan]), ValueError, "`reference` must be finite"),
+    ]
+    group, _ = fitted_group
+    best = group.get_best_mask()
+    x = np.ones((2, 6, 3), np.float32)
+    cases += [
+        (
+            lambda: MaskGroup(FadeReference(0.0)).fit(x, _quadratic, ["0.1"]),
+            TypeError,
+            r"`area_list\[0\]` must be a number",
+        ),
+        (
+            lambda: MaskGroup(FadeReference(0.0)).fit(x, _quadratic, [0.1], n_epoch=0.5),
+            TypeError,
+            "`n_epoch` must be an integer",
+        ),
+        (lambda: group.get_extremal_mask("0.1"), TypeError, "`threshold` must be a number"),
+        (lambda: group.plot_errors(samples=[5]), ValueError, "`samples` must be <= 2"),
+        (lambda: best.get_smooth_mask("1"), TypeError, "`sigma` must be a number"),
+        (lambda: best.get_smooth_mask(0), ValueError, r"`sigma` must be in \(0"),
+        (lambda: best.get_information(eps=0), ValueError, r"`eps` must be in \(0"),
+        (lambda: best.plot_mask(sample=3), ValueError, "`sample` must be <= 2"),
+        (lambda: best.plot_mask(sample=1.0), TypeError, "`sample` must be an integer"),
+    ]
+    for make, error, match in cases:
+        with pytest.raises(error, match=match):
+            make()
+
+
+# ------------------------------------------------------------------ output_indices
+W3 = tf.constant(RNG.uniform(size=(3, 6, 3)).astype("float32"))  # one weight map per class
+
+
+def three_outputs(batch):
+    """(rows, 3): output c weighs the squared cells by W3[c]."""
+    return tf.einsum("ntf,ctf->nc", batch**2, W3)
+
+
+def test_fit_with_output_indices_equals_the_fit_on_f_restricted_by_hand():
+    x = RNG.normal(size=(2, 6, 3)).astype("float32")
+    import tf_tsexplain.masks._fit as fit_loops
+
+    kw = dict(keep_ratio=0.3, n_epoch=40, **fit_kwargs(learning_rate=0.2))
+    reference = FadeReference(0.0)
+    traces = 0
+    for index in (1, 0):  # the same f twice: the cached loop must not keep the old index
+        before = fit_loops.TRACES[0]
+        chosen = Mask(reference).fit(x, three_outputs, output_indices=index, **kw)
+        traces += fit_loops.TRACES[0] - before
+        by_hand = Mask(reference).fit(x, lambda b, i=index: three_outputs(b)[:, i], **kw)
+        np.testing.assert_allclose(chosen.mask_tensor, by_hand.mask_tensor, atol=1e-5)
+        np.testing.assert_allclose(chosen.get_error(), by_hand.get_error(), rtol=1e-5)
+        np.testing.assert_allclose(chosen.target, np.asarray(three_outputs(x))[:, index])
+    assert traces <= 1  # the second index reused the first one's compiled loop
+    # one index per series, and 'predicted' (the arg-max class of f(X) per series)
+    predicted = np.argmax(np.asarray(three_outputs(x)), axis=1)
+
+    def per_series(batch):  # MaskGroup rows are area-major: row % N is the series
+        rows = tf.shape(batch)[0]
+        picks = tf.gather(tf.constant(predicted, tf.int32), tf.range(rows) % 2)
+        return tf.gather(three_outputs(batch), picks, axis=1, batch_dims=1)
+
+    areas = [0.2, 0.5]
+    gkw = dict(n_epoch=40, **fit_kwargs(learning_rate=0.2))
+    by_hand = MaskGroup(FadeReference(0.0)).fit(x, per_series, areas, **gkw)
+    for indices in ("predicted", predicted):
+        group = MaskGroup(FadeReference(0.0)).fit(
+            x, three_outputs, areas, output_indices=indices, **gkw
+        )
+        np.testing.assert_allclose(group.masks, by_hand.masks, atol=1e-5)
+        np.testing.assert_allclose(group.errors, by_hand.errors, rtol=1e-5, atol=1e-7)
+    # None keeps f's whole output; a single-output model's only output
+    whole = Mask(FadeReference(0.0)).fit(x, three_outputs, **kw)
+    assert whole.target.shape == (2, 3)
+    single = Mask(FadeReference(0.0)).fit(x[0], _quadratic, n_epoch=2, output_indices=None)
+    assert single.target.shape == (6,)
+    # the reduced output is one value per row: class-probability losses are refused
+    with pytest.raises(ValueError, match="output_indices reduces the outputs"):
+        Mask(FadeReference(0.0), task="classification").fit(
+            x, lambda b: tf.nn.softmax(three_outputs(b)), cross_entropy, output_indices=0
+        )
+    with pytest.raises(ValueError, match="out of range"):
+        Mask(FadeReference(0.0)).fit(x, three_outputs, output_indices=3)
+    with pytest.raises(ValueError, match="Received: output_indices='max'"):
+        Mask(FadeReference(0.0)).fit(x, three_outputs, output_indices="max")
+
+
+def test_reference_call_style_still_works():
+    # Dynamask's call: Mask(pert).fit(X, f, loss_function=mse, keep_ratio=..., ...)
+    x = RNG.normal(size=(6, 3)).astype("float32")
+    mask = Mask(FadeMovingAverage()).fit(
+        x, _quadratic, loss_function=mse, keep_ratio=0.1, size_reg_factor_init=0.01, n_epoch=5
+    )
+    assert mask.mask_tensor.shape == (6, 3) and mask.keep_ratio == 0.1

@@ -56,7 +56,8 @@ import tensorflow as tf  # noqa: E402
 
 from tf_tsexplain import PathExplainerTF, metrics  # noqa: E402
 from tf_tsexplain.datasets import rare_feature, rare_time, saliency_white_box  # noqa: E402
-from tf_tsexplain.masks import GaussianBlur, Mask, MaskGroup, _fit, mse  # noqa: E402
+from tf_tsexplain.masks import GaussianBlur, Mask, MaskGroup, clear_fit_cache, mse  # noqa: E402
+from tf_tsexplain.masks._fit import TRACES, top_k_size  # noqa: E402
 
 EXPERIMENTS = {"rare_feature": rare_feature, "rare_time": rare_time}
 PAPER = dict(
@@ -183,7 +184,7 @@ def _one_series_box(t, nf):
 
 def time_full_loop(x, truth, areas, epochs, jit_compile) -> float:
     """Time all len(x) x len(areas) Mask.fit calls, from an empty cache."""
-    _fit.clear_fit_cache()
+    clear_fit_cache()
     weights, box = _one_series_box(*x.shape[1:])
     mask = Mask(GaussianBlur(), jit_compile=jit_compile)
     started = time.perf_counter()
@@ -199,21 +200,21 @@ def time_loop(x, truth, areas, epochs, jit_compile) -> dict:
     _, t, nf = x.shape
     weights, box = _one_series_box(t, nf)
     mask = Mask(GaussianBlur(), jit_compile=jit_compile)
-    sizes = [_fit._top_k_size([a], t * nf) for a in areas]
+    sizes = [top_k_size([a], t * nf) for a in areas]
     firsts = {k: sizes.index(k) for k in sorted(set(sizes))}  # first area of each size
 
     def fit(n, i):
         weights.assign(truth[n].astype(np.float32))
         return _timed(lambda: mask.fit(x[n], box, keep_ratio=areas[i], n_epoch=epochs, **PAPER))
 
-    traces = _fit.TRACES[0]
+    traces = TRACES[0]
     cold = {k: fit(0, i) for k, i in firsts.items()}  # each compiles its top_k size
     warm = {k: fit(1, i) for k, i in firsts.items()}  # cached
     count = {k: sizes.count(k) for k in firsts}
     per_fit = sum(count[k] * warm[k] for k in firsts) / len(areas)
     compile_total = sum(max(0.0, cold[k] - warm[k]) for k in firsts)
     total = len(x) * len(areas) * per_fit + compile_total
-    traces = _fit.TRACES[0] - traces  # one per top_k size: the warm fits reuse the loops
+    traces = TRACES[0] - traces  # one per top_k size: the warm fits reuse the loops
     return dict(
         cold=cold,
         warm=warm,

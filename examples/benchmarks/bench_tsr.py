@@ -206,7 +206,7 @@ def main(argv=None) -> dict:
             t1 = time.perf_counter()
             tsr = TemporalSaliencyRescaling(explainer).attributions(x, *pos, **kw)
             seconds = time.perf_counter() - t1
-            scores = tsr_aup_aur(plain, truth) + tsr_aup_aur(tsr, truth)
+            scores = tsr_aup_aur(truth, plain) + tsr_aup_aur(truth, tsr)
             results[(name, method)] = scores
             print(
                 f"  {method:<12}{scores[0]:>8.3f}{scores[1]:>8.3f}{scores[2]:>10.3f}"

@@ -10,7 +10,11 @@ close to the original while the mask keeps a given share (area) of the cells.
   ``FadeReference``.
 - ``MaskLayer``: the trainable mask values, clamped to [0, 1].
 - ``Mask`` (one area) and ``MaskGroup`` (several areas, extremal mask): one series
-  ``(T, F)`` or a batch ``(N, T, F)``, all masks fitted in one compiled loop.
+  ``(T, F)`` or a batch ``(N, T, F)``, all masks fitted in one compiled loop. Both
+  derive from ``masks.base.MaskBase`` (constructor checks, the fit, the fitted
+  state); before ``fit`` their results raise ``NotFittedError``. ``fit(...,
+  output_indices=...)`` reduces ``f``'s output to one chosen output per series
+  before the loss (None: the loss sees the whole output).
 - Losses: ``mse``, ``cross_entropy``, ``log_loss``, ``log_loss_target``.
 
 The compiled training loops are cached across fits (at most 8, keyed by the identity of

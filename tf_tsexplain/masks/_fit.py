@@ -16,13 +16,16 @@ is the deletion mode, where the perturbation uses ``1 - m``.
 ``a * N + n`` is series ``n`` perturbed by its mask for area ``a`` (so
 ``row % N`` is the series index). With one area (``Mask``) the rows are the series.
 
+With ``output_indices`` (see ``tf_tsexplain._targets``), ``f``'s output is reduced to
+the chosen output of each row (``select_output``, one flat index per series, the same
+for its A rows) before the loss; without it the loss sees ``f``'s whole output.
+
 The compiled loops are cached across fits (see ``_cached_loop``).
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -31,7 +34,14 @@ import tensorflow as tf
 
 from tf_tsexplain._batching import Progress
 from tf_tsexplain._model import as_model_fn, check_differentiable, probe_output
-from tf_tsexplain._validation import as_float_array, check_positive_int, check_seed
+from tf_tsexplain._targets import resolve_output_indices, select_output
+from tf_tsexplain._validation import (
+    as_float_array,
+    check_int,
+    check_real,
+    check_seed,
+    check_verbose,
+)
 from tf_tsexplain.masks.layer import MaskLayer
 from tf_tsexplain.masks.losses import (
     PROBABILITY_LOSSES,
@@ -50,12 +60,6 @@ class FitResult:
     target: np.ndarray  # (N, ...)
 
 
-def check_task(task: str) -> str:
-    if task not in TASKS:
-        raise ValueError(f"`task` must be 'regression' or 'classification', got {task!r}.")
-    return task
-
-
 def check_series(X) -> tuple[np.ndarray, bool]:
     """``X`` as a float32 batch ``(N, T, F)`` and whether it was one series ``(T, F)``."""
     x = as_float_array(X, "X", min_rank=1, dtype=np.float32)
@@ -65,26 +69,6 @@ def check_series(X) -> tuple[np.ndarray, bool]:
         )
     single = x.ndim == 2
     return (x[None] if single else x), single
-
-
-def check_ratio(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a number in (0, 1], got {value!r}.")
-    if not (0.0 < float(value) <= 1.0):
-        raise ValueError(f"`{name}` must be in (0, 1], got {value}.")
-    return float(value)
-
-
-def _check_number(value, name: str, low: float, high: float, low_open=False, high_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise TypeError(f"`{name}` must be a finite number, got {value!r}.")
-    bad_low = value <= low if low_open else value < low
-    bad_high = value >= high if high_open else value > high
-    if bad_low or bad_high:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        raise ValueError(f"`{name}` must be in {lo}{low}, {high}{hi}, got {value}.")
-    return float(value)
 
 
 def _check_probabilities(y: np.ndarray, loss_function, task: str) -> None:
@@ -161,22 +145,30 @@ def fit_masks(
     seed: int | None,
     verbose: bool,
     jit_compile: bool | str,
+    output_indices=None,
 ) -> tuple[FitResult, bool]:
-    """Check everything, then fit ``len(keep_ratios) x N`` masks in one compiled loop."""
-    if jit_compile not in (True, False, "auto"):
-        raise ValueError(f"`jit_compile` must be True, False or 'auto', got {jit_compile!r}.")
-    n_epoch = check_positive_int(n_epoch, "n_epoch")
-    seed = check_seed(seed)
-    _check_number(initial_mask_coeff, "initial_mask_coeff", 0.0, 1.0)
-    _check_number(size_reg_factor_init, "size_reg_factor_init", 0.0, math.inf)
-    _check_number(size_reg_factor_dilation, "size_reg_factor_dilation", 0.0, math.inf, True)
-    _check_number(time_reg_factor, "time_reg_factor", 0.0, math.inf)
-    _check_number(learning_rate, "learning_rate", 0.0, math.inf, True)
-    _check_number(momentum, "momentum", 0.0, 1.0, high_open=True)
+    """Check everything, then fit ``len(keep_ratios) x N`` masks in one compiled loop.
+
+    The constructor arguments (``perturbation``, ``task``, ``deletion_mode``,
+    ``jit_compile``) and the keep ratios are checked by the callers.
+    """
+    n_epoch = check_int(n_epoch, "n_epoch", min_val=1)
+    check_seed(seed)
+    verbose = check_verbose(verbose)
+    initial_mask_coeff = check_real(
+        initial_mask_coeff, "initial_mask_coeff", min_val=0.0, max_val=1.0
+    )
+    size_reg_factor_init = check_real(size_reg_factor_init, "size_reg_factor_init", min_val=0.0)
+    size_reg_factor_dilation = check_real(
+        size_reg_factor_dilation, "size_reg_factor_dilation", min_val=0.0, include_min=False
+    )
+    time_reg_factor = check_real(time_reg_factor, "time_reg_factor", min_val=0.0)
+    learning_rate = check_real(learning_rate, "learning_rate", min_val=0.0, include_min=False)
+    momentum = check_real(momentum, "momentum", min_val=0.0, max_val=1.0, include_max=False)
     if not callable(loss_function):
-        raise TypeError(f"`loss_function` must be callable, got {loss_function!r}.")
-    if not callable(perturbation):
-        raise TypeError("`perturbation` must be a layer called as perturbation(inputs, mask).")
+        raise TypeError(
+            f"`loss_function` must be callable. Received: loss_function={loss_function!r}."
+        )
     x, single = check_series(X)
     n, t, nf = x.shape
     model_fn = as_model_fn(f)
@@ -202,6 +194,18 @@ def fit_masks(
                 f"A * N = {a * n} rows."
             )
     y = np.asarray(model_fn(tf.constant(x)))
+    picks = None  # the flat output index of each series, with output_indices
+    if output_indices is not None:
+        if loss_function in (cross_entropy, log_loss_target):
+            raise ValueError(
+                f"`loss_function={loss_function.__name__}` compares class probabilities, but "
+                "output_indices reduces the outputs of `f` to one value per row: use mse or "
+                f"log_loss, or leave output_indices=None. Received: "
+                f"output_indices={output_indices!r}."
+            )
+        outputs = y
+        picks = resolve_output_indices(output_indices, out_shape, n, predict=lambda: outputs)[0][0]
+        y = np.asarray(select_output(tf.constant(y), tf.constant(picks)))
     if loss_function in PROBABILITY_LOSSES:
         _check_probabilities(y, loss_function, task)
     target = _resolve_target(target, y, loss_function, single)
@@ -211,8 +215,15 @@ def fit_masks(
             f"`loss_function` must return one error per row (shape ({n},) for {n} rows), got "
             f"shape {errors.shape}; see tf_tsexplain.masks.losses for the contract."
         )
+    scored_fn = model_fn
+    if picks is not None:
+        series_picks = tf.constant(picks)
+
+        def scored_fn(batch):
+            return select_output(model_fn(batch), series_picks)
+
     try:
-        check_differentiable(model_fn, x)
+        check_differentiable(scored_fn, x)
     except ValueError as err:
         raise ValueError(f"`f`: {err}") from None
     loop = _cached_loop(
@@ -224,10 +235,12 @@ def fit_masks(
         target,
         deletion_mode=deletion_mode,
         jit_compile=jit_compile,
+        select=picks is not None,
     )
     result = loop.run(
         x,
         target,
+        np.zeros(n, np.int32) if picks is None else picks,
         np.asarray(keep_ratios, np.float64),
         n_epoch=n_epoch,
         initial_mask_coeff=initial_mask_coeff,
@@ -247,11 +260,11 @@ def fit_masks(
 # ``f``, ``perturbation`` and ``loss_function`` by identity, the mode, the shapes and
 # the size of the top_k), while the data, the keep ratios and every hyper-parameter are
 # tensor arguments. So repeated fits of the same shapes (e.g. one Mask.fit per series)
-# reuse one compiled loop. The cache holds at most _CACHE_SIZE loops (least recently
+# reuse one compiled loop. The cache holds at most CACHE_SIZE loops (least recently
 # used first out); each one keeps its objects alive, so ids cannot be reused while it
 # is cached. A callable ``f`` (or perturbation) whose Python state changes between fits
 # would keep its traced behaviour: call ``clear_fit_cache()`` after such a change.
-_CACHE_SIZE = 8
+CACHE_SIZE = 8
 _CACHE: OrderedDict = OrderedDict()
 TRACES = [0]  # how many times a training loop was traced (for tests)
 
@@ -261,7 +274,12 @@ def clear_fit_cache() -> None:
     _CACHE.clear()
 
 
-def _top_k_size(keep_ratios, d: int) -> int:
+def cached_loops() -> int:
+    """How many compiled training loops are cached (at most ``CACHE_SIZE``)."""
+    return len(_CACHE)
+
+
+def top_k_size(keep_ratios, d: int) -> int:
     """The top_k size for these areas: the largest count of ones, rounded up to a power
     of two (at most D), so that fits of different areas share a few compiled loops."""
     k_max = max(1, max(d - int((1 - ratio) * d) for ratio in keep_ratios))
@@ -269,9 +287,8 @@ def _top_k_size(keep_ratios, d: int) -> int:
 
 
 def _cached_loop(
-    f, model_fn, shape, perturbation, loss_function, target, *, deletion_mode, jit_compile
+    f, model_fn, shape, perturbation, loss_function, target, *, deletion_mode, jit_compile, select
 ):
-    a, n, t, nf = shape
     key = (
         id(f),
         id(perturbation),
@@ -281,12 +298,15 @@ def _cached_loop(
         shape,
         tuple(target.shape),
         target.dtype.str,
+        bool(select),
     )
     loop = _CACHE.get(key)
     if loop is None:
-        loop = _Loop(f, model_fn, shape, perturbation, loss_function, deletion_mode, jit_compile)
+        loop = _Loop(
+            f, model_fn, shape, perturbation, loss_function, deletion_mode, jit_compile, select
+        )
         _CACHE[key] = loop
-        while len(_CACHE) > _CACHE_SIZE:
+        while len(_CACHE) > CACHE_SIZE:
             _CACHE.popitem(last=False)
     else:
         _CACHE.move_to_end(key)
@@ -296,10 +316,13 @@ def _cached_loop(
 class _Loop:
     """Variables and the compiled epoch loop for one key of the cache."""
 
-    def __init__(self, f, model_fn, shape, perturbation, loss_function, deletion_mode, jit_compile):
+    def __init__(
+        self, f, model_fn, shape, perturbation, loss_function, deletion_mode, jit_compile, select
+    ):
         self.refs = (f, perturbation, loss_function)  # keep the ids of the key valid
         self.shape = shape
         self.model_fn = model_fn
+        self.select = bool(select)  # reduce f's output to one flat index per row
         self.loss_function = loss_function
         self.sign = -1.0 if deletion_mode else 1.0
         self.layer = MaskLayer(shape, perturbation, 0.5, deletion_mode)
@@ -308,10 +331,17 @@ class _Loop:
         self.jit_compile = jit_compile
         self._epochs = {}  # one tf.function per top_k size
 
-    def _objective(self, x, target, k_max, kth, ones, lam, time_reg_factor):
+    def _outputs(self, x, picks):
+        """``f`` on the perturbed series, ``(A * N, ...)``; with ``select``, the output
+        ``picks[row]`` of each row (``picks``: ``(A * N,)`` flat indices)."""
         a, n, t, nf = self.shape
         perturbed = self.layer(x)  # (A, N, T, F)
         y = self.model_fn(tf.reshape(perturbed, (a * n, t, nf)))
+        return select_output(y, picks) if self.select else y
+
+    def _objective(self, x, target, picks, k_max, kth, ones, lam, time_reg_factor):
+        a, n, t, nf = self.shape
+        y = self._outputs(x, picks)
         error = tf.reshape(self.loss_function(y, target), (a, n))
         m = self.mask
         flat = tf.reshape(m, (a, n, t * nf))
@@ -338,14 +368,16 @@ class _Loop:
         return tf.reduce_sum(total), error
 
     def _function(self, k_max: int):
-        def run_epochs(x, target, kth, ones, hyper, start, count):
+        def run_epochs(x, target, picks, kth, ones, hyper, start, count):
             TRACES[0] += 1  # Python side effect: runs once per trace
             lam0, log_growth, time_reg_factor, lr, momentum = tf.unstack(hyper)
             for i in tf.range(count):
                 with tf.GradientTape() as tape:
                     epoch = tf.cast(start + i, tf.float32)
                     lam = lam0 * tf.exp(epoch * log_growth)
-                    total, _ = self._objective(x, target, k_max, kth, ones, lam, time_reg_factor)
+                    total, _ = self._objective(
+                        x, target, picks, k_max, kth, ones, lam, time_reg_factor
+                    )
                 grad = tape.gradient(total, self.mask)
                 self.velocity.assign(momentum * self.velocity + grad)
                 self.mask.assign(tf.clip_by_value(self.mask - lr * self.velocity, 0.0, 1.0))
@@ -357,6 +389,7 @@ class _Loop:
         self,
         x,
         target,
+        picks,
         keep_ratios,
         *,
         n_epoch,
@@ -371,7 +404,7 @@ class _Loop:
         a, n, t, nf = self.shape
         d = t * nf
         ones = np.array([d - int((1 - ratio) * d) for ratio in keep_ratios])
-        k_max = _top_k_size(keep_ratios, d)
+        k_max = top_k_size(keep_ratios, d)
         kth = tf.constant(np.maximum(ones, 1).astype(np.int32)[:, None] - 1)  # (A, 1)
         ones = tf.constant(ones.astype(np.float32)[:, None, None])  # (A, 1, 1)
         hyper = tf.constant(
@@ -386,6 +419,7 @@ class _Loop:
         )
         x = tf.constant(x)
         target = tf.constant(np.tile(target, (a,) + (1,) * (target.ndim - 1)))
+        picks = tf.constant(np.tile(np.asarray(picks, np.int32), a))  # (A * N,): row a * N + n
         self.mask.assign(tf.fill(self.shape, tf.constant(initial_mask_coeff, tf.float32)))
         self.velocity.assign(tf.zeros(self.shape))
         if k_max not in self._epochs:
@@ -395,7 +429,7 @@ class _Loop:
         done = 0
         while done < n_epoch:
             count = min(step, n_epoch - done)
-            args = (x, target, kth, ones, hyper, tf.constant(done, tf.int32))
+            args = (x, target, picks, kth, ones, hyper, tf.constant(done, tf.int32))
             args += (tf.constant(count, tf.int32),)
             try:
                 self._epochs[k_max](*args)
@@ -410,7 +444,6 @@ class _Loop:
                 self._epochs[k_max](*args)
             done += count
             progress.advance(count)
-        perturbed = self.layer(x)
-        y = self.model_fn(tf.reshape(perturbed, (a * n, t, nf)))
+        y = self._outputs(x, picks)
         errors = tf.reshape(self.loss_function(y, target), (a, n)).numpy()
         return FitResult(self.mask.numpy().copy(), errors, target.numpy()[:n])

@@ -4,36 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf_tsexplain.masks._fit import check_ratio, check_task, fit_masks
+from tf_tsexplain._validation import check_int, check_real
+from tf_tsexplain.masks.base import FittedMasks, MaskBase
 from tf_tsexplain.masks.losses import mse
 from tf_tsexplain.masks.mask import Mask
-from tf_tsexplain.masks.perturbations import check_eps
 
 
-class MaskGroup:
+class MaskGroup(MaskBase):
     """Masks of several areas per series, to pick the extremal mask from.
 
-    Args: as for :class:`Mask`.
+    Args: as for :class:`Mask` (see :class:`~tf_tsexplain.masks.base.MaskBase`).
 
     After ``fit``: ``area_list`` (ascending), ``masks`` (``(A, T, F)`` or
-    ``(A, N, T, F)``) and ``errors`` (``(A,)`` or ``(A, N)``).
+    ``(A, N, T, F)``), ``errors`` (``(A,)`` or ``(A, N)``), ``X``, ``target`` and
+    ``loss_function``. Before it, each of these and ``get_best_mask``,
+    ``get_extremal_mask`` and ``plot_errors`` raise
+    :class:`tf_tsexplain._validation.NotFittedError` (a ``ValueError`` and an
+    ``AttributeError``) saying to call ``fit`` first.
     """
 
-    def __init__(
-        self,
-        perturbation,
-        task: str = "regression",
-        deletion_mode: bool = False,
-        eps: float = 1e-7,
-        jit_compile: bool | str = "auto",
-    ):
-        self.perturbation = perturbation
-        self.task = check_task(task)
-        self.deletion_mode = bool(deletion_mode)
-        self.eps = check_eps(eps)
-        self.jit_compile = jit_compile
-        self.masks = None
-        self.errors = None
+    _area_list = None  # set by fit: the keep ratios, ascending
 
     def fit(
         self,
@@ -51,6 +41,7 @@ class MaskGroup:
         momentum: float = 0.9,
         seed: int | None = None,
         verbose: bool = False,
+        output_indices=None,
     ) -> MaskGroup:
         """Fit one mask per area and series, all in one compiled training loop.
 
@@ -60,22 +51,21 @@ class MaskGroup:
         white box may use it to behave differently per series). For one series
         ``(T, F)``, N = 1. ``f`` returns ``(A * N, ...)``.
 
-        Other arguments are those of :meth:`Mask.fit`; ``area_list`` holds the keep
-        ratios, each in (0, 1].
+        Other arguments are those of :meth:`Mask.fit` (``output_indices`` chooses one
+        output per series, the same for its A rows); ``area_list`` holds the keep
+        ratios, each a number in (0, 1].
         """
         areas = list(np.atleast_1d(np.asarray(area_list, dtype=object)))
         if not areas:
-            raise ValueError("`area_list` must hold at least one area in (0, 1].")
-        areas = sorted(check_ratio(a, "area_list entries") for a in areas)
-        result, single = fit_masks(
-            X,
-            f,
-            areas,
-            self.perturbation,
-            loss_function,
-            target,
-            task=self.task,
-            deletion_mode=self.deletion_mode,
+            raise ValueError(
+                f"`area_list` must hold at least one area in (0, 1]. Received: "
+                f"area_list={area_list!r}."
+            )
+        areas = sorted(
+            check_real(a, f"area_list[{i}]", min_val=0.0, max_val=1.0, include_min=False)
+            for i, a in enumerate(areas)
+        )
+        settings = dict(
             n_epoch=n_epoch,
             initial_mask_coeff=initial_mask_coeff,
             size_reg_factor_init=size_reg_factor_init,
@@ -85,39 +75,43 @@ class MaskGroup:
             momentum=momentum,
             seed=seed,
             verbose=verbose,
-            jit_compile=self.jit_compile,
         )
-        self.area_list = areas
-        self._single = single
-        self._masks = result.masks  # (A, N, T, F)
-        self._errors = result.errors  # (A, N)
-        self._target = result.target
-        self.X = np.asarray(X, np.float32)
-        self.masks = result.masks[:, 0] if single else result.masks
-        self.errors = result.errors[:, 0] if single else result.errors
-        self.loss_function = loss_function
+        self._run_fit(X, f, areas, loss_function, target, output_indices, settings)
+        self._area_list = areas
         return self
 
-    def _check_fitted(self) -> None:
-        if self.masks is None:
-            raise RuntimeError("The mask group is not fitted yet: call fit() first.")
+    # ---------------------------------------------------------------- results
+    @property
+    def area_list(self) -> list[float]:
+        """The areas (keep ratios) of the masks, ascending."""
+        self._state()
+        return list(self._area_list)
+
+    @property
+    def masks(self) -> np.ndarray:
+        """The masks: ``(A, T, F)`` for one series, ``(A, N, T, F)`` for a batch."""
+        return self._squeeze(self._state().masks, 1)
+
+    @property
+    def errors(self) -> np.ndarray:
+        """The error of each mask (no regularisers): ``(A,)`` or ``(A, N)``."""
+        return self._squeeze(self._state().errors, 1)
 
     def _pick(self, chosen: np.ndarray) -> Mask:
         """A ``Mask`` holding, per series n, the mask of area index ``chosen[n]``."""
-        n = self._masks.shape[1]
-        mask = Mask(self.perturbation, self.task, self.deletion_mode, self.eps, self.jit_compile)
-        cols = np.arange(n)
-        areas = np.asarray(self.area_list)[chosen]
-        mask._set(
-            self._masks[chosen, cols],
-            self._errors[chosen, cols],
-            float(areas[0]) if self._single else areas,
-            self.X,
-            self._target,
-            self._single,
+        state = self._state()
+        cols = np.arange(state.masks.shape[1])
+        areas = np.asarray(self._area_list)[chosen]
+        picked = FittedMasks(
+            masks=state.masks[chosen, cols][None],
+            errors=state.errors[chosen, cols][None],
+            x=state.x,
+            target=state.target,
+            single=state.single,
+            loss_function=state.loss_function,
         )
-        mask.loss_function = self.loss_function
-        return mask
+        keep_ratio = float(areas[0]) if state.single else areas
+        return Mask(*self._constructor_args())._adopt(picked, keep_ratio)
 
     def get_best_mask(self) -> Mask:
         """Per series, the mask with the lowest error (the smallest area on ties).
@@ -125,8 +119,7 @@ class MaskGroup:
         Also in deletion mode, where the fit maximises the error, the lowest error is
         picked (as the reference does).
         """
-        self._check_fitted()
-        return self._pick(np.argmin(self._errors, axis=0))
+        return self._pick(np.argmin(self._state().errors, axis=0))
 
     def get_extremal_mask(self, threshold: float) -> Mask:
         """Per series, the smallest-area mask whose error is below ``threshold``.
@@ -135,10 +128,11 @@ class MaskGroup:
         holds the chosen area (an array ``(N,)`` for a batch). Also in deletion mode
         the error is compared below ``threshold`` (as the reference does).
         """
-        self._check_fitted()
-        below = self._errors < threshold  # (A, N); areas ascending
+        errors = self._state().errors
+        threshold = check_real(threshold, "threshold")
+        below = errors < threshold  # (A, N); areas ascending
         first = np.argmax(below, axis=0)
-        chosen = np.where(below.any(axis=0), first, np.argmin(self._errors, axis=0))
+        chosen = np.where(below.any(axis=0), first, np.argmin(errors, axis=0))
         return self._pick(chosen)
 
     def plot_errors(self, samples=None, ax=None, title: str | None = None):
@@ -148,12 +142,15 @@ class MaskGroup:
         """
         from tf_tsexplain.plot._common import new_axes
 
-        self._check_fitted()
-        n = self._errors.shape[1]
-        samples = range(n) if samples is None else list(samples)
+        errors = self._state().errors
+        n = errors.shape[1]
+        if samples is None:
+            samples = range(n)
+        else:
+            samples = [check_int(i, "samples", min_val=0, max_val=n - 1) for i in samples]
         fig, ax = new_axes(ax, (5, 3.5))
         for i in samples:
-            ax.plot(self.area_list, self._errors[:, i], marker="o", ms=3, label=f"series {i}")
+            ax.plot(self._area_list, errors[:, i], marker="o", ms=3, label=f"series {i}")
         ax.set_xlabel("mask area")
         ax.set_ylabel("error")
         if n > 1 and len(samples) <= 10:

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tf_tsexplain.masks._fit import check_ratio, check_task, fit_masks
+from tf_tsexplain._validation import check_int, check_real
+from tf_tsexplain.masks.base import FittedMasks, MaskBase
 from tf_tsexplain.masks.losses import mse
-from tf_tsexplain.masks.perturbations import check_eps
-from tf_tsexplain.metrics import _xlogx
+from tf_tsexplain.metrics._numeric import xlogx
 
 
 def information_bits(mask: np.ndarray, eps: float) -> np.ndarray:
@@ -21,7 +21,7 @@ def information_bits(mask: np.ndarray, eps: float) -> np.ndarray:
 def binary_entropy(m: np.ndarray) -> np.ndarray:
     """``H(m) = -m log2 m - (1 - m) log2(1 - m)`` in bits, with ``0 log 0 = 0``."""
     m = np.clip(np.asarray(m, dtype=np.float64), 0.0, 1.0)
-    return -(_xlogx(m) + _xlogx(1.0 - m)) / np.log(2.0)
+    return -(xlogx(m) + xlogx(1.0 - m)) / np.log(2.0)
 
 
 def entropy_bits(mask: np.ndarray) -> np.ndarray:
@@ -31,8 +31,7 @@ def entropy_bits(mask: np.ndarray) -> np.ndarray:
 
 def smooth_over_time(mask: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian smoothing over axis -2 with weights normalised per step."""
-    if not sigma > 0:
-        raise ValueError(f"`sigma` must be > 0, got {sigma!r}.")
+    sigma = check_real(sigma, "sigma", min_val=0.0, include_min=False)
     t = mask.shape[-2]
     idx = np.arange(t)
     w = np.exp(-((idx[:, None] - idx[None, :]) ** 2) / (2.0 * sigma**2))
@@ -40,44 +39,24 @@ def smooth_over_time(mask: np.ndarray, sigma: float) -> np.ndarray:
     return np.einsum("ts,...sf->...tf", w, mask)
 
 
-class Mask:
+class Mask(MaskBase):
     """A dynamic perturbation mask (Dynamask) for one series or a batch of series.
 
-    Args:
-        perturbation: a perturbation layer from ``tf_tsexplain.masks`` (e.g.
-            ``GaussianBlur()``), called as ``perturbation(inputs, mask)``.
-        task: "regression" or "classification" (the log losses need the latter and
-            probabilities from ``f``).
-        deletion_mode: fit the mask of what to delete (the perturbation uses
-            ``1 - m`` and the error is maximised) instead of what to keep.
-        eps: the small constant > 0 of the information log ``-log2(1 + eps - m)``
-            (the default of ``get_information``; the fit does not use it).
-        jit_compile: compile the training loop with XLA (True; several times faster,
-            the model must be XLA-compatible), without (False), or "auto" (default):
-            XLA, falling back to a plain tf.function if the model cannot be compiled.
-            The compiled loop is cached: later fits with the same ``f``, perturbation,
-            loss, mode and shapes reuse it (see ``clear_fit_cache``).
+    Args: those of :class:`~tf_tsexplain.masks.base.MaskBase`: ``perturbation``
+    (e.g. ``GaussianBlur()``), ``task`` ("regression" or "classification"),
+    ``deletion_mode``, ``eps`` (> 0, the default of ``get_information``) and
+    ``jit_compile`` (True, False or "auto"). A wrong kind raises TypeError, a wrong
+    value ValueError.
 
-    After ``fit``: ``mask_tensor`` (numpy ``(T, F)`` or ``(N, T, F)``), ``error``
-    (``get_error()``), ``keep_ratio``, ``X`` and ``target``.
+    After ``fit``: ``mask_tensor`` (numpy ``(T, F)`` or ``(N, T, F)``), the error
+    (``get_error()``), ``keep_ratio``, ``X``, ``target`` and ``loss_function``.
+    Before it, each of these and every method that reads the mask
+    (``get_smooth_mask``, ``extract_submask``, ``get_information``, ``get_entropy``,
+    ``plot_mask``) raises :class:`tf_tsexplain._validation.NotFittedError` (a
+    ``ValueError`` and an ``AttributeError``) saying to call ``fit`` first.
     """
 
-    def __init__(
-        self,
-        perturbation,
-        task: str = "regression",
-        deletion_mode: bool = False,
-        eps: float = 1e-7,
-        jit_compile: bool | str = "auto",
-    ):
-        self.perturbation = perturbation
-        self.task = check_task(task)
-        self.deletion_mode = bool(deletion_mode)
-        self.eps = check_eps(eps)
-        self.jit_compile = jit_compile
-        self.mask_tensor: np.ndarray | None = None
-        self.keep_ratio = None
-        self._error = None
+    _keep_ratio = None  # set by fit (a float) or by a group's pick (float or (N,))
 
     def fit(
         self,
@@ -95,6 +74,7 @@ class Mask:
         momentum: float = 0.9,
         seed: int | None = None,
         verbose: bool = False,
+        output_indices=None,
     ) -> Mask:
         """Fit the mask(s); a batch ``(N, T, F)`` is fitted in one compiled loop.
 
@@ -107,33 +87,41 @@ class Mask:
             loss_function: ``mse``, ``cross_entropy``, ``log_loss``,
                 ``log_loss_target`` or a callable with the same per-row contract.
             target: what the perturbed predictions are compared with, shaped like
-                ``f(X)`` (class ids for ``log_loss_target``); default ``f(X)``
-                (its argmax for ``log_loss_target``).
-            n_epoch: optimisation steps (>= 1).
+                ``f(X)`` (like the chosen outputs ``(N,)`` with ``output_indices``;
+                class ids for ``log_loss_target``); default ``f(X)`` (its argmax for
+                ``log_loss_target``).
+            n_epoch: optimisation steps, an integer >= 1.
             keep_ratio: the mask area a, in (0, 1].
-            initial_mask_coeff: starting value of every mask entry.
+            initial_mask_coeff: starting value of every mask entry, in [0, 1].
             size_reg_factor_init, size_reg_factor_dilation: the size coefficient grows
-                geometrically from ``init`` to ``init * dilation`` over the epochs.
-            time_reg_factor: weight of ``mean |m[t+1] - m[t]|``.
-            learning_rate, momentum: SGD with momentum.
-            seed: accepted for reproducible calls; the fit draws nothing at random
-                (cells tied in the size regulariser's ranking share its target
-                evenly), so the same inputs always give the same masks.
+                geometrically from ``init`` (>= 0) to ``init * dilation`` (dilation
+                > 0) over the epochs.
+            time_reg_factor: weight (>= 0) of ``mean |m[t+1] - m[t]|``.
+            learning_rate, momentum: SGD with momentum (rate > 0, momentum in [0, 1)).
+            seed: None or an integer >= 0, accepted for reproducible calls; the fit
+                draws nothing at random (cells tied in the size regulariser's ranking
+                share its target evenly), so the same inputs always give the same
+                masks.
             verbose: a progress bar over epochs.
+            output_indices: None (default): the loss sees the whole output of ``f``
+                (for a single-output model, its only output). Otherwise the output
+                of ``f`` is reduced to the chosen output of each series before the
+                loss, with the package's meaning of ``output_indices`` (see
+                ``tf_tsexplain._targets``): an int (outputs ``(N, C)``), one per
+                series, a ``(time, class)`` tuple (outputs ``(N, T', C)``), one per
+                series, or ``"predicted"`` (the arg-max class of ``f(X)``). The
+                loss must then compare one value per row (``mse``, ``log_loss``).
 
         Returns:
             ``self``.
+
+        Raises:
+            TypeError: an argument of the wrong kind, e.g. ``keep_ratio="0.1"`` or
+                ``n_epoch=2.5``.
+            ValueError: a wrong value or shape, e.g. ``keep_ratio=0``.
         """
-        ratio = check_ratio(keep_ratio, "keep_ratio")
-        result, single = fit_masks(
-            X,
-            f,
-            [ratio],
-            self.perturbation,
-            loss_function,
-            target,
-            task=self.task,
-            deletion_mode=self.deletion_mode,
+        ratio = check_real(keep_ratio, "keep_ratio", min_val=0.0, max_val=1.0, include_min=False)
+        settings = dict(
             n_epoch=n_epoch,
             initial_mask_coeff=initial_mask_coeff,
             size_reg_factor_init=size_reg_factor_init,
@@ -143,35 +131,38 @@ class Mask:
             momentum=momentum,
             seed=seed,
             verbose=verbose,
-            jit_compile=self.jit_compile,
         )
-        x = np.asarray(X, np.float32)
-        self._set(result.masks[0], result.errors[0], ratio, x, result.target, single)
-        self.loss_function = loss_function
+        self._run_fit(X, f, [ratio], loss_function, target, output_indices, settings)
+        self._keep_ratio = ratio
         return self
 
-    def _set(self, masks, errors, keep_ratio, x, target, single) -> None:
-        """Store fitted ``masks (N, T, F)`` and ``errors (N,)``; squeeze for one series."""
-        self.mask_tensor = masks[0] if single else masks
-        self._error = float(errors[0]) if single else np.asarray(errors)
-        self.keep_ratio = keep_ratio
-        self.X = x
-        self.target = target[0] if single else target
+    def _adopt(self, fitted: FittedMasks, keep_ratio) -> Mask:
+        """Hold ``fitted`` (one mask per series, ``A = 1``), e.g. masks picked from a
+        group; ``keep_ratio`` is a float or ``(N,)``."""
+        self._fitted = fitted
+        self._keep_ratio = keep_ratio
+        return self
 
     # ---------------------------------------------------------------- results
-    def _fitted(self) -> np.ndarray:
-        if self.mask_tensor is None:
-            raise RuntimeError("The mask is not fitted yet: call fit() first.")
-        return self.mask_tensor
+    @property
+    def mask_tensor(self) -> np.ndarray:
+        """The fitted mask: ``(T, F)`` for one series, ``(N, T, F)`` for a batch."""
+        return self._squeeze(self._state().masks[0], 0)
+
+    @property
+    def keep_ratio(self):
+        """The area of the mask: a float, or ``(N,)`` for masks picked per series."""
+        self._state()
+        return self._keep_ratio
 
     def get_error(self):
         """The error of the fitted mask (no regularisers): a float, or ``(N,)``."""
-        self._fitted()
-        return self._error
+        errors = self._state().errors[0]
+        return float(errors[0]) if self._state().single else np.asarray(errors)
 
     def get_smooth_mask(self, sigma: float = 1.0) -> np.ndarray:
         """The mask smoothed over time by a Gaussian of width ``sigma`` steps."""
-        return smooth_over_time(self._fitted(), float(sigma))
+        return smooth_over_time(self.mask_tensor, sigma)
 
     def extract_submask(self, ids_time=None, ids_feature=None) -> np.ndarray:
         """The mask restricted to time steps ``ids_time`` and features ``ids_feature``.
@@ -179,7 +170,7 @@ class Mask:
         Returns ``(len(ids_time), len(ids_feature))`` (with the leading N axis for a
         batch); None keeps every step or feature.
         """
-        m = self._fitted()
+        m = self.mask_tensor
         t, f = m.shape[-2:]
         ids_t = np.arange(t) if ids_time is None else np.asarray(ids_time, int)
         ids_f = np.arange(f) if ids_feature is None else np.asarray(ids_feature, int)
@@ -195,10 +186,10 @@ class Mask:
         information of the whole mask: the share of the mask's information carried by
         the submask, in [0, 1]. A float, or ``(N,)`` for a batch.
         """
-        eps = self.eps if eps is None else check_eps(eps)
+        eps = self.eps if eps is None else check_real(eps, "eps", min_val=0.0, include_min=False)
         value = information_bits(self.extract_submask(ids_time, ids_feature), eps)
         if normalize:
-            value = value / np.maximum(information_bits(self._fitted(), eps), 1e-12)
+            value = value / np.maximum(information_bits(self.mask_tensor, eps), 1e-12)
         return float(value) if np.ndim(value) == 0 else value
 
     def get_entropy(self, ids_time=None, ids_feature=None, normalize=False):
@@ -210,7 +201,7 @@ class Mask:
         """
         value = entropy_bits(self.extract_submask(ids_time, ids_feature))
         if normalize:
-            whole = entropy_bits(self._fitted())
+            whole = entropy_bits(self.mask_tensor)
             value = np.where(whole > 0, value / np.where(whole > 0, whole, 1.0), 0.0)
         return float(value) if np.ndim(value) == 0 else value
 
@@ -238,11 +229,9 @@ class Mask:
         """
         from tf_tsexplain.plot import time_feature_heatmap
 
-        m = self.get_smooth_mask(smooth) if smooth else self._fitted()
+        m = self.get_smooth_mask(smooth) if smooth else self.mask_tensor
         if m.ndim == 3:
-            if not 0 <= sample < m.shape[0]:
-                raise ValueError(f"`sample` must be in [0, {m.shape[0] - 1}], got {sample}.")
-            m = m[sample]
+            m = m[check_int(sample, "sample", min_val=0, max_val=m.shape[0] - 1)]
         t, f = m.shape
         ids_t = np.arange(t) if ids_time is None else np.asarray(ids_time, int)
         ids_f = np.arange(f) if ids_feature is None else np.asarray(ids_feature, int)

@@ -19,14 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-
-def check_eps(eps) -> float:
-    """``eps`` as a float > 0 (finite), or a clear error."""
-    if isinstance(eps, bool) or not isinstance(eps, int | float) or not math.isfinite(eps):
-        raise TypeError(f"`eps` must be a finite number > 0, got {eps!r}.")
-    if not eps > 0:
-        raise ValueError(f"`eps` must be > 0 (it keeps a width or a log finite), got {eps}.")
-    return float(eps)
+from tf_tsexplain._validation import check_int, check_real
 
 
 def _time_steps(x: tf.Tensor) -> int:
@@ -40,12 +33,6 @@ def _window_average(x: tf.Tensor, weights: np.ndarray) -> tf.Tensor:
     """``out[..., t, f] = sum_s weights[t, s] x[..., s, f]`` (weights ``(T, T)``)."""
     w = tf.constant(weights, x.dtype)
     return tf.einsum("ts,...sf->...tf", w, x)
-
-
-def _check_window(window_size) -> int:
-    if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size < 0:
-        raise ValueError(f"`window_size` must be an integer >= 0, got {window_size!r}.")
-    return int(window_size)
 
 
 class Perturbation(keras.layers.Layer):
@@ -89,8 +76,15 @@ class FadeReference(Perturbation):
     def __init__(self, reference, **kwargs):
         super().__init__(**kwargs)
         ref = np.asarray(reference)
-        if not np.issubdtype(ref.dtype, np.number) or not np.all(np.isfinite(ref)):
-            raise ValueError("`reference` must be finite real numbers.")
+        if ref.dtype == bool or not (
+            np.issubdtype(ref.dtype, np.integer) or np.issubdtype(ref.dtype, np.floating)
+        ):
+            raise TypeError(
+                f"`reference` must be real numbers. Received: reference={reference!r} "
+                f"(dtype {ref.dtype})."
+            )
+        if not np.all(np.isfinite(ref)):
+            raise ValueError(f"`reference` must be finite. Received: reference={reference!r}.")
         self.reference = ref.astype(np.float32)
 
     def call(self, inputs, mask):
@@ -117,7 +111,7 @@ class FadeMovingAverageWindow(Perturbation):
 
     def __init__(self, window_size: int = 2, **kwargs):
         super().__init__(**kwargs)
-        self.window_size = _check_window(window_size)
+        self.window_size = check_int(window_size, "window_size", min_val=0)
 
     def _weights(self, t: int) -> np.ndarray:
         idx = np.arange(t)
@@ -217,10 +211,9 @@ class GaussianBlur(Perturbation):
 
     def __init__(self, sigma_max: float = 2.0, eps: float = 1e-7, **kwargs):
         super().__init__(**kwargs)
-        if not (isinstance(sigma_max, int | float) and sigma_max > 0 and math.isfinite(sigma_max)):
-            raise ValueError(f"`sigma_max` must be a positive number, got {sigma_max!r}.")
-        self.sigma_max = float(sigma_max)
-        self.eps = check_eps(eps)
+        self.sigma_max = check_real(sigma_max, "sigma_max", min_val=0.0, include_min=False)
+        # eps keeps the kernel width positive at m = 1
+        self.eps = check_real(eps, "eps", min_val=0.0, include_min=False)
 
     def call(self, inputs, mask):
         mask = tf.cast(mask, inputs.dtype)

@@ -1,34 +1,15 @@
-"""Metrics that score saliency maps against a known ground truth or the model.
-
-Maps are ``(N, T, F)`` (any ``(N, ...)`` works) and are compared with boolean
-ground-truth masks of the same shape, or by perturbing the inputs and watching the
-model's output.
-
-Two sections: the time-series saliency benchmark used with TSR (saliency-weighted
-precision/recall, accuracy drop, deletion/insertion) and the Dynamask metrics (areas
-under the precision and recall curves over the threshold, AUROC/AUPRC, mask
-information and entropy).
-"""
+"""Saliency-benchmark metrics (TSR paper): weighted precision/recall, accuracy drop, deletion."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from tf_tsexplain._model import as_model_fn, predict_in_chunks
-from tf_tsexplain._targets import resolve_output_indices
+from tf_tsexplain._targets import PREDICTED, resolve_output_indices
 from tf_tsexplain._validation import as_float_array, check_positive_int
-
-# =================================================================================
-# Time-series saliency benchmark (Ismail et al. 2020; used with TSR): saliency-
-# weighted precision and recall, their areas, accuracy drop, deletion/insertion.
-# =================================================================================
+from tf_tsexplain.metrics._numeric import minmax_rows, trapezoid
 
 TSR_MASS_LEVELS = np.round(np.arange(0.1, 0.91, 0.1), 2)
-
-
-def _tsr_trapezoid(y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Trapezoidal area of each row of ``y`` over ``x`` (numpy 1 and 2 alike)."""
-    return ((y[..., 1:] + y[..., :-1]) / 2 * np.diff(x)).sum(axis=-1)
 
 
 def _tsr_rescaled(saliency: np.ndarray, rescale: bool) -> np.ndarray:
@@ -39,21 +20,14 @@ def _tsr_rescaled(saliency: np.ndarray, rescale: bool) -> np.ndarray:
     sklearn's ``minmax_scale``) before it computes masses.
     """
     s = np.abs(saliency.astype(np.float64)).reshape(len(saliency), -1)
-    return _minmax_rows(s) if rescale else s
+    return minmax_rows(s) if rescale else s
 
 
-def _minmax_rows(flat: np.ndarray) -> np.ndarray:
-    """Each row of ``(N, D)`` scaled to [0, 1]; a constant row becomes 0."""
-    low = flat.min(axis=1, keepdims=True)
-    span = flat.max(axis=1, keepdims=True) - low
-    return (flat - low) / np.where(span > 0, span, 1.0)
-
-
-def _tsr_maps_and_truth(saliency, truth, rescale) -> tuple[np.ndarray, np.ndarray]:
-    s = as_float_array(saliency, "saliency", min_rank=2)
+def _tsr_maps_and_truth(truth, saliency, rescale) -> tuple[np.ndarray, np.ndarray]:
     g = np.asarray(truth)
     if g.dtype != bool:
         raise TypeError(f"`truth` must be a boolean mask, got dtype {g.dtype}.")
+    s = as_float_array(saliency, "saliency", min_rank=2)
     if g.shape != s.shape:
         raise ValueError(f"`truth` has shape {g.shape}; `saliency` has shape {s.shape}.")
     return _tsr_rescaled(s, rescale), g.reshape(len(g), -1)
@@ -85,7 +59,7 @@ def _tsr_mass_selection(s: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, 
 
 
 def weighted_precision_recall(
-    saliency, truth, levels=None, rescale: bool = True
+    truth, saliency, levels=None, rescale: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Saliency-weighted precision and recall of the top cells, per sample and level.
 
@@ -108,8 +82,8 @@ def weighted_precision_recall(
     :func:`tsr_aup_aur` averages over all samples).
 
     Args:
-        saliency: ``(N, ...)`` maps (signs are ignored).
         truth: boolean ``(N, ...)`` ground truth.
+        saliency: ``(N, ...)`` maps (signs are ignored).
         levels: increasing mass fractions in (0, 1].
         rescale: min-max scale each sample's ``|saliency|`` first (the reference's
             choice); False uses ``|saliency|`` as is.
@@ -117,7 +91,7 @@ def weighted_precision_recall(
     Returns:
         ``(levels, precision, recall)``, the last two ``(N, L)``.
     """
-    s, g = _tsr_maps_and_truth(saliency, truth, rescale)
+    s, g = _tsr_maps_and_truth(truth, saliency, rescale)
     lv = _tsr_levels(levels)
     order, k = _tsr_mass_selection(s, lv)
     sorted_s = np.take_along_axis(s, order, axis=1)
@@ -134,7 +108,7 @@ def weighted_precision_recall(
     return lv, precision, recall
 
 
-def tsr_aup_aur(saliency, truth, levels=None, rescale: bool = True) -> tuple[float, float]:
+def tsr_aup_aur(truth, saliency, levels=None, rescale: bool = True) -> tuple[float, float]:
     """Areas under the weighted precision and recall curves (AUP, AUR).
 
     The curves of :func:`weighted_precision_recall` (same ``levels`` and
@@ -145,10 +119,10 @@ def tsr_aup_aur(saliency, truth, levels=None, rescale: bool = True) -> tuple[flo
     Returns:
         ``(aup, aur)``, each in [0, 1].
     """
-    lv, precision, recall = weighted_precision_recall(saliency, truth, levels, rescale)
+    lv, precision, recall = weighted_precision_recall(truth, saliency, levels, rescale)
     span = lv[-1] - lv[0]
-    aup = _tsr_trapezoid(precision, lv) / span
-    aur = _tsr_trapezoid(recall, lv) / span
+    aup = trapezoid(precision, lv) / span
+    aur = trapezoid(recall, lv) / span
     return float(aup.mean()), float(aur.mean())
 
 
@@ -179,6 +153,22 @@ def _tsr_model_scores(model_fn, rows: np.ndarray, targets: np.ndarray | None, ba
     return out.reshape(len(rows), -1)[np.arange(len(rows)), targets].astype(np.float32)
 
 
+def _one_target_per_input(output_indices, outputs: np.ndarray, metric: str) -> np.ndarray:
+    """The flat output index scored for each input (``(N,)``), ``output_indices``
+    having the package's meaning; None on a model with several outputs is refused."""
+    targets, leading = resolve_output_indices(
+        output_indices, outputs.shape[1:], len(outputs), predict=lambda: outputs
+    )
+    if leading:
+        raise ValueError(
+            f"`{metric}` scores one output per input, but the model has "
+            f"{int(np.prod(leading))} outputs per input (output shape (N, "
+            f"{', '.join(map(str, leading))})): pass output_indices (an int, one per "
+            "input, a (time, class) tuple) or 'predicted'. Received: output_indices=None."
+        )
+    return targets[0]
+
+
 def tsr_accuracy_drop(
     model,
     inputs,
@@ -189,6 +179,7 @@ def tsr_accuracy_drop(
     batch_size: int = 256,
     by: str = "mass",
     rescale: bool = True,
+    output_indices="predicted",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Accuracy as the most salient cells are replaced, e.g. by background noise.
 
@@ -202,9 +193,8 @@ def tsr_accuracy_drop(
     ``round(p * D)`` cells of largest ``|saliency|`` (D cells per input).
 
     Args:
-        model: a Keras model or callable returning class scores ``(N, C)`` (argmax is
-            the prediction) or one probability per input ``(N,)`` / ``(N, 1)``
-            (class 1 when > 0.5).
+        model: a Keras model or callable returning class scores ``(N, C)`` or one
+            probability per input ``(N,)`` / ``(N, 1)``.
         inputs: ``(N, ...)``.
         labels: ``(N,)`` int labels.
         saliency: ``(N, ...)`` maps.
@@ -216,6 +206,15 @@ def tsr_accuracy_drop(
         rescale: with ``by="mass"``, min-max scale each ``|saliency|`` map first, as
             :func:`weighted_precision_recall` (ignored with ``by="count"``, where
             only the ranking matters).
+        output_indices: what the prediction of a (perturbed) input is, with the
+            package's meaning of ``output_indices``. ``"predicted"`` (default): its
+            arg-max class (outputs ``(N, C)``), compared with ``labels``; on a
+            single-output model, class 1 when its output is > 0.5. ``None``: the only
+            output of a single-output model, as ``"predicted"``; refused (ValueError)
+            on a model with several outputs. An index (an int, one per input, a
+            ``(time, class)`` tuple): that output is read as the probability of the
+            positive class, the prediction being 1 when it is > 0.5, and ``labels``
+            must then be 0 or 1.
 
     Returns:
         ``(fractions, accuracy)``, both ``(P,)``.
@@ -242,11 +241,33 @@ def tsr_accuracy_drop(
         masks = _tsr_top_cells(sal, [int(round(p * d)) for p in fr])
     else:
         raise ValueError(f"`by` must be 'mass' or 'count', got {by!r}.")
+    model_fn = as_model_fn(model)
+    n = len(x)
+    if isinstance(output_indices, str) and output_indices == PREDICTED:
+        targets = None
+    else:  # one scalar per input, chosen on the unperturbed inputs' outputs
+        targets = _one_target_per_input(
+            output_indices, predict_in_chunks(model_fn, x, batch_size), "tsr_accuracy_drop"
+        )
+        if not np.isin(y, (0, 1)).all():
+            raise ValueError(
+                "`labels` must be 0 or 1 when one output per input is read as the "
+                f"probability of class 1 (output_indices={output_indices!r}); pass "
+                "output_indices='predicted' to compare arg-max classes."
+            )
     rows = np.concatenate([np.where(m.reshape(x.shape), rep, x) for m in masks])  # (P * N, ...)
-    out = _tsr_model_scores(as_model_fn(model), rows, None, batch_size)
-    out = out.reshape(len(fr), len(x), -1)
-    pred = out.argmax(-1) if out.shape[-1] > 1 else (out[..., 0] > 0.5).astype(int)
-    return fr, (pred == y[None]).mean(axis=1)
+    out = predict_in_chunks(model_fn, rows, batch_size)
+    if targets is None:  # each perturbed input's own prediction
+        classes = resolve_output_indices(PREDICTED, out.shape[1:], len(rows), predict=lambda: out)
+        flat = out.reshape(len(rows), -1)
+        if flat.shape[1] > 1:
+            pred = classes[0]
+        else:
+            pred = (flat[:, 0] > 0.5).astype(int)
+    else:
+        score = out.reshape(len(rows), -1)[np.arange(len(rows)), np.tile(targets, len(fr))]
+        pred = (score > 0.5).astype(int)
+    return fr, (pred.reshape(len(fr), n) == y[None]).mean(axis=1)
 
 
 def deletion_insertion_curves(
@@ -255,7 +276,7 @@ def deletion_insertion_curves(
     saliency,
     baseline=0.0,
     steps: int = 10,
-    output_indices=None,
+    output_indices="predicted",
     batch_size: int = 256,
 ) -> dict:
     """Deletion and insertion curves of saliency maps.
@@ -272,9 +293,12 @@ def deletion_insertion_curves(
         saliency: ``(N, ...)`` maps.
         baseline: a number, an array broadcastable to one input, or ``(N, ...)``.
         steps: curve points minus one.
-        output_indices: the explained output as in
-            :meth:`PathExplainerTF.attributions`; None on a model with several
-            outputs explains each input's predicted class.
+        output_indices: the output tracked, one per input, with the package's
+            meaning of ``output_indices``: ``"predicted"`` (default) the arg-max
+            class of each unperturbed input (the only output of a single-output
+            model); an int, one per input, or a ``(time, class)`` tuple; ``None``
+            the only output of a single-output model, refused (ValueError) on a
+            model with several outputs, since the curves need one scalar per input.
         batch_size: most rows per model call.
 
     Returns:
@@ -297,12 +321,9 @@ def deletion_insertion_curves(
         ) from None
     model_fn = as_model_fn(model)
     n = len(x)
-    out = _tsr_model_scores(model_fn, x, None, batch_size)
-    out_shape = out.shape[1:]
-    if output_indices is None and int(np.prod(out_shape)) > 1:
-        targets = out.reshape(n, -1).argmax(1).astype(np.int32)
-    else:
-        targets = resolve_output_indices(output_indices, out_shape, n)[0][0]
+    targets = _one_target_per_input(
+        output_indices, predict_in_chunks(model_fn, x, batch_size), "deletion_insertion_curves"
+    )
     fractions = np.linspace(0.0, 1.0, steps + 1)
     d = int(np.prod(x.shape[1:]))
     masks = _tsr_top_cells(sal, [int(round(p * d)) for p in fractions])
@@ -315,175 +336,6 @@ def deletion_insertion_curves(
         "fractions": fractions,
         "deletion": deletion,
         "insertion": insertion,
-        "deletion_auc": _tsr_trapezoid(deletion, fractions),
-        "insertion_auc": _tsr_trapezoid(insertion, fractions),
+        "deletion_auc": trapezoid(deletion, fractions),
+        "insertion_auc": trapezoid(insertion, fractions),
     }
-
-
-# ----------------------------------------------------------------------------------
-# Dynamask metrics (Crabbe & van der Schaar, ICML 2021): areas under the precision
-# and recall curves as functions of the threshold, AUROC / AUPRC, and the mask
-# information and entropy of the truly salient cells.
-# ----------------------------------------------------------------------------------
-
-
-def _xlogx(v: np.ndarray) -> np.ndarray:
-    """``v * log(v)`` with the limit 0 at ``v = 0`` (for binary entropies)."""
-    v = np.asarray(v, dtype=np.float64)
-    return np.where(v > 0, v * np.log(np.where(v > 0, v, 1.0)), 0.0)
-
-
-def _truth_and_scores(truth, saliency, normalize: bool) -> tuple[np.ndarray, np.ndarray]:
-    t = np.asarray(truth)
-    s = np.asarray(saliency, dtype=np.float64)
-    if t.dtype != bool:
-        if not np.isin(t, (0, 1)).all():
-            raise ValueError("`truth` must be boolean (or 0/1) ground-truth saliency.")
-        t = t.astype(bool)
-    if t.shape != s.shape:
-        raise ValueError(f"`saliency` must have the shape of `truth` {t.shape}, got {s.shape}.")
-    if s.size == 0:
-        raise ValueError("`saliency` is empty.")
-    if not np.all(np.isfinite(s)):
-        raise ValueError("`saliency` contains NaN or Inf values.")
-    if normalize:
-        s = minmax_per_sample(s)
-    return t.ravel(), s.ravel()
-
-
-def minmax_per_sample(saliency) -> np.ndarray:
-    """Scale each sample to [0, 1]: ``(s - min) / (max - min)``.
-
-    An array of ndim <= 2 (one map ``(T, F)``, one series ``(T,)`` or a scalar) is one
-    sample, scaled as a whole; from ndim 3 on (``(N, T, F)``) the first axis indexes
-    the samples, each scaled on its own. A constant sample becomes 0. Used by
-    Dynamask's evaluation before computing AUP, AUR, information and entropy.
-    """
-    s = np.asarray(saliency, dtype=np.float64)
-    if s.ndim <= 2:
-        flat = s.reshape(1, -1)
-    else:
-        flat = s.reshape(s.shape[0], -1)
-    return _minmax_rows(flat).reshape(np.asarray(saliency).shape)
-
-
-def _curve_at_or_above(t: np.ndarray, s: np.ndarray):
-    """Distinct scores ascending, and precision / recall of the cells scored >= each."""
-    order = np.argsort(-s, kind="stable")
-    s_sorted, t_sorted = s[order], t[order]
-    tp = np.cumsum(t_sorted)
-    # last index of each run of equal scores (descending): counts of s >= tau
-    last = np.r_[np.nonzero(np.diff(s_sorted))[0], s_sorted.size - 1]
-    tp, selected = tp[last], last + 1.0
-    positives = t.sum()
-    precision = tp / selected
-    recall = tp / positives if positives > 0 else np.ones_like(tp, dtype=float)
-    return s_sorted[last][::-1], precision[::-1], recall[::-1]
-
-
-def precision_recall_by_threshold(truth, saliency, normalize: bool = True):
-    """Precision and recall of the cells scored strictly above each threshold.
-
-    The thresholds tau are the distinct scores, ascending; at the top score no cell
-    is selected, and precision is then 1 and recall 0. This is the curve the
-    Dynamask evaluation integrates (sklearn's ``precision_recall_curve`` outputs
-    shifted by one point: ``prec[1:]``, ``rec[1:]`` against ``thresholds``). With
-    ``normalize`` each sample's saliency is first min-max scaled to [0, 1]: a map of
-    ndim <= 2 (e.g. one ``(T, F)`` mask) is one sample, and from ndim 3 on the first
-    axis indexes the samples (see :func:`minmax_per_sample`), so a ``(T, F)`` map
-    scores as its ``(1, T, F)`` batch.
-
-    Returns:
-        ``(thresholds, precision, recall)``, three 1-D arrays of equal length.
-    """
-    t, s = _truth_and_scores(truth, saliency, normalize)
-    thresholds, precision, recall = _curve_at_or_above(t, s)
-    return thresholds, np.r_[precision[1:], 1.0], np.r_[recall[1:], 0.0]
-
-
-def _area(x: np.ndarray, y: np.ndarray, integration: str) -> float:
-    if integration not in ("step", "trapezoid"):
-        raise ValueError(f"`integration` must be 'step' or 'trapezoid', got {integration!r}.")
-    if x.size < 2:
-        return 0.0
-    if integration == "step":  # y is constant on [x_i, x_{i+1}): the exact integral
-        return float(np.sum((x[1:] - x[:-1]) * y[:-1]))
-    return float(_tsr_trapezoid(y, x))
-
-
-def area_under_precision(
-    truth, saliency, normalize: bool = True, integration: str = "step"
-) -> float:
-    """AUP: the area under precision(tau), the precision of the cells scored strictly
-    above tau, for tau from the lowest to the highest score (0 to 1 after the
-    per-sample min-max scaling of ``normalize``).
-
-    ``integration="step"`` (default) integrates the step function exactly (precision
-    is constant between consecutive distinct scores). ``"trapezoid"`` joins the
-    values at the distinct scores by straight lines, as the Dynamask evaluation code
-    does (``sklearn.metrics.auc(thresholds, prec[1:])``); the two agree on graded
-    maps, but trapezoids undervalue maps with few distinct values.
-    """
-    thresholds, precision, _ = precision_recall_by_threshold(truth, saliency, normalize)
-    return _area(thresholds, precision, integration)
-
-
-def area_under_recall(truth, saliency, normalize: bool = True, integration: str = "step") -> float:
-    """AUR: the area under recall(tau), as :func:`area_under_precision`.
-
-    With the step integral and ``normalize``, AUR is the mean scaled score of the
-    truly salient cells: 1 for a perfect binary map (0.5 with trapezoids).
-    """
-    thresholds, _, recall = precision_recall_by_threshold(truth, saliency, normalize)
-    return _area(thresholds, recall, integration)
-
-
-def auroc(truth, saliency) -> float:
-    """Area under the ROC curve: P(score of a salient cell > score of another), ties 1/2."""
-    t, s = _truth_and_scores(truth, saliency, normalize=False)
-    n_pos, n_neg = t.sum(), (~t).sum()
-    if n_pos == 0 or n_neg == 0:
-        raise ValueError("AUROC needs both salient and non-salient cells in `truth`.")
-    ranks = _average_ranks(s)
-    return float((ranks[t].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks, tied values sharing their average rank."""
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)  # 1-based rank of the last value of each distinct value
-    return ((ends - counts + 1 + ends) / 2.0)[inverse.ravel()]
-
-
-def auprc(truth, saliency) -> float:
-    """Area under the precision-recall curve (average precision):
-    ``sum_k (R_k - R_{k-1}) P_k`` over the distinct thresholds, descending."""
-    t, s = _truth_and_scores(truth, saliency, normalize=False)
-    if t.sum() == 0:
-        raise ValueError("AUPRC needs at least one salient cell in `truth`.")
-    _, precision, recall = _curve_at_or_above(t, s)
-    precision, recall = precision[::-1], recall[::-1]  # thresholds descending
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-
-
-def mask_information(truth, saliency, normalize: bool = True, eps: float = 1e-5) -> float:
-    """Information of the truly salient cells: ``sum -log2(1 + eps - s)`` over them.
-
-    Summed over all samples; ``s`` is min-max scaled per sample first (``normalize``).
-    """
-    t, s = _truth_and_scores(truth, saliency, normalize)
-    return float(np.sum(-np.log2(1.0 + eps - s[t])))
-
-
-def mask_entropy(truth, saliency, normalize: bool = True) -> float:
-    """Entropy of the truly salient cells: ``sum H(s)`` over them, with the binary
-    entropy ``H(s) = -s log2 s - (1 - s) log2(1 - s)`` in bits (0 at s = 0 or 1).
-
-    Summed over all samples; ``s`` is min-max scaled per sample first (``normalize``)
-    and must lie in [0, 1].
-    """
-    t, s = _truth_and_scores(truth, saliency, normalize)
-    v = s[t]
-    if v.size and (v.min() < 0 or v.max() > 1):
-        raise ValueError("`saliency` must lie in [0, 1] for the entropy (or normalize=True).")
-    return float(-np.sum(_xlogx(v) + _xlogx(1.0 - v)) / np.log(2.0))

@@ -1,15 +1,9 @@
-"""Box datasets, background processes and the saliency benchmark metrics."""
+"""Saliency-benchmark metrics (tf_tsexplain.metrics.tsr_benchmark)."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_tsexplain.datasets import (
-    BACKGROUNDS,
-    BOX_DATASETS,
-    background_process,
-    box_dataset,
-)
 from tf_tsexplain.metrics import (
     deletion_insertion_curves,
     tsr_accuracy_drop,
@@ -17,99 +11,44 @@ from tf_tsexplain.metrics import (
     weighted_precision_recall,
 )
 
-FIXED = {  # (time start, time length, feature start, feature length) at T = F = 50
-    "Middle": (10, 30, 10, 30),
-    "SmallMiddle": (18, 14, 18, 14),
-    "RareTime": (22, 6, 5, 40),
-    "RareFeature": (5, 40, 22, 6),
-}
-
-
-def box_of(mask):
-    cells = np.argwhere(mask)
-    (t0, f0), (t1, f1) = cells.min(0), cells.max(0)
-    assert mask.sum() == (t1 - t0 + 1) * (f1 - f0 + 1)  # a full rectangle
-    return int(t0), int(t1 - t0 + 1), int(f0), int(f1 - f0 + 1)
-
-
-@pytest.mark.parametrize("name", BOX_DATASETS)
-def test_box_datasets_put_the_box_where_they_say(name):
-    x, y, truth = box_dataset(name, n_samples=40, seed=3)
-    assert x.shape == truth.shape == (40, 50, 50) and x.dtype == np.float32
-    assert set(np.unique(y)) == {0, 1} and y.sum() == 20
-    noise = box_dataset(name, n_samples=40, seed=3, shift=1e-3)[0]
-    boxes = [box_of(truth[i]) for i in range(40)]
-    if name in FIXED:
-        assert all(b == FIXED[name] for b in boxes)
-    elif name.startswith("Moving_"):
-        size = FIXED[name.removeprefix("Moving_")]
-        assert all((b[1], b[3]) == (size[1], size[3]) for b in boxes)
-        assert len({(b[0], b[2]) for b in boxes}) > 10  # the box moves
-    else:  # positional: the place encodes the label, the shift is always +
-        for i, b in enumerate(boxes):
-            start = b[0] if name == "PositionalTime" else b[2]
-            assert start == (5 if y[i] == 1 else 35)
-    # the box cells, and only they, were shifted by +-1 for class 1 / 0
-    shifted = x.astype(np.float64) - noise
-    sign = np.where(y == 1, 1.0, -1.0)[:, None, None]
-    if name.startswith("Positional"):
-        sign = np.ones_like(sign)
-    np.testing.assert_allclose(shifted, np.where(truth, sign * (1 - 1e-3), 0), atol=1e-5)
-
-
-def test_backgrounds_are_seeded_unit_scale_and_structured():
-    for name in BACKGROUNDS:
-        x = background_process(name, 64, 50, 8, seed=1)
-        assert x.shape == (64, 50, 8) and np.isfinite(x).all()
-        assert abs(x.mean()) < 0.15 and 0.8 < x.std() < 1.2, name
-        np.testing.assert_array_equal(x, background_process(name, 64, 50, 8, seed=1))
-        assert not np.allclose(x, background_process(name, 64, 50, 8, seed=2))
-    lag1 = {
-        name: np.corrcoef(
-            background_process(name, 200, 50, 4, 0)[:, :-1].ravel(),
-            background_process(name, 200, 50, 4, 0)[:, 1:].ravel(),
-        )[0, 1]
-        for name in BACKGROUNDS
-    }
-    assert abs(lag1["gaussian"]) < 0.05 and 0.85 < lag1["ar"] < 0.95 and lag1["gp"] > 0.9
-    with pytest.raises(ValueError, match="`background` must be one of"):
-        box_dataset("Middle", 4, background="brownian")
-    with pytest.raises(ValueError, match="`name` must be one of"):
-        box_dataset("Middel", 4)
-
 
 def test_weighted_precision_recall_by_hand():
     # one sample, 5 cells: saliency 4, 3, 2, 1, 0 ; truth on cells 0 and 2. Min-max
     # scaling (min 0, max 4) keeps the mass fractions: cumulative 0.4, 0.7, 0.9, 1.0
     sal = np.array([[4.0, 3.0, 2.0, 1.0, 0.0]])
     truth = np.array([[True, False, True, False, False]])
-    lv, p, r = weighted_precision_recall(sal, truth, levels=[0.4, 0.5, 0.9, 1.0])
+    lv, p, r = weighted_precision_recall(truth, sal, levels=[0.4, 0.5, 0.9, 1.0])
     # q=0.4 -> top 1; 0.5 -> top 2; 0.9 -> top 3; 1.0 -> top 4
     np.testing.assert_allclose(p[0], [1.0, 4 / 7, 6 / 9, 6 / 10])
     # recall = TP / (TP + FN) in saliency mass: the true cells weigh 4 and 2, so
     # 4 / (4 + 2) until cell 2 is selected, then 6 / 6
     np.testing.assert_allclose(r[0], [2 / 3, 2 / 3, 1.0, 1.0])
     np.testing.assert_allclose(
-        weighted_precision_recall(sal, truth, levels=[0.4, 0.5, 0.9])[2][0],
+        weighted_precision_recall(truth, sal, levels=[0.4, 0.5, 0.9])[2][0],
         [0.667, 0.667, 1.0],
         atol=5e-4,
     )
     # signs ignored; an all-zero map scores 0
-    lv, p, r = weighted_precision_recall(np.stack([-sal[0], np.zeros(5)]), np.repeat(truth, 2, 0))
+    lv, p, r = weighted_precision_recall(np.repeat(truth, 2, 0), np.stack([-sal[0], np.zeros(5)]))
     assert p[0, 0] == 1.0 and (p[1] == 0).all() and (r[1] == 0).all()
     assert np.allclose(lv, np.arange(1, 10) / 10)
     # perfect uniform map: precision 1 everywhere; recall 1/2 (one of the two true
     # cells, equal weights) up to q = 0.5, then 1: area (4 * 0.05 + 0.075 + 3 * 0.1) / 0.8
-    aup, aur = tsr_aup_aur(truth.astype(float), truth)
+    aup, aur = tsr_aup_aur(truth, truth.astype(float))
     assert aup == 1.0 and aur == pytest.approx(0.575 / 0.8)
-    aup, aur = tsr_aup_aur(sal, truth, levels=[0.4, 0.5])
+    aup, aur = tsr_aup_aur(truth, sal, levels=[0.4, 0.5])
     assert aup == pytest.approx((1.0 + 4 / 7) / 2) and aur == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="`truth` has shape"):
-        tsr_aup_aur(sal, truth[:, :3])
+        tsr_aup_aur(truth[:, :3], sal)
     with pytest.raises(TypeError, match="`truth` must be a boolean mask"):
-        tsr_aup_aur(sal, truth.astype(int))
+        tsr_aup_aur(truth.astype(int), sal)
     with pytest.raises(ValueError, match="`levels` must be increasing"):
-        tsr_aup_aur(sal, truth, levels=[0.5, 0.2])
+        tsr_aup_aur(truth, sal, levels=[0.5, 0.2])
+    # ground truth first, as scikit-learn's (y_true, y_score): maps first is refused
+    with pytest.raises(TypeError, match="`truth` must be a boolean mask"):
+        tsr_aup_aur(sal, truth)
+    with pytest.raises(TypeError, match="`truth` must be a boolean mask"):
+        weighted_precision_recall(sal, truth)
 
 
 def test_weighted_precision_recall_min_max_scales_each_map_first():
@@ -118,15 +57,15 @@ def test_weighted_precision_recall_min_max_scales_each_map_first():
     truth = np.array([[True, False, False, False, True]])
     # rescaled: 1, .75, .5, .25, 0 (total 2.5): q = 0.4 -> top 1 (mass 0.4); the true
     # cell 4 weighs 0, so nothing true is missed: precision 1, recall 1
-    _, p, r = weighted_precision_recall(sal, truth, levels=[0.4, 0.9])
+    _, p, r = weighted_precision_recall(truth, sal, levels=[0.4, 0.9])
     np.testing.assert_allclose(p[0], [1.0, 1 / 2.25])  # q=0.9: top 3 (2.25 / 2.5)
     np.testing.assert_allclose(r[0], [1.0, 1.0])
     # raw masses 5, 4, 3, 2, 1 (total 15): q = 0.4 -> top 2 (9 / 15); q = 0.9 -> top 4
-    _, p, r = weighted_precision_recall(sal, truth, levels=[0.4, 0.9], rescale=False)
+    _, p, r = weighted_precision_recall(truth, sal, levels=[0.4, 0.9], rescale=False)
     np.testing.assert_allclose(p[0], [5 / 9, 5 / 14])
     np.testing.assert_allclose(r[0], [5 / 6, 5 / 6])
     # a constant map is all zeros once rescaled: scores 0
-    _, p, r = weighted_precision_recall(np.ones((1, 5)), truth)
+    _, p, r = weighted_precision_recall(truth, np.ones((1, 5)))
     assert (p == 0).all() and (r == 0).all()
 
 
@@ -182,7 +121,7 @@ def test_accuracy_drop_removes_the_top_mass_cells_like_precision_recall():
     # the same sets as weighted_precision_recall's selection at those levels
     truth = np.zeros((2, 2, 2), bool)
     truth[0, 0, 0] = truth[1, 0, 1] = True  # the first selected cell of each input
-    _, p, _ = weighted_precision_recall(sal, truth, levels=[0.5, 0.7])
+    _, p, _ = weighted_precision_recall(truth, sal, levels=[0.5, 0.7])
     np.testing.assert_allclose(p, [[1.0, 1 / 1.5], [1.0, 1.0]])
     # by count: round(0.5 * 4) = 2 cells already flips input 0 (cells 0, 1) and
     # input 1 (cells 1, 2)
@@ -192,3 +131,62 @@ def test_accuracy_drop_removes_the_top_mass_cells_like_precision_recall():
     np.testing.assert_allclose(acc, [1.0, 0.0, 0.0])
     with pytest.raises(ValueError, match="`by` must be 'mass' or 'count'"):
         tsr_accuracy_drop(summing_classifier, x, labels, sal, replacement, by="cells")
+
+
+def test_model_metrics_output_indices_predicted_none_and_an_index():
+    x = np.zeros((4, 2, 2), np.float32)
+    x[:, 0, 0] = [1.0, 2.0, -1.0, 3.0]
+    labels = np.array([1, 1, 0, 1])
+    sal = np.zeros_like(x)
+    sal[:, 0, 0] = 1.0
+    replacement = np.full_like(x, -5.0)
+    drop = dict(fractions=[0, 0.25])
+    _, default = tsr_accuracy_drop(summing_classifier, x, labels, sal, replacement, **drop)
+    _, predicted = tsr_accuracy_drop(
+        summing_classifier, x, labels, sal, replacement, output_indices="predicted", **drop
+    )
+    np.testing.assert_allclose(default, [1.0, 0.25])
+    np.testing.assert_array_equal(predicted, default)
+    curves = deletion_insertion_curves(summing_classifier, x, sal, steps=4)
+    by_hand = deletion_insertion_curves(
+        summing_classifier, x, sal, steps=4, output_indices=[1, 1, 0, 1]
+    )
+    explicit = deletion_insertion_curves(
+        summing_classifier, x, sal, steps=4, output_indices="predicted"
+    )
+    for key in ("deletion", "insertion", "deletion_auc"):
+        np.testing.assert_array_equal(curves[key], by_hand[key])
+        np.testing.assert_array_equal(explicit[key], by_hand[key])
+
+    # None: the only output of a single-output model...
+    def positive(batch):  # (N,): the probability of class 1
+        return tf.sigmoid(summing_classifier(batch)[:, 1])
+
+    for indices in (None, "predicted"):
+        _, acc = tsr_accuracy_drop(
+            positive, x, labels, sal, replacement, output_indices=indices, **drop
+        )
+        np.testing.assert_allclose(acc, [1.0, 0.25])
+    single = deletion_insertion_curves(
+        lambda b: summing_classifier(b)[:, 1], x, sal, steps=4, output_indices=None
+    )
+    one = deletion_insertion_curves(summing_classifier, x, sal, steps=4, output_indices=1)
+    np.testing.assert_array_equal(single["deletion"], one["deletion"])
+    # ... and refused on several outputs: these metrics score one scalar per input
+    with pytest.raises(ValueError, match=r"one output per input.*'predicted'"):
+        tsr_accuracy_drop(summing_classifier, x, labels, sal, replacement, output_indices=None)
+    with pytest.raises(ValueError, match=r"one output per input.*'predicted'"):
+        deletion_insertion_curves(summing_classifier, x, sal, output_indices=None)
+
+    # an index: that output is the probability of class 1 (labels 0 / 1)
+    def softmax(batch):
+        return tf.nn.softmax(summing_classifier(batch))
+
+    _, acc = tsr_accuracy_drop(softmax, x, labels, sal, replacement, output_indices=1, **drop)
+    np.testing.assert_allclose(acc, [1.0, 0.25])
+    _, acc = tsr_accuracy_drop(softmax, x, 1 - labels, sal, replacement, output_indices=0, **drop)
+    np.testing.assert_allclose(acc, [1.0, 0.25])
+    with pytest.raises(ValueError, match="`labels` must be 0 or 1"):
+        tsr_accuracy_drop(softmax, x, labels + 1, sal, replacement, output_indices=1)
+    with pytest.raises(ValueError, match="Received: output_indices='argmax'"):
+        deletion_insertion_curves(summing_classifier, x, sal, output_indices="argmax")

@@ -1,0 +1,109 @@
+"""Synthetic datasets with ground truth: box datasets, backgrounds, rare feature / time,
+the white box and State."""
+
+import numpy as np
+import pytest
+
+from tf_tsexplain.datasets import (
+    BACKGROUNDS,
+    BOX_DATASETS,
+    arma_features,
+    background_process,
+    box_dataset,
+    rare_feature,
+    rare_time,
+    saliency_white_box,
+    state_data,
+)
+
+FIXED = {  # (time start, time length, feature start, feature length) at T = F = 50
+    "Middle": (10, 30, 10, 30),
+    "SmallMiddle": (18, 14, 18, 14),
+    "RareTime": (22, 6, 5, 40),
+    "RareFeature": (5, 40, 22, 6),
+}
+
+
+def box_of(mask):
+    cells = np.argwhere(mask)
+    (t0, f0), (t1, f1) = cells.min(0), cells.max(0)
+    assert mask.sum() == (t1 - t0 + 1) * (f1 - f0 + 1)  # a full rectangle
+    return int(t0), int(t1 - t0 + 1), int(f0), int(f1 - f0 + 1)
+
+
+@pytest.mark.parametrize("name", BOX_DATASETS)
+def test_box_datasets_put_the_box_where_they_say(name):
+    x, y, truth = box_dataset(name, n_samples=40, seed=3)
+    assert x.shape == truth.shape == (40, 50, 50) and x.dtype == np.float32
+    assert set(np.unique(y)) == {0, 1} and y.sum() == 20
+    noise = box_dataset(name, n_samples=40, seed=3, shift=1e-3)[0]
+    boxes = [box_of(truth[i]) for i in range(40)]
+    if name in FIXED:
+        assert all(b == FIXED[name] for b in boxes)
+    elif name.startswith("Moving_"):
+        size = FIXED[name.removeprefix("Moving_")]
+        assert all((b[1], b[3]) == (size[1], size[3]) for b in boxes)
+        assert len({(b[0], b[2]) for b in boxes}) > 10  # the box moves
+    else:  # positional: the place encodes the label, the shift is always +
+        for i, b in enumerate(boxes):
+            start = b[0] if name == "PositionalTime" else b[2]
+            assert start == (5 if y[i] == 1 else 35)
+    # the box cells, and only they, were shifted by +-1 for class 1 / 0
+    shifted = x.astype(np.float64) - noise
+    sign = np.where(y == 1, 1.0, -1.0)[:, None, None]
+    if name.startswith("Positional"):
+        sign = np.ones_like(sign)
+    np.testing.assert_allclose(shifted, np.where(truth, sign * (1 - 1e-3), 0), atol=1e-5)
+
+
+def test_backgrounds_are_seeded_unit_scale_and_structured():
+    for name in BACKGROUNDS:
+        x = background_process(name, 64, 50, 8, seed=1)
+        assert x.shape == (64, 50, 8) and np.isfinite(x).all()
+        assert abs(x.mean()) < 0.15 and 0.8 < x.std() < 1.2, name
+        np.testing.assert_array_equal(x, background_process(name, 64, 50, 8, seed=1))
+        assert not np.allclose(x, background_process(name, 64, 50, 8, seed=2))
+    lag1 = {
+        name: np.corrcoef(
+            background_process(name, 200, 50, 4, 0)[:, :-1].ravel(),
+            background_process(name, 200, 50, 4, 0)[:, 1:].ravel(),
+        )[0, 1]
+        for name in BACKGROUNDS
+    }
+    assert abs(lag1["gaussian"]) < 0.05 and 0.85 < lag1["ar"] < 0.95 and lag1["gp"] > 0.9
+    with pytest.raises(ValueError, match="`background` must be one of"):
+        box_dataset("Middle", 4, background="brownian")
+    with pytest.raises(ValueError, match="`name` must be one of"):
+        box_dataset("Middel", 4)
+
+
+def test_rare_datasets_and_white_box():
+    x, truth = rare_feature(n_samples=4, n_steps=20, n_features=10, n_salient=3, seed=0)
+    assert x.shape == truth.shape == (4, 20, 10) and x.dtype == np.float32
+    assert (truth.sum(axis=(1, 2)) == 3 * 10).all() and truth[:, 5:15].any(axis=1).sum() == 12
+    again, truth_again = rare_feature(n_samples=4, n_steps=20, n_features=10, n_salient=3, seed=0)
+    np.testing.assert_array_equal(x, again)
+    np.testing.assert_array_equal(truth, truth_again)
+    assert not np.allclose(x, rare_feature(4, 20, 10, 3, seed=1)[0])
+    xt, tt = rare_time(n_samples=4, n_steps=20, n_features=8, n_salient=5, seed=0)
+    steps = tt.any(axis=2)
+    assert (steps.sum(1) == 5).all() and (tt.any(axis=1)[:, 2:6]).all()
+    box = saliency_white_box(truth)
+    rows = np.concatenate([x, x[:2]])  # rows 4, 5 are series 0, 1 again
+    out = np.asarray(box(rows))
+    expected = (truth[np.arange(6) % 4] * rows**2).sum(-1)
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+    # the ARMA recursion: 2 x_t + .5 x_{t-1} + .2 x_{t-2} + .1 x_{t-3} = 2 e_t
+    rng = np.random.default_rng(7)
+    a = arma_features(1, 6, 1, rng)[0, :, 0]
+    e = np.random.default_rng(7).standard_normal((1, 6, 1))[0, :, 0]
+    assert a[3] == pytest.approx(e[3] - (0.5 * a[2] + 0.2 * a[1] + 0.1 * a[0]) / 2)
+
+
+def test_state_data():
+    x, y, truth, states = state_data(n_samples=20, n_steps=50, seed=0)
+    assert x.shape == truth.shape == (20, 50, 3) and y.shape == states.shape == (20, 50)
+    assert (truth.sum(-1) == 1).all() and not truth[..., 0].any()
+    np.testing.assert_array_equal(truth[..., 2], states == 1)
+    assert set(np.unique(y)) == {0, 1} and 0 < (np.diff(states, axis=1) != 0).mean() < 0.2
+    np.testing.assert_array_equal(x, state_data(n_samples=20, n_steps=50, seed=0)[0])
