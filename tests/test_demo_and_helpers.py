@@ -50,7 +50,7 @@ def test_demo_writes_attributions_table_and_plot(tmp_path, capsys):
 
 def test_demo_refuses_bad_arguments(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--epochs", "0"]) == 1
-    assert "--epochs and --n-explain must be >= 1" in capsys.readouterr().err
+    assert "`--epochs` must be >= 1. Received: --epochs=0." in capsys.readouterr().err
 
 
 def test_cli_help_lists_the_demo():
