@@ -187,6 +187,23 @@ def test_cli_errors_in_a_real_process_and_help(artifacts, tmp_path):
 def test_demo_refuses_bad_arguments(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--epochs", "0"]) == 1
     assert "`--epochs` must be >= 1. Received: --epochs=0." in capsys.readouterr().err
+    _fails(["demo", "--out", str(tmp_path / "d"), "--n-explain", "0"], capsys, "`--n-explain`")
+    assert not (tmp_path / "d").exists()
+
+
+def test_cli_numbers_named_as_typed(artifacts, tmp_path, capsys):
+    root = artifacts["root"]
+    explain = ["explain", str(root / "model.keras"), str(root / "x.npy")]
+    explain += ["--out", str(tmp_path / "o"), "--output-index", "1"]
+    _fails(explain + ["--num-samples", "0"], capsys, "`--num-samples` must be >= 1", "=0")
+    _fails(explain + ["--batch-size", "-2"], capsys, "`--batch-size` must be >= 1", "=-2")
+    _fails(explain + ["--seed", "-1"], capsys, "`--seed` must be >= 0")
+    export = ["export", str(root / "model.keras"), str(tmp_path / "e"), "--output-index", "1"]
+    _fails(export + ["--batch-size", "0"], capsys, "`--batch-size` must be >= 1")
+    _fails(export + ["--num-samples", "0"], capsys, "`--num-samples` must be >= 1")
+    # a model with two outputs needs --output-index (None would mean every output)
+    _fails(export[:3], capsys, "output_indices", "'predicted'")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "e").exists()
 
 
 def test_cli_help_lists_the_demo():

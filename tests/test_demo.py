@@ -3,8 +3,10 @@
 import matplotlib.image
 import numpy as np
 import pandas as pd
+import pytest
 
 from tf_tsexplain.cli import main
+from tf_tsexplain.demo import run_demo
 
 
 def test_demo_writes_attributions_table_and_plot(tmp_path, capsys):
@@ -40,3 +42,13 @@ def test_demo_writes_attributions_table_and_plot(tmp_path, capsys):
     assert 0.05 < mask.mean() < 0.2  # the size regulariser's 10% area
     assert "[5/6] dynamic mask" in printed and str(out / "mask.png") in printed
     assert matplotlib.image.imread(out / "mask.png").std() > 0.01
+
+
+def test_run_demo_checks_its_arguments_first(tmp_path):
+    out = tmp_path / "demo"
+    for name, value in {"epochs": 2.5, "n_explain": "3", "seed": None}.items():
+        with pytest.raises(TypeError, match=rf"`{name}` must be an integer. Received: {name}="):
+            run_demo(out, **{name: value})
+    with pytest.raises(ValueError, match="`n_explain` must be >= 1. Received: n_explain=0"):
+        run_demo(out, n_explain=0)
+    assert not out.exists()  # nothing trained or written

@@ -146,3 +146,48 @@ def test_float64_model_exports_in_float32(tmp_path):
     expected = x * weights  # a linear model's integrated gradients from 0, exactly
     np.testing.assert_allclose(out["attributions"].numpy(), expected, atol=1e-5)
     assert out["approximation_error"].numpy().max() < 1e-5
+
+
+def test_export_targets_and_argument_kinds(artifacts, tmp_path):
+    model = artifacts["model"]
+    # one output per instance: None on two outputs is refused, naming output_indices
+    with pytest.raises(ValueError, match=r"`output_indices`.*Received: output_indices=None"):
+        export_explainer(model, tmp_path / "a")
+    with pytest.raises(ValueError, match="output_indices"):
+        export_explainer(model, tmp_path / "a", output_indices="largest")
+    sequence_model = keras.Sequential([keras.Input((T, F)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="'predicted' picks the arg-max class"):
+        export_explainer(sequence_model, tmp_path / "a", output_indices="predicted")
+    with pytest.raises(ValueError, match="2 entries"):
+        export_explainer(model, tmp_path / "a", output_indices=(1, 0))
+    wrong_kinds = {
+        "batch_size": 2.5,
+        "seed": "a",
+        "num_samples": "8",
+        "overwrite": "yes",
+        "method": 3,
+        "input_shape": (6.0, 3),
+    }
+    for name, value in wrong_kinds.items():
+        with pytest.raises(TypeError, match=rf"`{name}.*Received: {name}"):
+            export_explainer(model, tmp_path / "a", output_indices=0, **{name: value})
+    with pytest.raises(ValueError, match="`batch_size` must be >= 1. Received: batch_size=0"):
+        export_explainer(model, tmp_path / "a", output_indices=0, batch_size=0)
+    with pytest.raises(ValueError, match=r"`input_shape` must be a pair \(T, F\)"):
+        export_explainer(model, tmp_path / "a", output_indices=0, input_shape=(6, 3, 1))
+    assert not (tmp_path / "a").exists()
+
+
+def test_export_predicted_is_the_arg_max_per_instance(artifacts, tmp_path):
+    model, x = artifacts["model"], artifacts["x"]
+    info = export_explainer(model, tmp_path / "p", "saliency", output_indices="predicted")
+    assert info["output_shape"] == (2,)
+    assert saved_model_info(tmp_path / "p")["output_indices"] == "predicted"
+    sig = tf.saved_model.load(str(tmp_path / "p")).signatures["explain"]
+    out = {k: v.numpy() for k, v in sig(inputs=tf.constant(x)).items()}
+    arg_max = model(x).numpy().argmax(axis=1)
+    assert len(set(arg_max)) == 2  # both classes occur: the index is per instance
+    np.testing.assert_array_equal(out["explained_index"], arg_max)
+    local = explain_instances(model, x, "saliency", output_indices="predicted")
+    np.testing.assert_array_equal(local["explained_index"], arg_max)
+    np.testing.assert_allclose(local["attributions"], out["attributions"], atol=1e-5)

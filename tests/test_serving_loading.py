@@ -1,5 +1,6 @@
 """serving.loading: artifacts (SavedModel signatures, .keras files) as explainable models."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,7 +8,7 @@ from serving_support import F, T, ig
 
 from tf_tsexplain import PathExplainerTF
 from tf_tsexplain.saliency import Saliency
-from tf_tsexplain.serving import export_explainer, load_model
+from tf_tsexplain.serving import check_model_inputs, export_explainer, load_model
 
 
 def test_explainers_run_on_loaded_artifacts(artifacts, tmp_path):
@@ -33,3 +34,36 @@ def test_explainers_run_on_loaded_artifacts(artifacts, tmp_path):
     sig = tf.saved_model.load(str(tmp_path / "again")).signatures["explain"]
     got = sig(inputs=tf.constant(x))["attributions"].numpy()
     np.testing.assert_allclose(got, ig(model, x, num_samples=64), atol=1e-6)
+
+
+def test_load_model_safe_mode(tmp_path):
+    model = keras.Sequential(
+        [keras.Input((T, F)), keras.layers.Lambda(lambda z: 2.0 * z), keras.layers.Flatten()]
+        + [keras.layers.Dense(1)]
+    )
+    model.save(tmp_path / "lambda.keras")
+    with pytest.raises(ValueError, match="safe_mode=False"):
+        load_model(tmp_path / "lambda.keras")
+    with pytest.raises(TypeError, match="safe_mode"):
+        load_model(tmp_path / "lambda.keras", safe_mode="no")
+    x = np.ones((2, T, F), np.float32)
+    loaded = load_model(tmp_path / "lambda.keras", safe_mode=False)
+    np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), atol=1e-6)
+
+
+def test_check_model_inputs_kinds_and_shapes(artifacts):
+    model = artifacts["model"]
+    ints = np.arange(2 * T * F).reshape(2, T, F)
+    x = check_model_inputs(model, ints)  # integers are real numbers: converted
+    assert x.dtype == np.float32 and np.array_equal(x, ints)
+    with pytest.raises(TypeError, match="`inputs`.*dtype"):
+        check_model_inputs(model, np.array([[["a"] * F] * T]))
+    with pytest.raises(TypeError, match="`inputs`.*dtype bool"):
+        check_model_inputs(model, np.ones((1, T, F), bool))
+    with pytest.raises(ValueError, match=r"the model expects \(None, 6, 3\)"):
+        check_model_inputs(model, np.zeros((1, T, F + 1)))
+    with pytest.raises(ValueError, match="NaN"):
+        check_model_inputs(model, np.full((1, T, F), np.nan))
+    assert np.isnan(check_model_inputs(model, np.full((1, T, F), np.nan), True)).all()
+    with pytest.raises(TypeError, match="allow_nonfinite"):
+        check_model_inputs(model, np.zeros((1, T, F)), allow_nonfinite="yes")
