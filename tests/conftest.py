@@ -78,3 +78,12 @@ def lstm_data():
     return rng.normal(size=(4, 6, 3)).astype("float32"), rng.normal(size=(10, 6, 3)).astype(
         "float32"
     )
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory):
+    """Serving and CLI tests: a small LSTM classifier on (6, 3) inputs, saved as .keras
+    and exported with integrated gradients, and five test inputs (see serving_support)."""
+    from serving_support import build_artifacts
+
+    return build_artifacts(tmp_path_factory.mktemp("serving"))

@@ -1,0 +1,213 @@
+"""The tf-tsexplain command line: explain, export and demo arguments, errors, help."""
+
+import os
+import re
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from serving_support import ENV, F, T, ig
+
+from tf_tsexplain.cli import main, read_inputs
+from tf_tsexplain.serving import load_model, saved_model_info
+
+
+def test_cli_explain_end_to_end(artifacts, tmp_path, capsys):
+    root, model, x = artifacts["root"], artifacts["model"], artifacts["x"]
+    before = set(tmp_path.iterdir())
+    out = tmp_path / "expl"
+    code = main(
+        ["explain", str(root / "model.keras"), str(root / "x.npy"), "--out", str(out)]
+        + ["--output-index", "1", "--num-samples", "32", "--plot", "0,3"]
+        + ["--feature-names", "a,b,c"]
+    )
+    assert code == 0, capsys.readouterr().err
+    assert set(tmp_path.iterdir()) - before == {out}  # nothing written outside --out
+    np.testing.assert_allclose(np.load(out / "attributions.npy"), ig(model, x), atol=1e-6)
+    table = pd.read_csv(out / "attributions.csv")
+    assert len(table) == x.size and set(table.feature) == {"a", "b", "c"}
+    np.testing.assert_allclose(table.value.to_numpy().reshape(x.shape), x, atol=1e-6)
+    instances = pd.read_csv(out / "instances.csv")
+    assert instances.approximation_error.max() < 1e-4
+    np.testing.assert_allclose(instances.explained_prediction, model(x).numpy()[:, 1], atol=1e-6)
+    assert sorted(p.name for p in out.glob("heatmap_*.png")) == ["heatmap_0.png", "heatmap_3.png"]
+    printed = capsys.readouterr().out
+    assert re.search(r"\d+(us|ms|s)/path points", printed)  # the progress bar's rate
+
+
+def test_cli_export_then_explain_the_export(artifacts, tmp_path, capsys):
+    root, model, x = artifacts["root"], artifacts["model"], artifacts["x"]
+    export_dir = tmp_path / "exported"
+    code = main(
+        ["export", str(root / "model.keras"), str(export_dir), "--output-index", "predicted"]
+        + ["--num-samples", "16"]
+    )
+    assert code == 0, capsys.readouterr().err
+    assert '"signature_name": "explain"' in capsys.readouterr().out
+    assert saved_model_info(export_dir)["output_indices"] == "predicted"
+    # the exported serving_default explains like the original model
+    code = main(
+        ["explain", str(export_dir), str(root / "x.npy"), "--out", str(tmp_path / "o")]
+        + ["--output-index", "0", "--num-samples", "32", "--plot", "none"]
+    )
+    assert code == 0, capsys.readouterr().err
+    np.testing.assert_allclose(
+        np.load(tmp_path / "o" / "attributions.npy"), ig(model, x, index=0), atol=1e-6
+    )
+    # exporting again into the same non-empty directory is refused
+    assert main(["export", str(root / "model.keras"), str(export_dir)]) == 1
+    assert "not empty" in capsys.readouterr().err
+
+
+def test_csv_inputs_tidy_and_wide(artifacts, tmp_path):
+    x = artifacts["x"]
+    tidy = pd.DataFrame(
+        {
+            "sample": np.repeat(np.arange(5), T * F),
+            "time": np.tile(np.repeat(np.arange(T), F), 5),
+            "feature": np.tile(["u", "v", "w"], 5 * T),
+            "value": x.ravel(),
+        }
+    ).sample(frac=1.0, random_state=0)  # row order must not matter
+    tidy.to_csv(tmp_path / "tidy.csv", index=False)
+    got, names = read_inputs(str(tmp_path / "tidy.csv"))
+    assert sorted(names) == ["u", "v", "w"]  # in order of first appearance
+    order = [names.index(n) for n in ["u", "v", "w"]]
+    np.testing.assert_allclose(got[..., order], x, atol=1e-12)
+    pd.DataFrame(x[1], columns=["p", "q", "r"]).to_csv(tmp_path / "wide.csv", index=False)
+    got, names = read_inputs(str(tmp_path / "wide.csv"))
+    assert names == ["p", "q", "r"]
+    np.testing.assert_allclose(got, x[1:2], atol=1e-12)
+
+
+def _fails(argv, capsys, *needles):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+def test_cli_bad_input(artifacts, tmp_path, capsys):
+    root, x = artifacts["root"], artifacts["x"]
+    keras_file, x_file, out = str(root / "model.keras"), str(root / "x.npy"), str(tmp_path / "o")
+    explain = ["explain", keras_file, x_file, "--out", out]
+    _fails(["explain", str(tmp_path / "nope"), x_file, "--out", out], capsys, "does not exist")
+    (tmp_path / "empty").mkdir()
+    _fails(["explain", str(tmp_path / "empty"), x_file, "--out", out], capsys, "SavedModel")
+    _fails(["explain", x_file, x_file, "--out", out], capsys, ".keras")
+    saved = str(root / "ig")
+    _fails(
+        ["explain", saved, x_file, "--out", out, "--signature", "predict"],
+        capsys, "'predict' not found", "explain, serving_default",
+    )  # fmt: skip
+    _fails(
+        ["explain", saved, x_file, "--out", out, "--signature", "explain"],
+        capsys, "6 outputs", "attributions",
+    )  # fmt: skip
+    _fails(
+        ["explain", saved, x_file, "--out", out, "--input-name", "x"],
+        capsys, "input 'x' not found", "inputs",
+    )  # fmt: skip
+    _fails(
+        ["explain", saved, x_file, "--out", out, "--output-name", "probs"],
+        capsys, "output 'probs' not found", "predictions",
+    )  # fmt: skip
+    np.save(tmp_path / "short.npy", x[:, :4])
+    _fails(["explain", saved, str(tmp_path / "short.npy"), "--out", out], capsys, "(None, 6, 3)")
+    _fails(explain[:2] + [str(tmp_path / "short.npy")] + explain[3:], capsys, "(None, 6, 3)")
+    np.save(tmp_path / "words.npy", np.array([["a"] * F] * T))
+    _fails(["explain", saved, str(tmp_path / "words.npy"), "--out", out], capsys, "dtype")
+    _fails(explain + ["--output-index", "7"], capsys, "out of range")
+    _fails(explain + ["--output-index", "__import__('os')"], capsys, "--output-index")
+    _fails(explain + ["--method", "expected_gradients"], capsys, "--references")
+    _fails(explain + ["--plot", "9"], capsys, "--plot")
+    np.save(tmp_path / "two.npy", x[:2])
+    _fails(
+        ["explain", keras_file, str(tmp_path / "two.npy"), "--out", out, "--output-index", "1,0"],
+        capsys, "2 entries", "1 axis",
+    )  # fmt: skip
+    np.save(tmp_path / "one.npy", x[:1])
+    _fails(
+        ["explain", keras_file, str(tmp_path / "one.npy"), "--out", out, "--baseline", "mean"],
+        capsys, "single input",
+    )  # fmt: skip
+    pd.DataFrame(x[0]).to_csv(tmp_path / "noheader.csv", index=False, header=False)
+    _fails(["explain", keras_file, str(tmp_path / "noheader.csv"), "--out", out], capsys, "header")
+    (tmp_path / "broken.keras").write_text("not a zip file")
+    _fails(["explain", str(tmp_path / "broken.keras"), x_file, "--out", out], capsys, "cannot load")
+    nan = x.copy()
+    nan[0, 0, 0] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    _fails(["explain", keras_file, str(tmp_path / "nan.npy"), "--out", out], capsys, "NaN")
+    assert not os.path.exists(out)  # every check ran before anything was written
+
+
+def test_lambda_keras_file_needs_unsafe(artifacts, tmp_path, capsys):
+    model = keras.Sequential(
+        [keras.Input((T, F)), keras.layers.Lambda(lambda z: 2.0 * z), keras.layers.Flatten()]
+        + [keras.layers.Dense(1)]
+    )
+    model.save(tmp_path / "lambda.keras")
+    x_file = str(artifacts["root"] / "x.npy")
+    argv = ["explain", str(tmp_path / "lambda.keras"), x_file, "--out", str(tmp_path / "o")]
+    _fails(argv, capsys, "--unsafe", "Lambda")
+    with pytest.raises(ValueError, match="safe_mode=False"):
+        load_model(tmp_path / "lambda.keras")
+    assert main(argv + ["--plot", "none", "--unsafe"]) == 0
+    got = np.load(tmp_path / "o" / "attributions.npy")
+    np.testing.assert_allclose(
+        got, ig(model, artifacts["x"], index=None, num_samples=64), atol=1e-5
+    )
+
+
+def test_cli_errors_in_a_real_process_and_help(artifacts, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "tf_tsexplain.cli", "explain", str(tmp_path / "missing")]
+        + [str(artifacts["root"] / "x.npy"), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "does not exist" in done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "tf_tsexplain.cli", "explain", "--help"],
+        capture_output=True, text=True, env=ENV, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0 and "--unsafe" in done.stdout and "safe mode" in done.stdout
+
+
+def test_demo_refuses_bad_arguments(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--epochs", "0"]) == 1
+    assert "`--epochs` must be >= 1. Received: --epochs=0." in capsys.readouterr().err
+    _fails(["demo", "--out", str(tmp_path / "d"), "--n-explain", "0"], capsys, "`--n-explain`")
+    assert not (tmp_path / "d").exists()
+
+
+def test_cli_numbers_named_as_typed(artifacts, tmp_path, capsys):
+    root = artifacts["root"]
+    explain = ["explain", str(root / "model.keras"), str(root / "x.npy")]
+    explain += ["--out", str(tmp_path / "o"), "--output-index", "1"]
+    _fails(explain + ["--num-samples", "0"], capsys, "`--num-samples` must be >= 1", "=0")
+    _fails(explain + ["--batch-size", "-2"], capsys, "`--batch-size` must be >= 1", "=-2")
+    _fails(explain + ["--seed", "-1"], capsys, "`--seed` must be >= 0")
+    export = ["export", str(root / "model.keras"), str(tmp_path / "e"), "--output-index", "1"]
+    _fails(export + ["--batch-size", "0"], capsys, "`--batch-size` must be >= 1")
+    _fails(export + ["--num-samples", "0"], capsys, "`--num-samples` must be >= 1")
+    # a model with two outputs needs --output-index (None would mean every output)
+    _fails(export[:3], capsys, "output_indices", "'predicted'")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "e").exists()
+
+
+def test_cli_help_lists_the_demo():
+    done = subprocess.run(
+        [sys.executable, "-m", "tf_tsexplain.cli", "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "demo" in done.stdout

@@ -1,0 +1,61 @@
+"""Tidy tables: to_frame, aggregate and ranked interaction pairs."""
+
+import numpy as np
+import pytest
+
+from tf_tsexplain.tables import aggregate, interactions_frame, to_frame
+
+
+def test_to_frame_round_trip_and_labels():
+    attr = np.arange(2 * 3 * 2, dtype=float).reshape(2, 3, 2)
+    frame = to_frame(
+        attr, feature_names=["a", "b"], time_index=[10, 20, 30], sample_ids=["x", "y"], inputs=-attr
+    )
+    assert len(frame) == 12
+    np.testing.assert_array_equal(frame.attribution.to_numpy().reshape(attr.shape), attr)
+    row = frame.iloc[7]  # sample 1, time 0, feature b
+    assert (row["sample"], row["time"], row["feature"]) == ("y", 10, "b")
+    assert row["value"] == -attr[1, 0, 1]
+    assert to_frame(attr)["time"].dtype.kind == "i"
+    with pytest.raises(ValueError, match="`feature_names` has 3 entries for 2 features"):
+        to_frame(attr, feature_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="`time_index` has 2 entries for 3 times"):
+        to_frame(attr, time_index=[0, 1])
+    with pytest.raises(ValueError, match=r"`inputs` must have the attributions' shape"):
+        to_frame(attr, inputs=np.zeros(5))
+    with pytest.raises(ValueError, match=r"`attributions` is empty"):
+        to_frame(np.zeros((0, 3, 2)))
+
+
+def test_aggregate_against_numpy_and_cancellation():
+    attr = np.random.default_rng(0).normal(size=(4, 5, 3))
+    np.testing.assert_allclose(aggregate(attr, "time", "mean_abs"), np.abs(attr).mean(1))
+    np.testing.assert_allclose(aggregate(attr, "feature", "sum"), attr.sum(2))
+    np.testing.assert_allclose(aggregate(attr, "sample", "max_abs"), np.abs(attr).max(0))
+    np.testing.assert_allclose(aggregate(attr, "time", "sum_abs"), np.abs(attr).sum(1))
+    np.testing.assert_allclose(aggregate(attr[0], "time", "mean"), attr[:1].mean(1))
+    # a feature pushing up then down: its signed sum cancels, its magnitude does not
+    flip = np.zeros((1, 2, 1))
+    flip[0, :, 0] = [1.0, -1.0]
+    assert (
+        aggregate(flip, "time", "sum")[0, 0] == 0 and aggregate(flip, "time", "sum_abs")[0, 0] == 2
+    )
+    with pytest.raises(ValueError, match="`over` must be one of"):
+        aggregate(attr, over="times")
+    with pytest.raises(ValueError, match="`how` must be one of"):
+        aggregate(attr, how="median")
+
+
+def test_interactions_frame_ranks_pairs():
+    gamma = np.zeros((2, 2, 2, 2))
+    gamma[0, 1, 1, 0] = gamma[1, 0, 0, 1] = -3.0  # (t0, b) with (t1, a)
+    gamma[0, 0, 1, 1] = gamma[1, 1, 0, 0] = 1.0  # (t0, a) with (t1, b)
+    gamma[0, 0, 0, 0] = 100.0  # a main effect: not a pair
+    table = interactions_frame(gamma, feature_names=["a", "b"])
+    assert len(table) == 6  # 4 cells -> 6 unordered pairs
+    top = table.iloc[0]
+    assert (top.time_i, top.feature_i, top.time_j, top.feature_j) == (0, "b", 1, "a")
+    assert top.interaction == -6.0 and table.iloc[1].interaction == 2.0
+    assert len(interactions_frame(gamma, top_k=2)) == 2
+    with pytest.raises(ValueError, match=r"must be \(T, F, T, F\)"):
+        interactions_frame(np.zeros((2, 2, 2)))
