@@ -13,6 +13,7 @@ from tf_tsexplain.datasets import (
     rare_feature,
     rare_time,
     saliency_white_box,
+    sequence_regression,
     state_data,
 )
 
@@ -107,3 +108,17 @@ def test_state_data():
     np.testing.assert_array_equal(truth[..., 2], states == 1)
     assert set(np.unique(y)) == {0, 1} and 0 < (np.diff(states, axis=1) != 0).mean() < 0.2
     np.testing.assert_array_equal(x, state_data(n_samples=20, n_steps=50, seed=0)[0])
+
+
+def test_sequence_regression_target_and_truth():
+    x, y, truth = sequence_regression(50, n_steps=12, n_features=3, noise=0.0, seed=4)
+    assert x.shape == truth.shape == (50, 12, 3) and x.dtype == np.float32
+    # w = 2, t0 = 4, t1 = 8
+    np.testing.assert_allclose(y, x[:, 4:6, 0].mean(1) - x[:, 8:10, 2].mean(1), rtol=1e-5)
+    assert truth[0, 4:6, 0].all() and truth[0, 8:10, 2].all() and truth.sum() == 50 * 4
+    again, _, _ = sequence_regression(50, n_steps=12, n_features=3, noise=0.0, seed=4)
+    np.testing.assert_array_equal(x, again)
+    other, _, _ = sequence_regression(50, n_steps=12, n_features=3, noise=0.0, seed=5)
+    assert not np.allclose(x, other)
+    with pytest.raises(ValueError, match="`n_steps` must be >= 6"):
+        sequence_regression(10, n_steps=4)

@@ -339,5 +339,7 @@ def test_hessian_methods_agree_and_auto_picks_by_model_kind(quadratic):
     np.testing.assert_allclose(
         exact, quadratic.integrated_hessians(x, base).reshape(exact.shape), rtol=1e-4, atol=1e-5
     )
-    with pytest.raises(ValueError, match=r"`hessian_method` must be one of \('auto', 'tiled', 'jacobian'\)"):
+    with pytest.raises(
+        ValueError, match=r"`hessian_method` must be one of \('auto', 'tiled', 'jacobian'\)"
+    ):
         PathExplainerTF(conv, hessian_method="pfor")

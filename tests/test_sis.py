@@ -133,7 +133,9 @@ def test_batched_keras_path_equals_plain_function_path(classifier, mask_over):
     model, x = classifier
     predicted = model(x).numpy().argmax(1)
     threshold = float(np.median(model(x).numpy().max(1)))  # some inputs below it
-    explainer = SISExplainer(model, threshold=threshold, fully_masked_input=0.0, mask_over=mask_over)
+    explainer = SISExplainer(
+        model, threshold=threshold, fully_masked_input=0.0, mask_over=mask_over
+    )
     batched = explainer.explain(x, batch_size=16)
     assert explainer.explain(x) == batched  # default: automatic batch size, same SIS
     mask = {
