@@ -237,7 +237,7 @@ def test_magnitudes_get_a_sequential_colour_map():
 
 
 def test_top_k_must_be_a_positive_int():
-    with pytest.raises(ValueError, match="`top_k` must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="`top_k` must be >= 1. Received: top_k=0"):
         bar_interaction_plot(np.eye(3), ["a", "b", "c"], top_k=0)
     with pytest.raises(TypeError, match="`plot_top_k` must be an integer"):
         summary_plot(np.ones((3, 2)), np.ones((3, 2)), plot_top_k=1.5)

@@ -384,7 +384,8 @@ class PathExplainerTF(Explainer):
         b_all = tf.constant(plan.baseline)
         input_index = np.repeat(np.arange(n, dtype=np.int32), s)
         per_point = 1 if rows_index is None else len(rows_index)
-        progress = self._progress(runs * n_points * per_point, plan.verbose, unit="rows")
+        unit = "path points" if rows_index is None else "rows"  # (path point, Hessian row)
+        progress = self._progress(runs * n_points * per_point, plan.verbose, unit=unit)
         for run in range(runs):
             row_targets = plan.targets[run][input_index]
             for start, stop in chunks(n_points, points_per_call):
