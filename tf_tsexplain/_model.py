@@ -34,17 +34,23 @@ def as_model_fn(model) -> Callable[[tf.Tensor], tf.Tensor]:
     )
 
 
-# Working memory of one model row, in floats, per float of the activations estimated
-# below: measured peak RSS per row on LSTM(32)/GRU(32)/Conv1D(32) models over 100 x 6
-# inputs (TF 2.21, 2 CPU cores) was 0.45x (forward), 1.15x (gradient) and 3.6x
-# (Hessian rows) of the recurrent estimate; the factors round up.
-_MEMORY_FACTOR = {0: 0.5, 1: 1.25, 2: 4.0}
-# Per input float when the model's layers cannot be read (callables, SavedModels).
+# Working memory of one model row per float of the activations estimated below,
+# measured as the marginal peak RSS per row in fresh processes (TF 2.21, 2 CPU cores,
+# LSTM(32)/GRU(32) over 100 x 6 and LSTM(64) over 20 x 5 inputs, two Conv1D(32) over
+# 100 x 6): recurrent layers cost about 1.0x of the estimate with gradients and
+# 7.8-8.6x with Hessian rows (the double backward pass through the while loop keeps
+# every step's intermediates twice); other layers about 1.0x with Hessian rows.
+# Factors round up; order 0 = outputs only, 1 = gradients, 2 = Hessian rows.
+_RECURRENT_FACTOR = {0: 0.5, 1: 1.25, 2: 9.0}
+_OTHER_FACTOR = {0: 0.5, 1: 1.25, 2: 2.5}
+# Per input float when the model's layers cannot be read (callables, SavedModels):
+# counted as recurrent, the costlier kind.
 _UNKNOWN_MODEL_FLOATS_PER_INPUT = 64
 
 
-def activation_floats(model, x_shape: tuple[int, ...]) -> int | None:
-    """Floats the forward pass of one row keeps for the backward pass (an estimate).
+def activation_floats(model, x_shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """Floats the forward pass of one row keeps for the backward pass (an estimate),
+    as ``(recurrent, other)``.
 
     A recurrent layer keeps about 8 values per unit and step (gates, cell and hidden
     states); any other layer about 3 per output value (pre-activations and
@@ -59,18 +65,20 @@ def activation_floats(model, x_shape: tuple[int, ...]) -> int | None:
         return None
 
 
-def _layer_floats(layer, steps: int) -> int:
+def _layer_floats(layer, steps: int) -> tuple[int, int]:
     if isinstance(layer, keras.layers.InputLayer):
-        return 0
+        return 0, 0
     if isinstance(layer, keras.layers.Bidirectional):
         steps = _steps(layer, steps)
-        return _rnn_floats(layer.forward_layer, steps) + _rnn_floats(layer.backward_layer, steps)
+        rnns = (layer.forward_layer, layer.backward_layer)
+        return sum(_rnn_floats(rnn, steps) for rnn in rnns), 0
     if isinstance(layer, keras.layers.RNN):
-        return _rnn_floats(layer, _steps(layer, steps))
+        return _rnn_floats(layer, _steps(layer, steps)), 0
     if isinstance(layer, keras.Model):  # Sequential, functional, nested models
-        return sum(_layer_floats(inner, steps) for inner in layer.layers)
+        parts = [_layer_floats(inner, steps) for inner in layer.layers]
+        return sum(p[0] for p in parts), sum(p[1] for p in parts)
     out_shape = tuple(layer.output.shape[1:])
-    return 3 * int(np.prod([d or 1 for d in out_shape]))
+    return 0, 3 * int(np.prod([d or 1 for d in out_shape]))
 
 
 def _steps(layer, default: int) -> int:
@@ -93,10 +101,10 @@ def row_bytes(model, x_shape: tuple[int, ...], itemsize: int, order: int) -> int
         order: 0 for model outputs only, 1 with gradients, 2 with Hessian rows.
     """
     inputs = int(np.prod(x_shape))
-    activations = activation_floats(model, x_shape)
-    if activations is None:
-        activations = _UNKNOWN_MODEL_FLOATS_PER_INPUT * inputs
-    return int(itemsize * _MEMORY_FACTOR[order] * (activations + 4 * inputs))
+    floats = activation_floats(model, x_shape)
+    recurrent, other = (_UNKNOWN_MODEL_FLOATS_PER_INPUT * inputs, 0) if floats is None else floats
+    other += 4 * inputs  # the row, its path point or copy, gradients and tangents
+    return int(itemsize * (_RECURRENT_FACTOR[order] * recurrent + _OTHER_FACTOR[order] * other))
 
 
 def probe_output(model_fn, batch: np.ndarray, allow_nonfinite: bool = False) -> tuple[int, ...]:
