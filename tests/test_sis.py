@@ -189,3 +189,153 @@ def test_explainer_bad_input(classifier):
         SISExplainer(model, threshold="0.5")
     with pytest.raises(TypeError, match="`batch_size` must be an integer"):
         SISExplainer(model).explain(x, batch_size=1.5)
+
+
+# ----------------------------------------------------------------- degenerate case
+def _reference_collection(f, threshold, x, masked, mask):
+    """The reference's procedure written out plainly (our own port of the published
+    semantics): backward selection one position at a time (ties: lowest index), the
+    SIS read from the end of the stack; when f with every position masked reaches
+    the threshold, one empty SIS (mask all False) ends the collection."""
+    collection, current = [], mask.copy()
+    while current.any() and f(np.where(current, x, masked)[None])[0] >= threshold:
+        present, order, values = current.copy(), [], []
+        while present.any():
+            candidates = np.flatnonzero(present.ravel())
+            rows = np.repeat(present.ravel()[None], len(candidates), axis=0)
+            rows[np.arange(len(candidates)), candidates] = False
+            rows = rows.reshape((-1,) + mask.shape)
+            scores = f(np.where(rows, x[None], masked[None]))
+            best = int(np.argmax(scores))  # first maximum: lowest index
+            present = rows[best]
+            order.append(candidates[best])
+            values.append(scores[best])
+        cut = len(values)
+        if values[-1] < threshold:
+            cut = max(i for i in range(len(values)) if i == 0 or values[i - 1] >= threshold)
+        sis_mask = np.zeros(mask.size, bool)
+        sis_mask[order[cut:]] = True
+        collection.append((order, values, sis_mask.reshape(mask.shape)))
+        if cut == len(values):
+            break
+        current &= ~sis_mask.reshape(mask.shape)
+    return collection
+
+
+def _smooth_function(seed, shape):
+    rng = np.random.default_rng(seed)
+    w1 = rng.normal(size=(int(np.prod(shape)), 4))
+    w2 = rng.normal(size=4)
+    bias = rng.normal()
+
+    def f(batch):
+        hidden = np.tanh(batch.reshape(len(batch), -1) @ w1)
+        return 1.0 / (1.0 + np.exp(-(hidden @ w2 + bias)))
+
+    return f
+
+
+def test_fully_masked_input_reaching_the_threshold_gives_one_empty_sis():
+    def shifted(batch):  # f(all masked) = 1 >= threshold 0.5
+        return 1.0 + l2(batch)
+
+    x = np.array([0.1, 10, 5])
+    found = find_sis(shifted, 0.5, x, np.ones(3, bool), np.zeros(3))
+    assert len(found) == 0 and found.sis.shape == (0, 1)
+    assert not found.mask.any()  # the reference's mask is accidentally all True
+    # the whole backward selection is kept, as the reference keeps it
+    np.testing.assert_array_equal(found.ordering_over_entire_backselect, [[0], [2], [1]])
+    np.testing.assert_allclose(found.values_over_entire_backselect, [1 + np.sqrt(125), 11, 1])
+    collection = sis_collection(shifted, 0.5, x, np.zeros(3))
+    assert collection == [found]  # the collection ends after the empty SIS
+    # another threshold re-reads the same selection: 11.5 needs cells 1 and 2
+    np.testing.assert_array_equal(found.for_threshold(11.5).sis, [[1], [2]])
+
+
+@pytest.mark.parametrize("mask_kind", ["cells", "time", "features"])
+def test_collections_equal_the_reference_procedure_on_random_smooth_functions(mask_kind):
+    shape = (4, 3)
+    mask = {
+        "cells": make_empty_boolean_mask(shape),
+        "time": make_empty_boolean_mask_broadcast_over_axis(shape, 1),
+        "features": make_empty_boolean_mask_broadcast_over_axis(shape, 0),
+    }[mask_kind]
+    degenerate = 0
+    for seed in range(20):
+        f = _smooth_function(seed, shape)
+        rng = np.random.default_rng(100 + seed)
+        x, masked = rng.normal(size=shape) * 2, np.zeros(shape)
+        threshold = float(np.clip(f(x[None])[0] - 0.05, 0.05, 0.95))
+        ours = sis_collection(f, threshold, x, masked, mask)
+        theirs = _reference_collection(f, threshold, x, masked, mask)
+        degenerate += f(masked[None])[0] >= threshold and f(x[None])[0] >= threshold
+        assert len(ours) == len(theirs)
+        for result, (order, values, sis_mask) in zip(ours, theirs, strict=True):
+            flat = np.ravel_multi_index(tuple(result.ordering_over_entire_backselect.T), mask.shape)
+            np.testing.assert_array_equal(flat, order)
+            np.testing.assert_allclose(result.values_over_entire_backselect, values)
+            np.testing.assert_array_equal(result.mask, sis_mask)
+            if len(result):  # sufficient, and the one-shorter tail is not (brute force)
+                assert f(np.where(result.mask, x, masked)[None])[0] >= threshold
+                shorter = result.mask.copy()
+                shorter[tuple(result.sis[-1])] = False
+                assert f(np.where(shorter, x, masked)[None])[0] < threshold
+    assert degenerate >= 3  # the case of the issue is covered
+
+
+@pytest.fixture(scope="module")
+def saturated():
+    """An LSTM whose output on the all-zero input is above 0.7 for class 0."""
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential(
+        [keras.Input((6, 3)), keras.layers.LSTM(4), keras.layers.Dense(2, activation="softmax")]
+    )
+    last = model.layers[-1]
+    kernel, _ = last.get_weights()
+    last.set_weights([kernel * 0.1, np.array([2.0, -2.0], np.float32)])  # zeros -> ~0.98
+    x = np.random.default_rng(5).normal(size=(3, 6, 3)).astype("float32") * 0.5
+    return model, x
+
+
+def test_explainer_degenerate_case_warns_once_and_returns_one_empty_sis(saturated):
+    model, x = saturated
+    assert model(np.zeros((1, 6, 3), "float32")).numpy()[0, 0] >= 0.7
+    explainer = SISExplainer(model, threshold=0.7, fully_masked_input=0.0)
+    with pytest.warns(UserWarning, match=r"for 3 of 3 input\(s\) \(indices 0, 1, 2\)") as caught:
+        collections = explainer.explain(x, output_indices=0)
+    assert len([w for w in caught if "fully masked input" in str(w.message)]) == 1
+    for i, collection in enumerate(collections):
+        assert len(collection) == 1 and len(collection[0]) == 0 and not collection[0].mask.any()
+
+        def f(batch):
+            return model(batch.astype("float32")).numpy()[:, 0]
+
+        assert collection[0].approx_equal(
+            find_sis(f, 0.7, x[i], np.ones((6, 3), bool), np.zeros((6, 3))), rtol=1e-4, atol=1e-5
+        )
+    approximate = SISExplainer(model, threshold=0.7, approximate=True, k=4)
+    with pytest.warns(UserWarning, match="fully masked input"):
+        assert all(len(c) == 1 and len(c[0]) == 0 for c in approximate.explain(x, output_indices=0))
+
+
+def test_max_sis_truncates_collections_and_approximate_mode_runs_in_lockstep(classifier):
+    model, x = classifier
+    threshold = float(model(x).numpy().max(1).min()) * 0.9
+    explainer = SISExplainer(model, threshold=threshold)
+    full = explainer.explain(x)
+    assert max(len(c) for c in full) >= 2
+    first = explainer.explain(x, max_sis=1)
+    assert all(c == f[:1] for c, f in zip(first, full, strict=True))
+    with pytest.raises(ValueError, match="`max_sis` must be >= 1"):
+        explainer.explain(x, max_sis=0)
+    approximate = SISExplainer(model, threshold=threshold, approximate=True, k=2)
+    together = approximate.explain(x)
+    for i in range(len(x)):  # one input alone gives the same collection as in the batch
+        alone = approximate.explain(
+            x[i : i + 1], output_indices=[int(model(x[i : i + 1]).numpy().argmax())]
+        )
+        assert len(alone[0]) == len(together[i])
+        assert all(
+            a.approx_equal(b, rtol=1e-4, atol=1e-5)
+            for a, b in zip(alone[0], together[i], strict=True)
+        )

@@ -88,14 +88,20 @@ def chunks(n_rows: int, batch_size: int) -> Iterator[tuple[int, int]]:
 class Progress:
     """A ``keras.utils.Progbar`` when ``verbose``, nothing otherwise."""
 
-    def __init__(self, total: int | None, verbose: bool, unit: str = "rows"):
-        self._bar = keras.utils.Progbar(total, unit_name=unit) if verbose else None
+    def __init__(self, total: int | None, verbose: bool, unit: str = "rows", shown=()):
+        """``shown``: names of values passed to :meth:`advance`, displayed as given."""
+        self._bar = (
+            keras.utils.Progbar(total, unit_name=unit, stateful_metrics=list(shown))
+            if verbose
+            else None
+        )
         self._done = 0
 
-    def advance(self, n: int) -> None:
+    def advance(self, n: int, values: list[tuple[str, float]] | None = None) -> None:
+        """Count ``n`` more units; ``values`` are shown beside the bar as they are."""
         self._done += n
         if self._bar is not None:
-            self._bar.update(self._done)
+            self._bar.update(self._done, values=values)
 
     def finish(self) -> None:
         """End the bar's line (needed when the total was not known in advance)."""

@@ -22,12 +22,13 @@ share one engine, so they give the same SIS.
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
-from tf_tsexplain._batching import chunks
+from tf_tsexplain._batching import Progress, chunks
 from tf_tsexplain._explainer import Explainer
 from tf_tsexplain._targets import PREDICTED, select_output
 from tf_tsexplain._validation import (
@@ -188,12 +189,15 @@ def _read_back(values, threshold, initial_value, cuts) -> int | None:
     """Index i such that the SIS is ordering[i:] reversed (None: no SIS).
 
     With positions ordering[i:] present, f = values[i - 1] (or f of the starting
-    input for i = 0). The SIS is the smallest such tail reaching the threshold.
+    input for i = 0). The SIS is the smallest such tail reaching the threshold; ``m``
+    (no position) when f with every position masked, ``values[m - 1]``, reaches it.
     ``cuts`` (optional boolean (m,)) limits i to allowed cut points.
     """
     if initial_value < threshold:
         return None
     m = len(values)
+    if values[m - 1] >= threshold:  # f with every position masked reaches tau: the empty
+        return m  # set suffices (the reference's empty SIS)
     for i in range(m - 1, 0, -1):
         if (cuts is None or cuts[i]) and values[i - 1] >= threshold:
             return i
@@ -207,17 +211,16 @@ def _make_result(ordering, values, cut, mask_shape, initial_value) -> SISResult:
     return SISResult(sis, ordering, values, mask, initial_value)
 
 
-def _collections(
-    evaluate, threshold, masks, progress=None, first_only=False
-) -> list[list[SISResult]]:
+def _collections(evaluate, threshold, masks, progress=None, max_sis=None) -> list[list[SISResult]]:
     """Exact SIS collections of several inputs, their backward selections in lockstep.
 
     Args:
         evaluate: ``(input_index (R,), masks (R, *M)) -> scores (R,)``.
         threshold: the SIS threshold.
         masks: ``(N, *M)`` initial masks (True = available).
-        progress: optional ``Progress`` advanced by the rows evaluated.
-        first_only: stop after each input's first SIS (``find_sis``).
+        progress: optional ``Progress`` advanced by one per SIS found, showing the
+            inputs done and the model rows evaluated.
+        max_sis: stop a collection after this many SIS (1 for ``find_sis``).
 
     Each round evaluates, in one call, f of the starting input of every input that
     begins a new SIS and every "one more masked" variant of every input in backward
@@ -236,6 +239,7 @@ def _collections(
     steps = np.zeros(n, np.int64)
     initial = np.zeros(n)
     results: list[list[SISResult]] = [[] for _ in range(n)]
+    rows_evaluated = 0
 
     while not done.all():
         starting = np.flatnonzero(~done & ~in_selection)
@@ -244,8 +248,7 @@ def _collections(
         row_masks[len(starting) + np.arange(len(rows_input)), rows_position] = False
         row_inputs = np.concatenate([starting, rows_input])
         scores = evaluate(row_inputs, row_masks.reshape((-1,) + mask_shape))
-        if progress is not None:
-            progress.advance(len(row_inputs))
+        rows_evaluated += len(row_inputs)
 
         # inputs starting a new SIS: continue only if f(remaining input) >= threshold
         start_scores = scores[: len(starting)]
@@ -276,7 +279,16 @@ def _collections(
                 results[i].append(result)
                 available[i] &= ~result.mask.reshape(m)
                 in_selection[i] = False
-                done[i] = first_only or not available[i].any()
+                # an empty SIS (the fully masked input reaches tau) ends the collection
+                done[i] = (
+                    len(result) == 0
+                    or not available[i].any()
+                    or (max_sis is not None and len(results[i]) >= max_sis)
+                )
+                if progress is not None:
+                    progress.advance(
+                        1, [("inputs done", int(done.sum())), ("rows", rows_evaluated)]
+                    )
     return results
 
 
@@ -311,7 +323,7 @@ def find_sis(f, threshold, current_input, current_mask, fully_masked_input) -> S
         threshold, current_input, fully_masked_input, current_mask
     )
     evaluate = _numpy_evaluator(f, x[None], masked[None])
-    found = _collections(evaluate, threshold, mask[None], first_only=True)[0]
+    found = _collections(evaluate, threshold, mask[None], max_sis=1)[0]
     return found[0] if found else None
 
 
@@ -405,6 +417,7 @@ class SISExplainer(Explainer):
         self,
         inputs,
         *,
+        max_sis: int | None = None,
         output_indices=PREDICTED,
         batch_size: int | None = None,
         seed: int | None = None,
@@ -412,8 +425,17 @@ class SISExplainer(Explainer):
     ) -> list[list[SISResult]]:
         """SIS collections of every input.
 
+        When the fully masked input alone already reaches the threshold for an input,
+        nothing is needed to keep the prediction: its collection is one SIS with no
+        positions (as the reference implementation returns, with ``mask`` all False
+        where the reference's is accidentally all True), and a ``UserWarning`` names
+        those inputs (use a less informative ``fully_masked_input`` or a higher
+        threshold).
+
         Args:
             inputs: ``(N, T, F)`` floats.
+            max_sis: stop each collection after this many SIS (None: the whole
+                collection; saturated models can have one SIS per cell).
             output_indices: the explained output (see
                 :class:`tf_tsexplain.Explainer`): ``"predicted"`` (default), an int,
                 one per input, or ``(time, class)`` tuples for sequence outputs.
@@ -455,11 +477,15 @@ class SISExplainer(Explainer):
                 "tuple or 'predicted'). Received: output_indices=None."
             )
         targets = targets[0]
+        if max_sis is not None:
+            max_sis = check_positive_int(max_sis, "max_sis")
         rows = self._rows_per_call(x, batch_size)
         fn = self._compiled_fn(x, mask_shape, with_gradients=self.approximate)
         x_all, masked_all, target_all = tf.constant(x), tf.constant(masked), tf.constant(targets)
-        progress = self._progress(None, verbose) if verbose else None  # total unknown
+        # counts SIS found (the total is unknown), with inputs done and model rows
+        progress = Progress(None, verbose, unit="SIS", shown=("inputs done", "rows"))
         masks = np.ones((n,) + mask_shape, bool)
+        self._warn_if_fully_masked_suffices(fn, x_all, masked_all, target_all, n, mask_shape)
 
         def evaluate(input_index, row_masks):
             out = np.empty(len(input_index), x.dtype)
@@ -471,9 +497,8 @@ class SISExplainer(Explainer):
             return _check_scores(out, len(index))
 
         if not self.approximate:
-            collections = _collections(evaluate, self.threshold, masks, progress)
-            if progress is not None:
-                progress.finish()
+            collections = _collections(evaluate, self.threshold, masks, progress, max_sis)
+            progress.finish()
             return collections
 
         def evaluate_with_gradients(input_index, row_masks):
@@ -482,9 +507,34 @@ class SISExplainer(Explainer):
             )
             return _check_scores(values.numpy(), len(input_index)), grads.numpy()
 
-        return _approximate_collections(
-            evaluate_with_gradients, self.threshold, masks, x, masked, self.k
+        collections = _approximate_collections(
+            evaluate_with_gradients, self.threshold, masks, x, masked, self.k, progress, max_sis
         )
+        progress.finish()
+        return collections
+
+    def _warn_if_fully_masked_suffices(self, fn, x_all, masked_all, target_all, n, mask_shape):
+        """One warning naming the inputs whose fully masked input reaches tau."""
+        out = fn(
+            x_all,
+            masked_all,
+            target_all,
+            np.arange(n, dtype=np.int32),
+            np.zeros((n,) + mask_shape, bool),
+        )
+        values = (out[0] if isinstance(out, tuple) else out).numpy()
+        concerned = np.flatnonzero(values >= self.threshold)
+        if len(concerned):
+            shown = ", ".join(map(str, concerned[:20])) + (" ..." if len(concerned) > 20 else "")
+            warnings.warn(
+                f"The fully masked input alone reaches the threshold {self.threshold:g} for "
+                f"{len(concerned)} of {n} input(s) (indices {shown}): nothing is needed to keep "
+                "their prediction, so their collections hold one empty SIS. Use a less "
+                "informative `fully_masked_input` (e.g. the training mean) or a higher "
+                "`threshold`.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _compiled_fn(self, x, mask_shape, with_gradients: bool):
         """One tf.function per input and mask shape: masked copies -> scores (and, for
@@ -521,14 +571,17 @@ class SISExplainer(Explainer):
         return self._function(key, build)
 
 
-def _approximate_collections(evaluate, threshold, masks, x, masked, k):
+def _approximate_collections(
+    evaluate, threshold, masks, x, masked, k, progress=None, max_sis=None
+) -> list[list[SISResult]]:
     """Gradient-guided SIS collections: mask the ``k`` positions per step whose removal
     a first-order estimate says lowers f least, then measure f.
 
     The estimated change of masking a position is ``sum over its cells of
     grad * (masked - x)``. f is measured after every step, and the read-back only cuts
     between steps, then refined inside the last step (``_refine_cut``), so every SIS
-    returned is sufficient (measured f >= threshold).
+    returned is sufficient (measured f >= threshold). The inputs' selections advance
+    in lockstep: each round is one model call with one row per active input.
     """
     n = masks.shape[0]
     mask_shape = masks.shape[1:]
@@ -536,31 +589,56 @@ def _approximate_collections(evaluate, threshold, masks, x, masked, k):
     delta = masked - x  # (N, T, F)
     results: list[list[SISResult]] = [[] for _ in range(n)]
     available = masks.reshape(n, m).copy()
-    for i in range(n):  # inputs run their selections one after another here
-        while available[i].any():
-            current = available[i].copy()
-            value, grad = evaluate(np.array([i]), current.reshape((1,) + mask_shape))
-            start_value = value[0]
-            if start_value < threshold:
-                break
-            order, values, cuts = [], [], []
-            while current.any():
-                # estimated change per position: sum of grad * delta over its cells
-                change = _sum_to_mask(grad[0] * delta[i], mask_shape).reshape(m)
-                candidates = np.flatnonzero(current)
-                ranked = candidates[np.argsort(-change[candidates], kind="stable")][:k]
-                current[ranked] = False
-                value, grad = evaluate(np.array([i]), current.reshape((1,) + mask_shape))
-                cuts.extend([True] + [False] * (len(ranked) - 1))
-                order.extend(ranked)
-                values.extend([value[0]] * len(ranked))
-            values, order, cuts = np.array(values), np.array(order), np.array(cuts)
-            cut = _read_back(values, threshold, start_value, cuts)
-            cut = _refine_cut(evaluate, i, order, cuts, cut, threshold, mask_shape)
-            ordering = np.stack(np.unravel_index(order, mask_shape), axis=1)
-            result = _make_result(ordering, values, cut, mask_shape, start_value)
+    current = available.copy()  # positions present in each input's current row
+    selecting = np.zeros(n, bool)
+    done = ~available.any(axis=1)
+    start_value = np.zeros(n)
+    order = [[] for _ in range(n)]
+    values = [[] for _ in range(n)]
+    cuts = [[] for _ in range(n)]
+    last_step = np.zeros(n, np.int64)  # positions masked by the input's last step
+    rows_evaluated = 0
+    while not done.all():
+        active = np.flatnonzero(~done)
+        value, grad = evaluate(active, current[active].reshape((-1,) + mask_shape))
+        rows_evaluated += len(active)
+        # estimated change per position of every active input, one vectorised pass
+        change = _sum_to_mask(grad * delta[active], (-1,) + mask_shape).reshape(len(active), m)
+        change = np.where(current[active], change, -np.inf)
+        ranked_all = np.argsort(-change, axis=1, kind="stable")[:, :k]
+        for j, i in enumerate(active):
+            if selecting[i]:
+                values[i].extend([value[j]] * last_step[i])
+            elif value[j] < threshold:  # what is left no longer reaches tau
+                done[i] = True
+                continue
+            else:
+                start_value[i], selecting[i] = value[j], True
+                order[i], values[i], cuts[i] = [], [], []
+            if current[i].any():
+                ranked = ranked_all[j][: min(k, int(current[i].sum()))]
+                current[i, ranked] = False
+                cuts[i].extend([True] + [False] * (len(ranked) - 1))
+                order[i].extend(ranked)
+                last_step[i] = len(ranked)
+                continue
+            # selection finished: read back, refine inside the last step
+            vals, ords, cut_points = np.array(values[i]), np.array(order[i]), np.array(cuts[i])
+            cut = _read_back(vals, threshold, start_value[i], cut_points)
+            cut = _refine_cut(evaluate, i, ords, cut_points, cut, threshold, mask_shape)
+            ordering = np.stack(np.unravel_index(ords, mask_shape), axis=1)
+            result = _make_result(ordering, vals, cut, mask_shape, start_value[i])
             results[i].append(result)
             available[i] &= ~result.mask.reshape(m)
+            current[i] = available[i]
+            selecting[i] = False
+            done[i] = (
+                len(result) == 0
+                or not available[i].any()
+                or (max_sis is not None and len(results[i]) >= max_sis)
+            )
+            if progress is not None:
+                progress.advance(1, [("inputs done", int(done.sum())), ("rows", rows_evaluated)])
     return results
 
 
@@ -583,6 +661,7 @@ def _refine_cut(evaluate, i, order, cuts, cut, threshold, mask_shape) -> int:
 
 
 def _sum_to_mask(cells: np.ndarray, mask_shape) -> np.ndarray:
-    """Sum ``(T, F)`` values over the axes a broadcast mask covers."""
+    """Sum ``(..., T, F)`` values over the axes a broadcast mask covers (``mask_shape``
+    may start with -1 for a leading batch axis)."""
     axes = tuple(a for a, size in enumerate(mask_shape) if size == 1 and cells.shape[a] != 1)
     return cells.sum(axis=axes, keepdims=True) if axes else cells
