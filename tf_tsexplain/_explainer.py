@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -116,7 +117,9 @@ class Explainer:
             structure = structure_of(inputs, self.model)
             if self._structure is None:
                 self._structure = structure
-                self._model_fn = structure.model_fn(self._raw_model_fn)
+                self._model_fn = structure.model_fn(
+                    self._raw_model_fn, as_list=isinstance(self.model, keras.Model)
+                )
             elif self._structure.key[1:] != structure.key[1:]:
                 raise ValueError(
                     f"These inputs {structure.names} with shapes {structure.shapes} differ "

@@ -95,8 +95,10 @@ class InputStructure:
             return dict(zip(self.names, parts, strict=True))
         return tuple(parts) if self.kind == "tuple" else list(parts)
 
-    def model_fn(self, model_fn):
-        """``f(flat rows (R, D)) -> outputs``: splits rows into the model's inputs."""
+    def model_fn(self, model_fn, as_list: bool = False):
+        """``f(flat rows (R, D)) -> outputs``: splits rows into the model's inputs
+        (a list in the model's input order when ``as_list``, as Keras models take
+        them whatever their input names; else in the structure given)."""
 
         def flat_fn(flat):
             rows = tf.shape(flat)[0]
@@ -106,7 +108,7 @@ class InputStructure:
                     self.offsets[:-1], self.offsets[1:], self.shapes, strict=True
                 )
             ]
-            return model_fn(self.pack(parts))
+            return model_fn(list(parts) if as_list else self.pack(parts))
 
         return flat_fn
 
@@ -145,7 +147,11 @@ def model_input_names(model) -> list[str] | None:
     inputs = getattr(model, "inputs", None) if isinstance(model, keras.Model) else None
     if not inputs or len(inputs) < 2:
         return None
-    return [t.name for t in inputs]
+    # the InputLayer's name: the key Keras expects in a dict of inputs
+    history = [getattr(t, "_keras_history", None) for t in inputs]
+    return [
+        h.operation.name if h is not None else t.name for h, t in zip(history, inputs, strict=True)
+    ]
 
 
 def is_structured(inputs, model) -> bool:

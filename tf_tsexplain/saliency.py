@@ -307,7 +307,7 @@ class SmoothGrad(_GradientMethod):
             x, output_indices, batch_size, seed, verbose
         )
         if sigma is None:
-            sigma = self.noise_stdevs(x, noise_level, frozen=frozen)
+            sigma = self._noise_scale(x, noise_level, frozen)
         noise = np.random.default_rng(seed).standard_normal((s,) + x.shape[1:]).astype(x.dtype)
         result = self._gradients(
             x, targets, rows, verbose, noise, sigma, absolute=self.absolute, frozen=frozen
@@ -321,12 +321,14 @@ class SmoothGrad(_GradientMethod):
         stdevs = arguments.get("stdevs")
         if stdevs is None:
             level = arguments.pop("noise_level", None)
-            return {"stdevs": self.noise_stdevs(inputs, level)}
+            return {"stdevs": self._noise_scale(inputs, level, None)}
         if np.ndim(stdevs) == 1 and len(stdevs) == len(inputs):
             return {"stdevs": np.asarray(stdevs)}
         return {}
 
-    def noise_stdevs(self, inputs, noise_level: float | None = None, frozen=None) -> np.ndarray:
+    def noise_stdevs(
+        self, inputs, noise_level: float | None = None, padding_mask=None
+    ) -> np.ndarray:
         """The absolute noise standard deviation ``(N,)`` that ``noise_level`` gives
         each input: ``noise_level * (max(x) - min(x))`` (default level 0.15).
 
@@ -336,11 +338,14 @@ class SmoothGrad(_GradientMethod):
         """
         if noise_level is None:
             noise_level = self.DEFAULT_NOISE_LEVEL
+        x, frozen = self._rows(inputs, padding_mask)
+        return self._noise_scale(x, noise_level, frozen)
+
+    def _noise_scale(self, x, noise_level, frozen) -> np.ndarray:
+        """``noise_level * range`` per row of ``x`` (over its real cells)."""
+        if noise_level is None:
+            noise_level = self.DEFAULT_NOISE_LEVEL
         noise_level = check_real(noise_level, "noise_level", min_val=0)
-        if frozen is None:
-            x, frozen = self._rows(inputs)
-        else:
-            x = inputs
         flat = x.reshape(len(x), -1)
         if frozen is not None:  # the range of the real cells only
             real = ~frozen.reshape(len(x), -1)

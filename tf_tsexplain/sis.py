@@ -437,6 +437,7 @@ class SISExplainer(Explainer):
         batch_size: int | None = None,
         seed: int | None = None,
         verbose: bool = False,
+        padding_mask=None,
     ) -> list[list[SISResult]]:
         """SIS collections of every input.
 
@@ -451,6 +452,9 @@ class SISExplainer(Explainer):
             inputs: ``(N, T, F)`` floats.
             max_sis: stop each collection after this many SIS (None: the whole
                 collection; saturated models can have one SIS per cell).
+            padding_mask: ``(N, T)`` booleans, True on real steps (default: from
+                the model's ``Masking`` layer): padded cells keep their values in
+                every masked copy and are never part of a SIS.
             output_indices: the explained output (see
                 :class:`tf_tsexplain.Explainer`): ``"predicted"`` (default), an int,
                 one per input, or ``(time, class)`` tuples for sequence outputs.
@@ -471,7 +475,12 @@ class SISExplainer(Explainer):
         approximate mode: about ``d / k`` gradient evaluations per SIS.
         """
         batch_size, _, verbose = self._check_common(batch_size, seed, verbose)
-        x = self._check_inputs(inputs, min_rank=3)
+        x, frozen = self._rows(inputs, padding_mask, min_rank=3)
+        if self._structure is not None:
+            raise ValueError(
+                "SISExplainer explains single-input sequence models; for a multi-input "
+                "model wrap it in a function of the sequence input with the others fixed."
+            )
         if x.ndim != 3:
             raise ValueError(f"`inputs` must be (N, T, F), got shape {x.shape}.")
         n, t, f = x.shape
@@ -484,6 +493,8 @@ class SISExplainer(Explainer):
             )
         masked = np.ascontiguousarray(np.broadcast_to(masked, x.shape))
         mask_shape = {"cells": (t, f), "time": (t, 1), "features": (1, f)}[self.mask_over]
+        if frozen is not None:  # padding: masking never changes it, SIS never select it
+            masked = np.where(frozen, x, masked)
         targets, leading = self._targets(x, output_indices, batch_size)
         if leading:
             raise ValueError(
@@ -498,6 +509,8 @@ class SISExplainer(Explainer):
         # counts SIS found (the total is unknown), with inputs done and model rows
         progress = Progress(None, verbose, unit="SIS", shown=("inputs done", "rows"))
         masks = np.ones((n,) + mask_shape, bool)
+        if frozen is not None and self.mask_over != "features":
+            masks &= ~frozen[:, :, :1] if self.mask_over == "time" else ~frozen
         self._warn_if_fully_masked_suffices(scorer, n, mask_shape)
         if not self.approximate:
             collections = _collections(scorer.values, self.threshold, masks, progress, max_sis)
