@@ -202,6 +202,26 @@ class Explainer:
             check_padding_mask(padding_mask, len(sequences[0]), sequences[0].shape[1])
         return masks
 
+    # ------------------------------------------------------------------ for wrappers
+    def input_rows(self, inputs, padding_mask=None) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(rows, frozen)``: ``inputs`` as this explainer computes on them.
+
+        For wrappers (TSR, batch jobs): rows ``(N, *x_shape)`` (the inputs of a
+        multi-input model flattened to ``(N, D)``) and the cells of padded steps
+        (``(N, *x_shape)`` booleans, or None without padding).
+        """
+        return self._rows(inputs, padding_mask)
+
+    def real_steps(self, parts: list, padding_mask=None, structure=None) -> list:
+        """Per array of ``parts``, its real steps ``(N, T)`` (or None): from
+        ``padding_mask`` or from the model's ``Masking`` layers."""
+        return self._padding_parts(parts, padding_mask, structure)
+
+    def rows_per_call(self, inputs, batch_size: int | None = None) -> int:
+        """The model rows per call of a default gradient call on ``inputs`` (``batch_size``
+        if given, else what fits in the memory budget)."""
+        return self._rows_per_call(self.input_rows(inputs)[0], batch_size)
+
     def _restructure(self, result: np.ndarray):
         """Results over flat rows ``(..., N, D)`` back in the inputs' structure."""
         return result if self._structure is None else self._structure.unflatten(result)

@@ -248,7 +248,7 @@ class TemporalSaliencyRescaling:
         """``(N, T)`` True on real steps of the explained input."""
         x = parts[k]
         if isinstance(self.explainer, Explainer):
-            real = self.explainer._padding_parts(parts, padding_mask, structure)[k]
+            real = self.explainer.real_steps(parts, padding_mask, structure)[k]
         elif padding_mask is not None:
             real = check_padding_mask(padding_mask, len(x), x.shape[1])
         else:
@@ -262,7 +262,7 @@ class TemporalSaliencyRescaling:
         x = parts[k]
         if isinstance(explainer, Explainer):
             whole = x if structure is None else structure.pack(parts)
-            flat, _ = explainer._rows(whole)
+            flat, _ = explainer.input_rows(whole)
             for_copies = explainer.copies_arguments(flat, explainer.bind_arguments(args, kwargs))
 
             def run(owner, copies):

@@ -295,7 +295,7 @@ def bench_tf_tsexplain(model, data, cfg):
 
     res["a_cold"], _ = timed(eg_call)
     res["a_warm"], _ = timed(eg_call, repeat=WARM_REPEATS_A)
-    res["a_rows_per_call"] = explainer._rows_per_call(data["x_eg"], None)
+    res["a_rows_per_call"] = explainer.rows_per_call(data["x_eg"])
 
     explainer = PathExplainerTF(model)
 
