@@ -33,3 +33,34 @@ def test_interactions_example_finds_the_product_pair(tmp_path):
     result = _load("interactions").main(tmp_path, epochs=30, n_explain=2)
     top = result["table"].iloc[0]
     assert (top.time_i, top.feature_i, top.time_j, top.feature_j) == (3, "f0", 8, "f1")
+
+
+def test_variable_length_example_keeps_padding_out(tmp_path):
+    rng = np.random.default_rng(0)
+
+    def ragged(n):  # speaker k shifts channel k: learnable, lengths 5-12
+        y = rng.integers(0, 3, size=n)
+        x = []
+        for label in y:
+            s = rng.normal(size=(rng.integers(5, 13), 4)).astype("float32")
+            s[:, label] += 2.0
+            x.append(s)
+        return x, y
+
+    data = (*ragged(120), *ragged(20))
+    result = _load("variable_length_vowels").main(tmp_path, data=data, epochs=15, n_explain=3)
+    assert result["accuracy"] > 0.8
+    real = result["real"]
+    assert result["on_padding"] == {"expected gradients": 0.0, "TSR": 0.0}
+    assert np.abs(result["eg"][real]).sum() > 0
+    for frames, row in zip(result["sis_frames"], real, strict=True):
+        assert all(row[t] for t in frames)  # SIS never select padded frames
+    assert all(p.stat().st_size > 0 for p in result["figures"])
+
+
+def test_sequence_and_static_example_finds_both_drivers(tmp_path):
+    result = _load("sequence_and_static").main(tmp_path, epochs=25)
+    assert result["r2"] > 0.9
+    assert result["gap"] < 1e-2  # completeness across both inputs together
+    assert result["window_share"] > 0.25 and result["static_share"] > 0.25
+    assert result["window_share"] + result["static_share"] > 0.75
