@@ -254,21 +254,37 @@ def comparison_grid(
         nrows, ncols, figsize=figsize or (width * ncols, height * nrows), squeeze=False
     )
     for ax, (name, values) in zip(axes.flat, arrays.items(), strict=False):
-        time_feature_heatmap(values, inputs=inputs, feature_names=feature_names, ax=ax, title=name)
+        time_feature_heatmap(
+            values, inputs=inputs, feature_names=feature_names, ax=ax, title=name,
+            colorbar_label="",  # units differ by method; the title names it
+        )  # fmt: skip
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.tight_layout()
     return fig, axes
 
 
-def _runs(cell_mask: np.ndarray) -> list[tuple[int, int, int]]:
-    """``(feature, first step, length)`` of each run of consecutive True steps."""
-    runs = []
-    for feature in range(cell_mask.shape[1]):
-        padded = np.r_[False, cell_mask[:, feature], False].astype(int)
-        edges = np.flatnonzero(np.diff(padded))
-        runs += [(feature, a, b - a) for a, b in zip(edges[::2], edges[1::2], strict=True)]
-    return runs
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """``(first index, length)`` of each run of consecutive True values."""
+    edges = np.flatnonzero(np.diff(np.r_[False, flags, False].astype(int)))
+    return [(int(a), int(b - a)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def _outlines(mask: np.ndarray, t: int, f: int) -> list[tuple[float, float, int, int]]:
+    """Rectangles ``(x, y, width, height)`` around the cells of a SIS mask: a time-step
+    mask ``(T, 1)`` gives one rectangle per run of steps over all features, a feature
+    mask ``(1, F)`` one per run of features over all steps, a cell mask one per run of
+    steps of each feature."""
+    if mask.shape == (t, 1):
+        return [(start - 0.5, -0.5, length, f) for start, length in _runs(mask[:, 0])]
+    if mask.shape == (1, f):
+        return [(-0.5, start - 0.5, t, length) for start, length in _runs(mask[0])]
+    cells = np.broadcast_to(mask, (t, f))
+    return [
+        (start - 0.5, feature - 0.5, length, 1)
+        for feature in range(f)
+        for start, length in _runs(cells[:, feature])
+    ]
 
 
 def sis_plot(
@@ -290,8 +306,9 @@ def sis_plot(
         ax, title, figsize: as usual.
 
     Returns:
-        ``(figure, axes)``; each run of consecutive outlined steps of a feature is
-        one patch in ``axes.patches``.
+        ``(figure, axes)``; the outlines are ``axes.patches``: one per run of
+        consecutive time steps (over all features) for a SIS over time steps, per run
+        of features for one over features, per run of steps of a feature for cells.
     """
     values = as_numeric(inputs, "inputs", 2)
     t, f = values.shape
@@ -302,23 +319,23 @@ def sis_plot(
         mask = np.asarray(result.mask, bool)
         if mask.ndim != 2 or any(m not in (1, s) for m, s in zip(mask.shape, (t, f), strict=True)):
             raise ValueError(f"A SIS mask of shape {mask.shape} does not fit inputs {(t, f)}.")
-        cells.append(np.broadcast_to(mask, (t, f)))
+        cells.append(mask)
     fig, ax = new_axes(ax, figsize or heatmap_size(t, f))
     image = ax.imshow(values.T, aspect="auto", cmap="Greys", interpolation="nearest")
     colours = plt.get_cmap("tab10")
-    for k, cell_mask in enumerate(cells):
-        for n, (feature, start, length) in enumerate(_runs(cell_mask)):
+    for k, mask in enumerate(cells):
+        for n, (x0, y0, width, height) in enumerate(_outlines(mask, t, f)):
             outline = plt.Rectangle(
-                (start - 0.5, feature - 0.5),
-                length,
-                1,
+                (x0, y0),
+                width,
+                height,
                 fill=False,
                 lw=2 if t <= 200 else 1.2,
                 edgecolor=colours(k % 10),
             )
             outline.set_label(f"SIS {k + 1}" if n == 0 else None)  # one legend entry per SIS
             ax.add_patch(outline)
-    if cells:
+    if ax.patches:
         ax.legend(
             loc="lower right",
             bbox_to_anchor=(1.0, 1.0),
@@ -331,5 +348,5 @@ def sis_plot(
     ax.set_xlabel("time step")
     fig.colorbar(image, ax=ax, label="input value")
     if title:
-        ax.set_title(title)
+        ax.set_title(title, loc="left" if ax.patches else "center")  # legend on the right
     return fig, ax
