@@ -162,7 +162,11 @@ def main(out: Path, data: dict | None = None, epochs: int = 60, seed: int = 0, q
         output_indices=int(predicted[i]),
     )
     mask = group.get_extremal_mask(threshold=0.1 * float(probs[i, predicted[i]]) ** 2)
-    print(f"explained in {time.perf_counter() - start:.0f} s in total")
+    print(
+        f"sequence {i} ({label}, p = {probs[i, predicted[i]]:.2f}): SIS of "
+        f"{[len(r.sis) for r in sis]} time steps, extremal mask of area {mask.keep_ratio:g}; "
+        f"explained in {time.perf_counter() - start:.0f} s in total"
+    )
 
     paths = {name: out / f"basic_motions_{name}.png" for name in FIGURES}
     fig, _ = summary_plot(eg, x_test, feature_names=CHANNELS)
