@@ -52,6 +52,30 @@ def _saved_png(fig, tmp_path):
 
 def test_package_exposes_plot_module():
     assert tf_tsexplain.plot.summary_plot is summary_plot
+    # path_explain's exports, from the package itself
+    from tf_tsexplain import bar_interaction_plot as bar
+    from tf_tsexplain import matrix_interaction_plot as matrix
+    from tf_tsexplain import scatter_plot as scatter
+    from tf_tsexplain import summary_plot as summary
+    from tf_tsexplain import text_plot as text
+
+    assert (summary, scatter, text, matrix, bar) == (
+        summary_plot, scatter_plot, text_plot, matrix_interaction_plot, bar_interaction_plot,
+    )  # fmt: skip
+    exported = {*tf_tsexplain._EXPORTS, *tf_tsexplain._SUBMODULES, "__version__"}
+    assert set(tf_tsexplain.__all__) == exported
+
+
+def test_plots_import_without_tensorflow():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import tf_tsexplain; from tf_tsexplain import summary_plot, text_plot; "
+        "import tf_tsexplain.plot; print('tensorflow' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr
 
 
 # ----------------------------------------------------------------- sequence views

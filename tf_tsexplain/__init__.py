@@ -12,6 +12,7 @@ names: ``from tf_tsexplain import PathExplainerTF, scatter_plot, summary_plot``.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
@@ -70,7 +71,9 @@ __all__ = [
 def __getattr__(name: str):
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    elif name in _SUBMODULES:
+    elif name in _SUBMODULES or (
+        not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None
+    ):  # any submodule, as when this file imported them all: tf_tsexplain.sis, ...
         value = importlib.import_module(f"{__name__}.{name}")
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
