@@ -51,7 +51,9 @@ def main(out: Path, epochs: int = 15, seed: int = 0) -> dict:
     paths = {name: out / f"{name}.png" for name in ("summary", "cells", "heatmap", "over_time")}
     fig, _ = summary_plot(phi, x_test, feature_names=NAMES, time_aggregation="sum")
     fig.savefig(paths["summary"], dpi=110, bbox_inches="tight")
-    fig, _ = summary_plot(phi, x_test, feature_names=NAMES, plot_top_k=12, figsize=(8, 5))
+    fig, _ = summary_plot(
+        phi, x_test, feature_names=NAMES, time_aggregation="cells", plot_top_k=12, figsize=(8, 5)
+    )
     fig.savefig(paths["cells"], dpi=110, bbox_inches="tight")
     fig, _ = time_feature_heatmap(
         phi[0],

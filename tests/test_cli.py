@@ -211,3 +211,70 @@ def test_cli_help_lists_the_demo():
         [sys.executable, "-m", "tf_tsexplain.cli", "--help"], capture_output=True, text=True
     )
     assert done.returncode == 0 and "demo" in done.stdout
+
+
+# ----------------------------------------------------------------- quick and quiet
+# A child process runs main() and prints, on stdout, whether TensorFlow got imported,
+# the exit status and TF_CPP_MIN_LOG_LEVEL as TensorFlow would read it.
+_CHILD = """
+import os, sys
+from tf_tsexplain.cli import main
+try:
+    status = main(sys.argv[1:])
+except SystemExit as stop:
+    status = stop.code
+print("tensorflow" in sys.modules, status, os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
+"""
+
+
+def _child(argv, **env_changes):
+    """(imported TensorFlow, exit status, TF_CPP_MIN_LOG_LEVEL, stderr lines, stdout)."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env.update(env_changes)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, *argv], capture_output=True, text=True, env=env, timeout=300
+    )
+    imported, status, level = done.stdout.splitlines()[-1].split()
+    return imported == "True", int(status), level, done.stderr.splitlines(), done.stdout
+
+
+def test_help_and_usage_errors_do_not_import_tensorflow(tmp_path):
+    imported, status, _, err, out = _child(["--help"])
+    assert (imported, status, err) == (False, 0, []) and "explain" in out
+    imported, status, _, _, out = _child(["explain", "--help"])
+    assert (imported, status) == (False, 0) and "--verbose" in out
+    x_file = tmp_path / "x.npy"
+    np.save(x_file, np.zeros((2, T, F), np.float32))
+    for argv, needle in [
+        (["explain", "model.keras"], "the following arguments are required"),
+        (["explain", "m.keras", str(x_file), "--out", "o", "--nope"], "unrecognized arguments"),
+        (["frobnicate"], "invalid choice"),
+        (["explain", str(tmp_path / "missing"), str(x_file), "--out", "o"], "does not exist"),
+        (["explain", str(x_file), str(tmp_path / "none.npy"), "--out", "o"], "INPUTS file"),
+        (["explain", "m", str(x_file), "--out", "o", "--num-samples", "0"], "`--num-samples`"),
+        (["demo", "--epochs", "0"], "`--epochs` must be >= 1"),
+    ]:
+        imported, status, _, err, _ = _child(argv)
+        assert not imported, argv
+        assert status in (1, 2) and len(err) == 1 and needle in err[0], (argv, err)
+    # the command line itself never imports TensorFlow for --help (its speed is
+    # measured by hand: 0.15-0.17 s on 2 cores, see the README)
+    importtime = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "tf_tsexplain.cli", "--help"],
+        capture_output=True,
+        text=True,
+    ).stderr
+    assert "tf_tsexplain" in importtime and "tensorflow" not in importtime
+
+
+def test_errors_after_tensorflow_loads_are_one_line_and_logging_is_quiet(artifacts, tmp_path):
+    root = artifacts["root"]
+    argv = ["explain", str(root / "model.keras"), str(root / "x.npy")]
+    argv += ["--out", str(tmp_path / "o"), "--output-index", "7"]
+    imported, status, level, err, _ = _child(argv)
+    assert imported and status == 1 and level == "3"
+    assert len(err) == 1 and "out of range" in err[0], err  # no C++ log lines either
+    # a level the user set is kept, with or without --verbose, and shows their logs
+    imported, status, level, err, _ = _child([*argv, "--verbose"], TF_CPP_MIN_LOG_LEVEL="1")
+    assert (imported, status, level) == (True, 1, "1")
+    assert "out of range" in err[-1] and len(err) > 1, err  # before it: cuInit failing (no GPU)

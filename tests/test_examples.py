@@ -3,7 +3,9 @@
 import importlib.util
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -64,3 +66,40 @@ def test_sequence_and_static_example_finds_both_drivers(tmp_path):
     assert result["gap"] < 1e-2  # completeness across both inputs together
     assert result["window_share"] > 0.25 and result["static_share"] > 0.25
     assert result["window_share"] + result["static_share"] > 0.75
+
+
+def test_basic_motions_example_on_synthetic_sequences(tmp_path):
+    """The real-data example's steps, on synthetic sequences of its layout (class k: a
+    burst on channel k in the second half), so CI runs them without aeon."""
+    example = _load("basic_motions")
+    data = example.synthetic_motions(n_train=40, n_test=12, n_steps=30)
+    result = example.main(tmp_path, data=data, epochs=30, quick=True)
+    assert result["accuracy"] >= 0.9
+    i, predicted, x = result["index"], result["predicted"], result["x_test"]
+    # expected gradients (from training sequences, which hold bursts on other channels
+    # too) rank the sequence's class channel among the first two, inside the burst
+    eg = np.abs(result["expected_gradients"][i])
+    assert predicted[i] == data["y_test"][i]
+    assert predicted[i] in np.argsort(-eg.sum(0))[:2]
+    assert eg.sum(1).argmax() >= 15
+    assert result["tsr"].shape == (30, 6) and 0 <= result["tsr"].min() <= result["tsr"].max() <= 1
+    # every SIS over time steps alone keeps the predicted class above the threshold
+    assert result["sis"]
+    for sis in result["sis"]:
+        assert sis.mask.shape == (30, 1)
+        kept = np.where(sis.mask, x[i], result["reference"])
+        p = result["model"](kept[None]).numpy()[0, predicted[i]]
+        assert p >= result["threshold"] - 1e-6
+    mask = result["mask"].mask_tensor
+    assert mask.shape == (30, 6) and 0 <= mask.min() and mask.max() <= 1
+    for name, path in result["paths"].items():
+        width, height = plt.imread(path).shape[1::-1]
+        assert width <= 16 * 90 + 200, name  # at most 16 inches at 90 dpi, and the margins
+
+
+def test_basic_motions_loads_offline_from_aeon():
+    pytest.importorskip("aeon", reason="aeon is not installed (pip install '.[examples]')")
+    data = _load("basic_motions").load_basic_motions()
+    assert data["x_train"].shape == data["x_test"].shape == (40, 100, 6)
+    assert data["classes"] == ["badminton", "running", "standing", "walking"]
+    assert np.bincount(data["y_train"]).tolist() == [10, 10, 10, 10]

@@ -52,6 +52,30 @@ def _saved_png(fig, tmp_path):
 
 def test_package_exposes_plot_module():
     assert tf_tsexplain.plot.summary_plot is summary_plot
+    # path_explain's exports, from the package itself
+    from tf_tsexplain import bar_interaction_plot as bar
+    from tf_tsexplain import matrix_interaction_plot as matrix
+    from tf_tsexplain import scatter_plot as scatter
+    from tf_tsexplain import summary_plot as summary
+    from tf_tsexplain import text_plot as text
+
+    assert (summary, scatter, text, matrix, bar) == (
+        summary_plot, scatter_plot, text_plot, matrix_interaction_plot, bar_interaction_plot,
+    )  # fmt: skip
+    exported = {*tf_tsexplain._EXPORTS, *tf_tsexplain._SUBMODULES, "__version__"}
+    assert set(tf_tsexplain.__all__) == exported
+
+
+def test_plots_import_without_tensorflow():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import tf_tsexplain; from tf_tsexplain import summary_plot, text_plot; "
+        "import tf_tsexplain.plot; print('tensorflow' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr
 
 
 # ----------------------------------------------------------------- sequence views
@@ -127,37 +151,57 @@ def test_summary_plot_rows_order_and_standardized_colours(tmp_path):
     assert len(ax.collections) == 3
     np.testing.assert_allclose(ax.collections[0].get_offsets()[:, 0], attr[:, 1])
     colours = ax.collections[0].get_array()
-    # z-scored with a tiny epsilon (path_explain's std + 1e7 would give ~0 everywhere)
-    assert np.std(colours) == pytest.approx(1.0, rel=1e-3)
-    np.testing.assert_allclose(colours, (values[:, 1] - values[:, 1].mean()) / values[:, 1].std())
+    # z-scored with a tiny epsilon (path_explain's std + 1e7 would give ~0 everywhere),
+    # then clipped to the 5th..95th percentiles of the shown colours
+    z = (values[:, 1:4] - values[:, 1:4].mean(0)) / values[:, 1:4].std(0)
+    low, high = np.percentile(z[:, [0, 1, 2]], [5, 95])
+    np.testing.assert_allclose(colours, np.clip(z[:, 0], low, high))
+    assert ax.collections[0].get_clim() == pytest.approx((low, high))
     _saved_png(fig, tmp_path)
 
 
 def test_summary_plot_takes_sequences_and_interactions():
     attr = RNG.normal(size=(10, 3, 2))
     values = RNG.normal(size=(10, 3, 2))
+    # sequences: by default one row per feature, |attribution| summed over time
     _, ax = summary_plot(attr, values, feature_names=["x", "y"])
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert sorted(labels) == ["x", "y"] and "|attribution| summed" in ax.get_xlabel()
+    np.testing.assert_allclose(
+        ax.collections[labels.index("y")].get_offsets()[:, 0], np.abs(attr[:, :, 1]).sum(1)
+    )
+    _, ax = summary_plot(attr, values, feature_names=["x", "y"], time_aggregation="cells")
     assert len(ax.collections) == 6
     assert {t.get_text() for t in ax.get_yticklabels()} == {
         f"{n}@{t}" for t in range(3) for n in "xy"
     }
-    _, ax = summary_plot(attr, values, feature_names=["x", "y"], time_aggregation="sum_abs")
-    labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert sorted(labels) == ["x", "y"]
-    row = labels.index("y")
-    np.testing.assert_allclose(
-        ax.collections[row].get_offsets()[:, 0], np.abs(attr[:, :, 1]).sum(1)
-    )
+    # interactions (path_explain's meaning): x stays the attribution, the height in the
+    # row is the interaction with interaction_feature, one scale for all rows
     gamma = RNG.normal(size=(10, 3, 2, 3, 2))
+    _, ax = summary_plot(
+        attr, values, interactions=gamma, interaction_feature=(1, 0), time_aggregation="cells"
+    )
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    row = labels.index("f1@2")
+    points = ax.collections[row].get_offsets()
+    np.testing.assert_allclose(points[:, 0], attr[:, 2, 1])
+    selected = gamma[..., 1, 0].reshape(10, -1)
+    np.testing.assert_allclose(
+        points[:, 1] + row, gamma[:, 2, 1, 1, 0] / np.abs(selected).max() * 0.42, atol=1e-12
+    )
+    assert "interaction with f0@1" in ax.get_title()
     _, ax = summary_plot(attr, values, interactions=gamma, interaction_feature=(1, 0))
-    column = [t.get_text() for t in ax.get_yticklabels()].index("f1@2")
-    np.testing.assert_allclose(ax.collections[column].get_offsets()[:, 0], gamma[:, 2, 1, 1, 0])
+    assert len(ax.collections) == 2  # aggregated rows; interactions summed over time
     with pytest.raises(ValueError, match="`time_aggregation` must be one of"):
         summary_plot(attr, values, time_aggregation="median")
     with pytest.raises(ValueError, match="need `interaction_feature`"):
         summary_plot(attr, values, interactions=gamma)
+    with pytest.raises(ValueError, match="`interaction_feature` must be a position"):
+        summary_plot(attr, values, interactions=gamma, interaction_feature=(5, 0))
     with pytest.raises(ValueError, match=r"`feature_values` must have the shape"):
         summary_plot(attr, values[:, :2])
+    with pytest.raises(TypeError, match="`scale_x_ind` must be True or False"):
+        summary_plot(attr, values, scale_x_ind="yes")
 
 
 def test_scatter_plot_panels():
@@ -195,12 +239,37 @@ def test_text_plot_colours_words_by_attribution():
     cmap = plt.get_cmap("RdBu_r")
     np.testing.assert_allclose(ax.texts[3].get_bbox_patch().get_facecolor(), cmap(1.0))
     np.testing.assert_allclose(ax.texts[2].get_bbox_patch().get_facecolor(), cmap(0.25))
+    assert ax.texts[3].get_color() == "white"  # dark background, light text
+    # path_explain's one-sided limits: the other limit is the min / max attribution
+    _, ax = text_plot(words, attr, vmax=2.0)
+    np.testing.assert_allclose(ax.texts[2].get_bbox_patch().get_facecolor(), cmap(0.0))
     gamma = np.outer(attr, attr)
     _, ax = text_plot(words, attr, interaction_matrix=gamma, interaction_index=3)
-    # coloured by row 3 without its diagonal: "movie" (0.2) vs "was" (-0.5) at scale 0.5
-    np.testing.assert_allclose(ax.texts[2].get_bbox_patch().get_facecolor(), cmap(0.0))
+    # a second block: the words coloured by their interaction with word 3 (row 3, no
+    # diagonal: "was" at -0.5 is the extreme of the shared scale +-1)
+    assert [t.get_text() for t in ax.texts[:8]] == words + words
+    np.testing.assert_allclose(ax.texts[4 + 2].get_bbox_patch().get_facecolor(), cmap(0.25))
+    np.testing.assert_allclose(ax.texts[4 + 3].get_bbox_patch().get_facecolor(), cmap(0.5))
+    assert ax.texts[3].get_fontweight() == "bold"  # the explained word
+    assert "interactions with 'great' (3)" in [t.get_text() for t in ax.texts]
     with pytest.raises(ValueError, match="`word_array` has 3 tokens for 4 values"):
         text_plot(words[:3], attr)
+    with pytest.raises(ValueError, match="Received: interaction_index=7"):
+        text_plot(words, attr, interaction_matrix=gamma, interaction_index=7)
+
+
+def test_long_text_wraps_within_16_inches():
+    words = [f"word{i % 17}" for i in range(128)]
+    fig, ax = text_plot(words, RNG.normal(size=128), include_legend=True)
+    assert fig.get_figwidth() <= 16.0
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in ax.texts]
+    rows = sorted({round(b.y0) for b in boxes})
+    assert len(rows) >= 3  # wrapped into lines
+    assert max(b.x1 for b in boxes) <= fig.bbox.width
+    for a, b in zip(boxes, boxes[1:], strict=False):  # no overlap on a line
+        if round(a.y0) == round(b.y0):
+            assert b.x0 >= a.x1
 
 
 def test_matrix_and_bar_interaction_plots():
@@ -265,8 +334,110 @@ def test_sis_plot_outlines_every_sis_cell():
 
     whole_step = SISResult(np.array([[2, 0]]), np.array([[2, 0]]), np.zeros(1), steps)
     _, ax = sis_plot(x, whole_step)
-    assert len(ax.patches) == 2  # the time-step mask covers both features of step 2
+    (outline,) = ax.patches  # the time-step mask: one outline over both features
+    assert (outline.get_x(), outline.get_y(), outline.get_width(), outline.get_height()) == (
+        1.5, -0.5, 1, 2,
+    )  # fmt: skip
     with pytest.raises(ValueError, match="does not fit inputs"):
         sis_plot(
             x, SISResult(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.ones((3, 2), bool))
         )
+
+
+# ----------------------------------------------------------------- real lengths: T = 100
+T_LONG, F_LONG = 100, 6
+NAMES = ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
+
+
+@pytest.fixture(scope="module")
+def long_sequences():
+    rng = np.random.default_rng(5)
+    x = np.cumsum(rng.normal(size=(40, T_LONG, F_LONG)), axis=1) * 0.1
+    attr = rng.normal(size=x.shape) * 0.01
+    attr[:, 50:60, 1] += 0.2 * x[:, 50:60, 1]
+    return attr, x
+
+
+def _labels(ax):
+    return [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+
+
+def test_summary_plot_of_long_sequences_shows_at_most_20_labelled_rows(long_sequences):
+    attr, x = long_sequences
+    fig, ax = summary_plot(attr, x, feature_names=NAMES)  # 600 cells: one row per feature
+    assert sorted(_labels(ax)) == sorted(NAMES) and len(ax.collections) == 6
+    assert _labels(ax)[0] == "acc_y"  # the feature that matters comes first
+    fig, ax = summary_plot(attr, x, feature_names=NAMES, time_aggregation="cells")
+    labels = _labels(ax)
+    assert len(labels) == 20 == len(ax.collections)  # the 20 top cells, not 600
+    assert all(label.startswith("acc_y@5") for label in labels[:10])
+    assert fig.get_figwidth() <= 16 and fig.get_figheight() <= 10
+    _, ax = summary_plot(attr, x, time_aggregation="cells", plot_top_k=30)
+    assert len(_labels(ax)) == 30  # asked for explicitly
+
+
+def test_summary_plot_beeswarm_stacks_by_density():
+    rng = np.random.default_rng(1)
+    dense = rng.normal(0.0, 0.01, size=150)  # 150 points around 0
+    sparse = np.linspace(2.0, 5.0, 10)  # 10 points spread out
+    attr = np.r_[dense, sparse][:, None]
+    _, ax = summary_plot(attr, attr)
+    heights = ax.collections[0].get_offsets()[:, 1]
+    assert np.abs(heights[:150]).max() > 10 * max(np.abs(heights[150:]).max(), 1e-3)
+    np.testing.assert_array_equal(heights[150:], 0.0)  # alone in their bin: on the centre line
+    assert np.abs(heights).max() <= 0.42 + 1e-12  # within the row
+    _, again = summary_plot(attr, attr)  # deterministic: no random jitter
+    np.testing.assert_array_equal(
+        again.collections[0].get_offsets(), ax.collections[0].get_offsets()
+    )
+
+
+@pytest.mark.parametrize("t", [100, 500])
+def test_sequence_views_of_long_sequences_stay_readable(t):
+    rng = np.random.default_rng(t)
+    attr, x = rng.normal(size=(t, F_LONG)), rng.normal(size=(t, F_LONG))
+    fig, ax = time_feature_heatmap(attr, x, feature_names=NAMES)
+    assert fig.get_figwidth() <= 16 and fig.get_figheight() <= 10
+    ticks = [tick for tick in ax.get_xticks() if 0 <= tick < t]
+    assert 5 <= len(ticks) <= 25 and np.diff(ticks).min() >= 5  # every k steps
+    assert _labels(ax) == NAMES
+    fig, ax = attribution_over_time(rng.normal(size=(4, t, 15)))
+    assert len(ax.get_legend().get_texts()) == 10  # at most 10 lines unless top_k says
+    assert fig.get_figwidth() <= 16
+    fig, axes = comparison_grid({"a": attr, "b": np.abs(attr), "c": attr > 1}, inputs=x, ncols=3)
+    assert fig.get_figwidth() <= 16
+    from tf_tsexplain.sis import SISResult
+
+    steps = np.zeros((t, 1), bool)
+    steps[40:48] = True
+    result = SISResult(np.zeros((8, 1)), np.zeros((8, 1)), np.zeros(8), steps)
+    fig, ax = sis_plot(x, result, feature_names=NAMES)
+    assert fig.get_figwidth() <= 16
+    (outline,) = ax.patches  # one outline around the 8 steps, over every feature
+    assert (outline.get_x(), outline.get_width(), outline.get_height()) == (39.5, 8, F_LONG)
+
+
+def test_many_features_and_tokens_thin_their_labels():
+    fig, ax = time_feature_heatmap(RNG.normal(size=(50, 80)))
+    assert fig.get_figheight() <= 10 and 10 <= len(_labels(ax)) < 80
+    tokens = [f"t{i}" for i in range(128)]
+    fig, ax = matrix_interaction_plot(RNG.normal(size=(128, 128)), tokens)
+    assert max(fig.get_size_inches()) <= 16 and 10 <= len(_labels(ax)) < 128
+
+
+def test_scatter_plot_path_explain_arguments():
+    attr = RNG.normal(size=(30, 3))
+    values = RNG.normal(size=(30, 3))
+    gamma = RNG.normal(size=(30, 3, 3)) * 0.01
+    names = ["a", "b", "c"]
+    _, axes = scatter_plot(attr, values, "b", interactions=gamma, color_by="c", feature_names=names)
+    assert axes[0].get_ylim() == axes[1].get_ylim()  # shared by default
+    _, axes = scatter_plot(
+        attr, values, 1, interactions=gamma, color_by=2, feature_names=names, scale_y_ind=True
+    )
+    assert axes[1].get_ylim()[1] < 0.2 < axes[0].get_ylim()[1]  # each panel its own scale
+    _, axes = scatter_plot(attr, values, 0, add_random_noise_x=True, s=3)
+    jittered = axes[0].collections[0].get_offsets()[:, 0]
+    assert not np.allclose(jittered, values[:, 0]) and np.allclose(jittered, values[:, 0], atol=1)
+    _, ax = bar_interaction_plot(gamma[0], names, top_k=2, cmap="viridis")
+    assert len(ax.patches) == 2

@@ -8,9 +8,13 @@ long computation starts.
 from __future__ import annotations
 
 import numbers
+import sys
 
 import numpy as np
-import tensorflow as tf
+
+# TensorFlow is not imported here: the command line checks its arguments with these
+# functions before it imports TensorFlow (seconds). A value can only be a tf.Tensor
+# once TensorFlow is loaded, so ``as_float_array`` looks it up in ``sys.modules``.
 
 
 def compute_dtype(array: np.ndarray) -> np.dtype:
@@ -43,7 +47,8 @@ def as_float_array(
         ValueError: on a rank below ``min_rank``, an empty array, or non-finite
             values when not allowed.
     """
-    if isinstance(value, tf.Tensor | tf.Variable):
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and isinstance(value, tf.Tensor | tf.Variable):
         value = value.numpy()
     try:
         array = np.asarray(value)

@@ -9,8 +9,14 @@
   signature next to ``serving_default``, for TF Serving.
 
 Errors in what the user gave (paths, names, shapes) end the command with a one-line
-message and exit status 1, without a traceback. Nothing from the command line or the
-input files is evaluated as code.
+message and exit status 1, without a traceback; usage errors (a missing or unknown
+argument) with a one-line message and exit status 2. Nothing from the command line or
+the input files is evaluated as code.
+
+The command is quick and quiet: ``--help``, usage errors and the checks of paths and
+numbers run before TensorFlow is imported (a command calls ``_import_tensorflow`` only
+once its cheap checks passed), and TensorFlow's C++ logging is silenced unless
+``--verbose`` is given (``TF_CPP_MIN_LOG_LEVEL`` is left as the user set it).
 """
 
 from __future__ import annotations
@@ -20,16 +26,29 @@ import os
 import sys
 from pathlib import Path
 
-from tf_tsexplain._validation import check_int
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line: ``prog: error: message (see prog --help)``."""
+
+    def error(self, message: str):
+        message = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+VERBOSE_HELP = (
+    "show TensorFlow's C++ log messages (silenced by default; TF_CPP_MIN_LOG_LEVEL, "
+    "when set, is always respected)"
+)
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tf-tsexplain",
         description="Explain TensorFlow/Keras sequence models: which inputs, at which time "
         "steps, and which interactions drove a prediction.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     demo = sub.add_parser(
         "demo",
@@ -40,6 +59,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "the dynamic mask of one sequence, and write the attributions (.npy, tidy .csv) and "
         "plots (.png) into --out. Takes well under two minutes on 2 CPU cores.",
     )
+    _add_verbose(demo)
     demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.add_argument("--epochs", type=int, default=25, help="training epochs (default: 25)")
@@ -51,6 +71,13 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_verbose(parser) -> None:
+    """``--verbose`` also after the command (``tf-tsexplain explain ... --verbose``)."""
+    parser.add_argument(
+        "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+    )
+
+
 SAFETY_NOTE = (
     "Model files are code: .keras files are loaded with Keras safe mode, which refuses "
     "Lambda layers holding Python code; pass --unsafe only for files you trust. "
@@ -59,6 +86,7 @@ SAFETY_NOTE = (
 
 
 def _add_model_arguments(parser) -> None:
+    _add_verbose(parser)
     parser.add_argument("model", metavar="MODEL", help="a SavedModel directory or a .keras file")
     parser.add_argument(
         "--method",
@@ -160,7 +188,6 @@ def _add_export_parser(sub) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tf-tsexplain`` console script."""
     args = _build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     commands = {"demo": _demo_command, "explain": run_explain, "export": run_export}
     try:
         commands[args.command](args)
@@ -171,17 +198,49 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _import_tensorflow(args) -> None:
+    """Import TensorFlow, quietly unless ``--verbose``.
+
+    Without ``--verbose``, ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 (no C++ log lines)
+    and the lines TensorFlow's libraries print while they load (before their logging
+    reads that variable, e.g. about CUDA drivers) are discarded by pointing file
+    descriptor 2 at /dev/null for the duration of the import. A variable the user set
+    is left as it is. Python errors raised by the import are reported as usual.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    if getattr(args, "verbose", False):
+        import tensorflow  # noqa: F401
+
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        import tensorflow as tf
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+    tf.get_logger().setLevel("ERROR")  # Python-side warnings of TensorFlow
+
+
 def _check_numbers(args, *minimums: tuple[str, int]) -> None:
     """Check integer options against their minimums, naming them as typed (--num-samples)."""
+    from tf_tsexplain._validation import check_int  # numpy only: not needed for --help
+
     for name, low in minimums:
         flag = "--" + name.replace("_", "-")
         check_int(getattr(args, name), flag, min_val=low)
 
 
 def _demo_command(args) -> None:
+    _check_numbers(args, ("epochs", 1), ("n_explain", 1), ("seed", 0))
+    _import_tensorflow(args)
     from tf_tsexplain.demo import run_demo
 
-    _check_numbers(args, ("epochs", 1), ("n_explain", 1), ("seed", 0))
     run_demo(Path(args.out), seed=args.seed, epochs=args.epochs, n_explain=args.n_explain)
 
 
@@ -220,19 +279,19 @@ def read_inputs(path: str):
     rows; samples and times sorted, features in order of first appearance) or wide
     (one sequence: a row per time step, a numeric column per feature).
     """
-    import numpy as np
-    import pandas as pd
-
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"INPUTS file {path!r} does not exist.")
+    if p.suffix not in (".npy", ".csv"):
+        raise ValueError(f"INPUTS must be a .npy or .csv file; got {path!r}.")
+    import numpy as np
+    import pandas as pd
+
     if p.suffix == ".npy":
         x = _load_array(path, "INPUTS")
         if x.ndim == 2:
             x = x[None]
         return x, None
-    if p.suffix != ".csv":
-        raise ValueError(f"INPUTS must be a .npy or .csv file; got {path!r}.")
     frame = pd.read_csv(p)
     if {"sample", "time", "feature", "value"} <= set(frame.columns):
         features = list(dict.fromkeys(frame["feature"]))
@@ -275,7 +334,18 @@ def _is_number(text) -> bool:
     return True
 
 
+def _check_model_path(path: str) -> None:
+    """The one check of MODEL that needs no TensorFlow: that the path exists."""
+    if not Path(path).exists():
+        raise ValueError(
+            f"MODEL path {path!r} does not exist; give a SavedModel directory (with "
+            "saved_model.pb) or a .keras file."
+        )
+
+
 def _load_for_cli(args):
+    _check_model_path(args.model)
+    _import_tensorflow(args)
     from tf_tsexplain.serving import load_model
 
     return load_model(
@@ -330,16 +400,17 @@ def _plot_indices(text: str, n: int) -> list[int]:
 
 def run_explain(args) -> dict:
     """``tf-tsexplain explain``: explain MODEL on INPUTS, write the results to --out."""
+    _check_numbers(args, ("num_samples", 1), ("batch_size", 1), ("seed", 0))
+    output_index = _parse_output_index(args.output_index)
+    _check_model_path(args.model)
+    raw, csv_names = read_inputs(args.inputs)
     import numpy as np
     import pandas as pd
 
+    model = _load_for_cli(args)
     from tf_tsexplain.serving import check_model_inputs, explain_instances
     from tf_tsexplain.tables import to_frame
 
-    _check_numbers(args, ("num_samples", 1), ("batch_size", 1), ("seed", 0))
-    output_index = _parse_output_index(args.output_index)
-    raw, csv_names = read_inputs(args.inputs)
-    model = _load_for_cli(args)
     x = check_model_inputs(model, raw, allow_nonfinite=args.allow_nonfinite)
     names = args.feature_names.split(",") if args.feature_names else csv_names
     if names is not None and len(names) != x.shape[2]:
@@ -413,17 +484,18 @@ def run_explain(args) -> dict:
 
 def run_export(args) -> dict:
     """``tf-tsexplain export``: write MODEL with an explain signature to EXPORT_DIR."""
-    from tf_tsexplain.serving import export_explainer
-
     numbers = [("batch_size", 1), ("seed", 0)]
     if args.method != "saliency":  # saliency has no path points
         numbers.append(("num_samples", 1))
     _check_numbers(args, *numbers)
     output_index = _parse_output_index(args.output_index)
+    _check_model_path(args.model)
     if args.baseline == "mean" and args.method != "expected_gradients" and not args.references:
         raise ValueError("--baseline mean needs --references FILE.npy to take the mean of.")
-    model = _load_for_cli(args)
     baseline, baseline_text = _baseline_for_cli(args, None)
+    model = _load_for_cli(args)
+    from tf_tsexplain.serving import export_explainer
+
     info = export_explainer(
         model,
         args.export_dir,

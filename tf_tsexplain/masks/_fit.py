@@ -15,6 +15,7 @@ is the deletion mode, where the perturbation uses ``1 - m``.
 ``f`` receives the perturbed series as one batch ``(A * N, T, F)``, area-major: row
 ``a * N + n`` is series ``n`` perturbed by its mask for area ``a`` (so
 ``row % N`` is the series index). With one area (``Mask``) the rows are the series.
+An ``f`` written for one series ``(T, F)`` is vectorised first (``masks._series``).
 
 With ``output_indices`` (see ``tf_tsexplain._targets``), ``f``'s output is reduced to
 the chosen output of each row (``select_output``, one flat index per series, the same
@@ -42,6 +43,7 @@ from tf_tsexplain._validation import (
     check_seed,
     check_verbose,
 )
+from tf_tsexplain.masks._series import HOW_TO_WRITE_F, batch_function
 from tf_tsexplain.masks.layer import MaskLayer
 from tf_tsexplain.masks.losses import (
     PROBABILITY_LOSSES,
@@ -146,6 +148,7 @@ def fit_masks(
     verbose: bool,
     jit_compile: bool | str,
     output_indices=None,
+    f_input: str = "auto",
 ) -> tuple[FitResult, bool]:
     """Check everything, then fit ``len(keep_ratios) x N`` masks in one compiled loop.
 
@@ -171,11 +174,12 @@ def fit_masks(
         )
     x, single = check_series(X)
     n, t, nf = x.shape
-    model_fn = as_model_fn(f)
+    model_fn, f_input = batch_function(as_model_fn(f), x, single, f_input)
     try:
         out_shape = probe_output(model_fn, x)
     except ValueError as err:
-        raise ValueError(f"`f`: {err}") from None
+        hint = f" {HOW_TO_WRITE_F}" if f_input == "batch" else ""
+        raise ValueError(f"`f`: {err}{hint}") from None
     a = len(keep_ratios)
     if a > 1:  # during the fit f receives the A * N perturbed series at once
         tiled = np.tile(x, (a, 1, 1))
@@ -236,6 +240,7 @@ def fit_masks(
         deletion_mode=deletion_mode,
         jit_compile=jit_compile,
         select=picks is not None,
+        f_input=f_input,
     )
     result = loop.run(
         x,
@@ -287,10 +292,21 @@ def top_k_size(keep_ratios, d: int) -> int:
 
 
 def _cached_loop(
-    f, model_fn, shape, perturbation, loss_function, target, *, deletion_mode, jit_compile, select
+    f,
+    model_fn,
+    shape,
+    perturbation,
+    loss_function,
+    target,
+    *,
+    deletion_mode,
+    jit_compile,
+    select,
+    f_input="batch",
 ):
     key = (
         id(f),
+        f_input,  # a one-series f is called through its vectorised wrapper
         id(perturbation),
         id(loss_function),
         bool(deletion_mode),

@@ -42,6 +42,7 @@ class MaskGroup(MaskBase):
         seed: int | None = None,
         verbose: bool = False,
         output_indices=None,
+        f_input: str = "auto",
     ) -> MaskGroup:
         """Fit one mask per area and series, all in one compiled training loop.
 
@@ -52,7 +53,9 @@ class MaskGroup(MaskBase):
         ``(T, F)``, N = 1. ``f`` returns ``(A * N, ...)``.
 
         Other arguments are those of :meth:`Mask.fit` (``output_indices`` chooses one
-        output per series, the same for its A rows); ``area_list`` holds the keep
+        output per series, the same for its A rows; ``f_input="series"``, or "auto"
+        with one series ``X``, accepts a black box written for one series ``(T, F)``
+        and vectorises it over the ``A * N`` rows); ``area_list`` holds the keep
         ratios, each a number in (0, 1].
         """
         areas = list(np.atleast_1d(np.asarray(area_list, dtype=object)))
@@ -75,6 +78,7 @@ class MaskGroup(MaskBase):
             momentum=momentum,
             seed=seed,
             verbose=verbose,
+            f_input=f_input,
         )
         self._run_fit(X, f, areas, loss_function, target, output_indices, settings)
         self._area_list = areas

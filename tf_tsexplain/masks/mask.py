@@ -75,15 +75,18 @@ class Mask(MaskBase):
         seed: int | None = None,
         verbose: bool = False,
         output_indices=None,
+        f_input: str = "auto",
     ) -> Mask:
         """Fit the mask(s); a batch ``(N, T, F)`` is fitted in one compiled loop.
 
         Args:
             X: one series ``(T, F)`` or a batch ``(N, T, F)``.
-            f: a Keras model or a callable on batches, TensorFlow ops only. During the
-                fit it is called on batches ``(N, T, F)`` of perturbed series, row n
-                being series n (``(1, T, F)`` for one series); it returns
-                ``(N, ...)``. Rows must not interact.
+            f: a Keras model or a callable, TensorFlow ops only. The fast path: ``f``
+                takes batches; during the fit it is called on batches ``(N, T, F)``
+                of perturbed series, row n being series n (``(1, T, F)`` for one
+                series), and returns ``(N, ...)``; rows must not interact. A black box
+                written for one series ``(T, F)``, as Dynamask's are (``return
+                input[-1, :]``), is also accepted: see ``f_input``.
             loss_function: ``mse``, ``cross_entropy``, ``log_loss``,
                 ``log_loss_target`` or a callable with the same per-row contract.
             target: what the perturbed predictions are compared with, shaped like
@@ -111,6 +114,14 @@ class Mask(MaskBase):
                 series, a ``(time, class)`` tuple (outputs ``(N, T', C)``), one per
                 series, or ``"predicted"`` (the arg-max class of ``f(X)``). The
                 loss must then compare one value per row (``mse``, ``log_loss``).
+            f_input: what ``f`` takes. "batch": batches ``(B, T, F)``. "series": one
+                series ``(T, F)``; it is vectorised over the batch with
+                ``tf.vectorized_map`` (``tf.map_fn`` if that fails), slower than a
+                batch ``f`` but with the same masks. "auto" (default): "batch" for a
+                batch ``X``; for one series ``X`` ``(T, F)``, "batch" if ``f`` maps a
+                batch of copies of ``X`` to one row per copy, else "series" if it
+                runs on ``X`` itself; an ``f`` that does neither raises a
+                ValueError saying how to write it.
 
         Returns:
             ``self``.
@@ -131,6 +142,7 @@ class Mask(MaskBase):
             momentum=momentum,
             seed=seed,
             verbose=verbose,
+            f_input=f_input,
         )
         self._run_fit(X, f, [ratio], loss_function, target, output_indices, settings)
         self._keep_ratio = ratio

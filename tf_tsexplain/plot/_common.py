@@ -25,6 +25,43 @@ def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> 
         raise ValueError(f"`{name_b}` must have the shape of `{name_a}` {a.shape}, got {b.shape}.")
 
 
+MAX_WIDTH = 16.0  # inches: the widest figure a default size gives
+MAX_HEIGHT = 10.0
+
+
+def heatmap_size(t: int, f: int) -> tuple[float, float]:
+    """Default size of a time x feature heatmap: about 0.1 inch per step and 0.4 per
+    feature, at most MAX_WIDTH x MAX_HEIGHT inches (long sequences get fewer ticks)."""
+    width = min(MAX_WIDTH, max(5.0, 0.1 * t + 3.0))
+    height = min(MAX_HEIGHT, max(2.0, 0.4 * f + 1.2))
+    return width, height
+
+
+def label_step(count: int, length_inches: float, inches_per_label: float = 0.18) -> int:
+    """Label every k-th row/column so that labels are at least ``inches_per_label``
+    apart along an axis of ``length_inches``: k is 1, 2 or 5 times a power of ten."""
+    fits = max(1, int(length_inches / inches_per_label))
+    if count <= fits:
+        return 1
+    need = count / fits
+    scale = 10 ** np.floor(np.log10(need))
+    for m in (1, 2, 5, 10):
+        if m * scale >= need:
+            return int(m * scale)
+    return int(10 * scale)  # pragma: no cover
+
+
+def set_time_ticks(ax, t: int) -> None:
+    """Integer time-step ticks at 1-2-5 multiples, as many as fit the axis' width."""
+    from matplotlib.ticker import MaxNLocator
+
+    width = ax.get_position().width * ax.figure.get_figwidth()
+    ax.xaxis.set_major_locator(
+        MaxNLocator(nbins=max(3, int(width / 0.9)), integer=True, steps=[1, 2, 5, 10])
+    )
+    ax.set_xlim(-0.5, t - 0.5)
+
+
 def new_axes(ax, figsize):
     """The given Axes, or a new figure's single Axes."""
     if ax is not None:
@@ -51,6 +88,17 @@ def cell_names(feature_names, n_steps: int) -> list[str]:
     return [f"{name}@{t}" for t in range(n_steps) for name in feature_names]
 
 
+TIME_AGGREGATIONS = ("cells", "sum", "mean", "sum_abs", "mean_abs", "max_abs")
+AGGREGATION_LABELS = {
+    "cells": "attribution",
+    "sum": "attribution summed over time",
+    "mean": "mean attribution over time",
+    "sum_abs": "|attribution| summed over time",
+    "mean_abs": "mean |attribution| over time",
+    "max_abs": "largest |attribution| over time",
+}
+
+
 def flatten_features(attributions, feature_values, feature_names, time_aggregation="cells"):
     """Sequence arrays ``(N, T, F)`` -> per-feature columns ``(N, D)`` and D names.
 
@@ -69,9 +117,10 @@ def flatten_features(attributions, feature_values, feature_names, time_aggregati
     names = check_labels(feature_names, f, "feature_names", [f"f{i}" for i in range(f)])
     if attr.ndim == 2:
         return attr, values, names
-    choices = ("cells", "sum", "mean", "sum_abs", "mean_abs", "max_abs")
-    if time_aggregation not in choices:
-        raise ValueError(f"`time_aggregation` must be one of {choices}, got {time_aggregation!r}.")
+    if time_aggregation not in TIME_AGGREGATIONS:
+        raise ValueError(
+            f"`time_aggregation` must be one of {TIME_AGGREGATIONS}, got {time_aggregation!r}."
+        )
     if time_aggregation == "cells":
         n, t, _ = attr.shape
         return attr.reshape(n, -1), values.reshape(n, -1), cell_names(names, t)

@@ -10,16 +10,29 @@ import numpy as np
 
 from tf_tsexplain._validation import check_labels, check_positive_int
 from tf_tsexplain.plot._common import (
+    MAX_WIDTH,
     as_numeric,
     auto_cmap,
     check_same_shape,
+    heatmap_size,
+    label_step,
     new_axes,
+    set_time_ticks,
     signed_limits,
 )
+
+MAX_LINES = 10  # features attribution_over_time draws unless top_k asks for more
 
 
 def _default_names(f: int) -> list[str]:
     return [f"f{i}" for i in range(f)]
+
+
+def _feature_ticks(ax, names: list[str]) -> None:
+    """Feature rows labelled, every k-th one when they would not fit the height."""
+    height = ax.get_position().height * ax.figure.get_figheight()
+    step = label_step(len(names), height, inches_per_label=0.16)
+    ax.set_yticks(range(0, len(names), step), names[::step])
 
 
 def time_feature_heatmap(
@@ -49,7 +62,8 @@ def time_feature_heatmap(
         cmap: colormap name (default: "RdBu_r" for signed values, "Reds" for
             magnitudes).
         colorbar: draw a colour bar.
-        figsize: size of a new figure.
+        figsize: size of a new figure (default: grows with T and F, at most 16 x
+            10 inches; long sequences get a tick every 10, 20, 50, ... steps).
         colorbar_label: the colour bar's label.
 
     Returns:
@@ -62,7 +76,7 @@ def time_feature_heatmap(
     if inputs is not None:
         values = as_numeric(inputs, "inputs", 2)
         check_same_shape(attr, values, "attributions", "inputs")
-    fig, ax = new_axes(ax, figsize or (max(4.0, 0.25 * t + 2), max(2.0, 0.45 * f + 1)))
+    fig, ax = new_axes(ax, figsize or heatmap_size(t, f))
     low, high = signed_limits(attr)
     image = ax.imshow(
         attr.T,
@@ -76,8 +90,10 @@ def time_feature_heatmap(
         span = values.max(axis=0) - values.min(axis=0)
         scaled = (values - values.min(axis=0)) / np.where(span > 0, span, 1.0)
         for row in range(f):  # row centre at y = row; draw within +-0.4, higher values up
-            ax.plot(np.arange(t), row + 0.4 - 0.8 * scaled[:, row], color="black", lw=1.0)
-    ax.set_yticks(range(f), names)
+            lw = 1.0 if t <= 200 else 0.6
+            ax.plot(np.arange(t), row + 0.4 - 0.8 * scaled[:, row], color="black", lw=lw)
+    _feature_ticks(ax, names)
+    set_time_ticks(ax, t)
     ax.set_xlabel("time step")
     if title:
         ax.set_title(title)
@@ -93,7 +109,7 @@ def attribution_over_time(
     how: str = "mean",
     ax=None,
     title: str | None = None,
-    figsize=(7, 3.5),
+    figsize=None,
 ):
     """One line per feature: its attribution at every time step.
 
@@ -102,9 +118,12 @@ def attribution_over_time(
             samples with ``how``: "mean" (signed: effects of opposite sign cancel) or
             "mean_abs" (magnitudes).
         feature_names: F names for the legend.
-        top_k: draw only the k features with the largest total |attribution|.
+        top_k: draw only the k features with the largest total |attribution|; None:
+            all of them, at most 10 (the 10 largest).
         how: "mean" or "mean_abs" (used for ``(N, T, F)``).
-        ax, title, figsize: as usual.
+        ax, title: as usual.
+        figsize: size of a new figure (default: 7 x 3.5 inches, wider for long
+            sequences, at most 16); the legend sits right of the axes.
 
     Returns:
         ``(figure, axes)``; the lines are ``axes.lines`` in decreasing importance.
@@ -117,16 +136,18 @@ def attribution_over_time(
     t, f = attr.shape
     names = check_labels(feature_names, f, "feature_names", _default_names(f))
     order = np.argsort(-np.abs(attr).sum(0), kind="stable")
-    if top_k is not None:
-        check_positive_int(top_k, "top_k")
-        order = order[:top_k]
-    fig, ax = new_axes(ax, figsize)
+    order = order[: MAX_LINES if top_k is None else check_positive_int(top_k, "top_k")]
+    fig, ax = new_axes(ax, figsize or (min(MAX_WIDTH, max(7.0, 0.02 * t + 5.5)), 3.5))
+    lw = 1.5 if t <= 100 else 1.0
     for j in order:
-        ax.plot(np.arange(t), attr[:, j], label=names[j], lw=1.5)
+        ax.plot(np.arange(t), attr[:, j], label=names[j], lw=lw)
     ax.axhline(0.0, color="grey", lw=0.8)
+    ax.set_xlim(0, t - 1)
     ax.set_xlabel("time step")
-    ax.set_ylabel("attribution")
-    ax.legend(loc="best", fontsize="small")
+    ax.set_ylabel(
+        "mean |attribution|" if how == "mean_abs" and np.ndim(attributions) == 3 else "attribution"
+    )
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     if title:
         ax.set_title(title)
     return fig, ax
@@ -179,7 +200,10 @@ def interaction_heatmap(
     image = ax.imshow(
         matrix, cmap=auto_cmap(matrix, cmap), vmin=low, vmax=high, interpolation="nearest"
     )
-    step = max(1, size // 20)  # at most ~20 tick labels
+    side = min(
+        ax.get_position().width * fig.get_figwidth(), ax.get_position().height * fig.get_figheight()
+    )
+    step = label_step(size, side, inches_per_label=0.18)
     ax.set_xticks(range(0, size, step), names[::step], rotation=90)
     ax.set_yticks(range(0, size, step), names[::step])
     axis_name = "time step" if between == "time" else "feature"
@@ -208,7 +232,8 @@ def comparison_grid(
         inputs: optional ``(T, F)`` input, overlaid on every panel.
         feature_names: F row labels.
         ncols: panels per row.
-        figsize: figure size (default grows with the number of panels).
+        figsize: figure size (default: a heatmap's size per panel, at most 16 inches
+            wide in all).
 
     Returns:
         ``(figure, axes array)`` with one Axes per method, in the order given.
@@ -223,16 +248,43 @@ def comparison_grid(
         raise ValueError(f"All maps must have the same (T, F) shape, got {sorted(shapes)}.")
     (t, f), n = shapes.pop(), len(arrays)
     nrows = -(-n // ncols)
-    panel = (max(4.0, 0.25 * t + 2), max(2.0, 0.45 * f + 1))
+    width, height = heatmap_size(t, f)
+    width = min(width, MAX_WIDTH / ncols)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=figsize or (panel[0] * ncols, panel[1] * nrows), squeeze=False
+        nrows, ncols, figsize=figsize or (width * ncols, height * nrows), squeeze=False
     )
     for ax, (name, values) in zip(axes.flat, arrays.items(), strict=False):
-        time_feature_heatmap(values, inputs=inputs, feature_names=feature_names, ax=ax, title=name)
+        time_feature_heatmap(
+            values, inputs=inputs, feature_names=feature_names, ax=ax, title=name,
+            colorbar_label="",  # units differ by method; the title names it
+        )  # fmt: skip
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.tight_layout()
     return fig, axes
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """``(first index, length)`` of each run of consecutive True values."""
+    edges = np.flatnonzero(np.diff(np.r_[False, flags, False].astype(int)))
+    return [(int(a), int(b - a)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def _outlines(mask: np.ndarray, t: int, f: int) -> list[tuple[float, float, int, int]]:
+    """Rectangles ``(x, y, width, height)`` around the cells of a SIS mask: a time-step
+    mask ``(T, 1)`` gives one rectangle per run of steps over all features, a feature
+    mask ``(1, F)`` one per run of features over all steps, a cell mask one per run of
+    steps of each feature."""
+    if mask.shape == (t, 1):
+        return [(start - 0.5, -0.5, length, f) for start, length in _runs(mask[:, 0])]
+    if mask.shape == (1, f):
+        return [(-0.5, start - 0.5, t, length) for start, length in _runs(mask[0])]
+    cells = np.broadcast_to(mask, (t, f))
+    return [
+        (start - 0.5, feature - 0.5, length, 1)
+        for feature in range(f)
+        for start, length in _runs(cells[:, feature])
+    ]
 
 
 def sis_plot(
@@ -254,7 +306,9 @@ def sis_plot(
         ax, title, figsize: as usual.
 
     Returns:
-        ``(figure, axes)``; each outlined cell is one patch in ``axes.patches``.
+        ``(figure, axes)``; the outlines are ``axes.patches``: one per run of
+        consecutive time steps (over all features) for a SIS over time steps, per run
+        of features for one over features, per run of steps of a feature for cells.
     """
     values = as_numeric(inputs, "inputs", 2)
     t, f = values.shape
@@ -265,22 +319,34 @@ def sis_plot(
         mask = np.asarray(result.mask, bool)
         if mask.ndim != 2 or any(m not in (1, s) for m, s in zip(mask.shape, (t, f), strict=True)):
             raise ValueError(f"A SIS mask of shape {mask.shape} does not fit inputs {(t, f)}.")
-        cells.append(np.broadcast_to(mask, (t, f)))
-    fig, ax = new_axes(ax, figsize or (max(4.0, 0.25 * t + 2), max(2.0, 0.45 * f + 1)))
+        cells.append(mask)
+    fig, ax = new_axes(ax, figsize or heatmap_size(t, f))
     image = ax.imshow(values.T, aspect="auto", cmap="Greys", interpolation="nearest")
     colours = plt.get_cmap("tab10")
-    for k, cell_mask in enumerate(cells):
-        for n, (step, feature) in enumerate(np.argwhere(cell_mask)):
+    for k, mask in enumerate(cells):
+        for n, (x0, y0, width, height) in enumerate(_outlines(mask, t, f)):
             outline = plt.Rectangle(
-                (step - 0.5, feature - 0.5), 1, 1, fill=False, lw=2, edgecolor=colours(k % 10)
+                (x0, y0),
+                width,
+                height,
+                fill=False,
+                lw=2 if t <= 200 else 1.2,
+                edgecolor=colours(k % 10),
             )
             outline.set_label(f"SIS {k + 1}" if n == 0 else None)  # one legend entry per SIS
             ax.add_patch(outline)
-    if cells:
-        ax.legend(loc="upper right", fontsize="small")
-    ax.set_yticks(range(f), names)
+    if ax.patches:
+        ax.legend(
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            ncol=min(len(cells), 6),
+            fontsize="small",
+            frameon=False,
+        )
+    _feature_ticks(ax, names)
+    set_time_ticks(ax, t)
     ax.set_xlabel("time step")
     fig.colorbar(image, ax=ax, label="input value")
     if title:
-        ax.set_title(title)
+        ax.set_title(title, loc="left" if ax.patches else "center")  # legend on the right
     return fig, ax
