@@ -5,7 +5,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -97,9 +96,41 @@ def test_basic_motions_example_on_synthetic_sequences(tmp_path):
         assert width <= 16 * 90 + 200, name  # at most 16 inches at 90 dpi, and the margins
 
 
-def test_basic_motions_loads_offline_from_aeon():
-    pytest.importorskip("aeon", reason="aeon is not installed (pip install '.[examples]')")
+def _fake_aeon(monkeypatch, **loaders):
+    """aeon.datasets with the given loaders (aeon is an optional extra, not in CI)."""
+    import sys
+    import types
+
+    datasets = types.ModuleType("aeon.datasets")
+    for name, loader in loaders.items():
+        setattr(datasets, name, loader)
+    package = types.ModuleType("aeon")
+    package.datasets = datasets
+    monkeypatch.setitem(sys.modules, "aeon", package)
+    monkeypatch.setitem(sys.modules, "aeon.datasets", datasets)
+
+
+def test_loaders_turn_aeon_layouts_into_ours(monkeypatch):
+    rng = np.random.default_rng(0)
+    motions = {  # aeon: (N, channels, time) and string labels
+        split: (rng.normal(size=(8, 6, 100)), np.repeat(["walking", "badminton"], 4))
+        for split in ("train", "test")
+    }
+    vowels = {  # aeon: a list of (channels, T_i) and labels "1".."9"
+        split: ([rng.normal(size=(12, t)) for t in (7, 20, 29)], np.array(["1", "9", "3"]))
+        for split in ("TRAIN", "TEST")
+    }
+    _fake_aeon(
+        monkeypatch,
+        load_basic_motions=lambda split: motions[split],
+        load_japanese_vowels=lambda split: vowels[split],
+    )
     data = _load("basic_motions").load_basic_motions()
-    assert data["x_train"].shape == data["x_test"].shape == (40, 100, 6)
-    assert data["classes"] == ["badminton", "running", "standing", "walking"]
-    assert np.bincount(data["y_train"]).tolist() == [10, 10, 10, 10]
+    assert data["x_train"].shape == (8, 100, 6) and data["x_train"].dtype == np.float32
+    np.testing.assert_allclose(data["x_train"][3, :, 2], motions["train"][0][3, 2])
+    assert data["classes"] == ["badminton", "walking"]
+    assert data["y_train"].tolist() == [1, 1, 1, 1, 0, 0, 0, 0]
+    x_train, y_train, x_test, y_test = _load("variable_length_vowels").load_vowels()
+    assert [s.shape for s in x_train] == [(7, 12), (20, 12), (29, 12)]
+    np.testing.assert_allclose(x_test[1][:, 4], vowels["TEST"][0][1][4])
+    assert y_train.tolist() == [0, 8, 2]
