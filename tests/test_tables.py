@@ -59,3 +59,22 @@ def test_interactions_frame_ranks_pairs():
     assert len(interactions_frame(gamma, top_k=2)) == 2
     with pytest.raises(ValueError, match=r"must be \(T, F, T, F\)"):
         interactions_frame(np.zeros((2, 2, 2)))
+
+
+def test_to_frame_drops_padded_rows():
+
+    attr = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3)
+    real = np.array([[True, True, True, False], [False, True, True, True]])
+    frame = to_frame(attr, inputs=attr, padding_mask=real)
+    assert len(frame) == real.sum() * 3
+    assert set(zip(frame["sample"], frame["time"], strict=True)) == {
+        (0, 0),
+        (0, 1),
+        (0, 2),
+        (1, 1),
+        (1, 2),
+        (1, 3),
+    }
+    np.testing.assert_array_equal(frame.attribution.to_numpy(), attr[real].ravel())
+    with pytest.raises(ValueError, match=r"`padding_mask` must have shape \(2, 4\)"):
+        to_frame(attr, padding_mask=real[:, :2])

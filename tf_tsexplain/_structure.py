@@ -260,18 +260,3 @@ def keras_padding(model, arrays: list[np.ndarray]) -> list[np.ndarray | None]:
             if layer.input is tensor and arrays[k].ndim == 3:
                 out[k] = np.any(arrays[k] != layer.mask_value, axis=-1)
     return out
-
-
-def check_padding_mask(mask, n: int, steps: int, name: str = "padding_mask") -> np.ndarray:
-    """``(N, T)`` booleans, True on real steps, with at least one real step per row."""
-    arr = np.asarray(mask)
-    if arr.dtype != bool:
-        raise TypeError(
-            f"`{name}` must be booleans (True on real steps). Received dtype {arr.dtype}."
-        )
-    if arr.shape != (n, steps):
-        raise ValueError(f"`{name}` must have shape ({n}, {steps}). Received: shape {arr.shape}.")
-    if not arr.any(axis=1).all():
-        empty = np.flatnonzero(~arr.any(axis=1))[:10].tolist()
-        raise ValueError(f"`{name}` has rows without any real step: {empty}.")
-    return arr

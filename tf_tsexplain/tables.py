@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from tf_tsexplain._validation import check_labels, check_positive_int
+from tf_tsexplain._validation import check_labels, check_padding_mask, check_positive_int
 
 _AXES = {"sample": 0, "time": 1, "feature": 2}
 _HOW = {
@@ -44,6 +44,7 @@ def to_frame(
     time_index: Sequence | None = None,
     sample_ids: Sequence | None = None,
     inputs=None,
+    padding_mask=None,
 ) -> pd.DataFrame:
     """Long-format table of sequence attributions.
 
@@ -53,11 +54,14 @@ def to_frame(
         time_index: T labels for the time axis, e.g. timestamps (default ``0..T-1``).
         sample_ids: N identifiers (default ``0..N-1``).
         inputs: optional input values of the same shape, added as column ``value``.
+        padding_mask: optional ``(N, T)`` booleans, True on real steps: the rows of
+            padded steps are dropped.
 
     Returns:
         DataFrame with columns ``sample, time, feature, attribution`` (and ``value``
         when ``inputs`` is given), N * T * F rows ordered by sample, time, feature,
-        so that ``frame.attribution.to_numpy().reshape(N, T, F)`` is the input array.
+        so that ``frame.attribution.to_numpy().reshape(N, T, F)`` is the input array
+        (without ``padding_mask``; with it, only the rows of real steps, same order).
     """
     attr = _as_sequences(attributions)
     n, t, f = attr.shape
@@ -81,6 +85,9 @@ def to_frame(
                 f"`inputs` must have the attributions' shape {attr.shape}, got {values.shape}."
             )
         frame["value"] = values.reshape(attr.shape).ravel()
+    if padding_mask is not None:
+        real = check_padding_mask(padding_mask, n, t)
+        frame = frame[np.repeat(real.ravel(), f)].reset_index(drop=True)
     return frame
 
 

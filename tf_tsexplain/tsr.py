@@ -27,8 +27,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from tf_tsexplain._explainer import Explainer
-from tf_tsexplain._structure import check_padding_mask, is_structured, structure_of
-from tf_tsexplain._validation import as_float_array, check_choice, check_positive_int, check_real
+from tf_tsexplain._structure import is_structured, structure_of
+from tf_tsexplain._validation import (
+    as_float_array,
+    check_choice,
+    check_padding_mask,
+    check_positive_int,
+    check_real,
+)
 
 VARIANTS = ("tsr", "feature_grouping", "temporal_feature")
 
