@@ -17,6 +17,7 @@ from tf_tsexplain.saliency import (
     Saliency,
     SmoothGrad,
 )
+from tf_tsexplain.shapley import SequenceShap
 from tf_tsexplain.sis import SISExplainer
 from tf_tsexplain.tsr import TemporalSaliencyRescaling
 
@@ -32,6 +33,7 @@ __all__ = [
     "Occlusion",
     "PathExplainerTF",
     "SISExplainer",
+    "SequenceShap",
     "Saliency",
     "SmoothGrad",
     "TemporalSaliencyRescaling",
