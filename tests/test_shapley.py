@@ -170,12 +170,17 @@ def test_exact_design_weights_are_the_shapley_formula():
 def test_kernel_design_enumerates_what_fits_and_pairs_the_rest():
     rng = np.random.default_rng(0)
     coalitions, weights = kernel_design(10, 60, rng)
+    assert len(coalitions) == 2 + 60
     sizes = coalitions[2:].sum(1)
     assert (sizes[:20] == np.r_[np.ones(10), np.full(10, 9)]).all()  # sizes 1 and 9 whole
-    sampled = coalitions[22:]
-    half = len(sampled) // 2
-    assert len(coalitions) == 2 + 60 and np.array_equal(sampled[:half], ~sampled[half:])
+    sampled = {tuple(row) for row in coalitions[22:]}
+    assert len(sampled) == 40  # distinct, and each with its complement
+    assert all(tuple(~np.array(row)) in sampled for row in sampled)
     np.testing.assert_allclose(weights.sum(), 1.0)
+    # each size's coalitions carry that size's share of the kernel
+    mass = 9 / (np.arange(1, 10) * (10 - np.arange(1, 10)))
+    for size in range(1, 10):
+        np.testing.assert_allclose(weights[2:][sizes == size].sum(), mass[size - 1] / mass.sum())
     all_of_them, _ = kernel_design(6, 62, rng)  # 2**6 - 2 = 62: every coalition
     assert len({tuple(r) for r in all_of_them}) == 64
 
@@ -266,13 +271,22 @@ def test_reusing_the_prefix_state_changes_nothing(layer):
         [keras.Input((10, 3)), layer(6), keras.layers.Dense(2, activation="softmax")]
     )
     x = np.random.default_rng(6).normal(size=(3, 10, 3)).astype(np.float32)
-    kwargs = dict(level="feature", pruning_tolerance=0.02, output_indices=1)
-    fast = SequenceShap(model, 0.0, reuse_prefix_state=True).attributions(x, **kwargs)
-    slow = SequenceShap(model, 0.0, reuse_prefix_state=False).attributions(x, **kwargs)
-    assert (fast.window_start > 0).any()
-    np.testing.assert_allclose(fast.values, slow.values, atol=2e-6)
-    np.testing.assert_allclose(fast.pruned, slow.pruned, atol=2e-6)
-    np.testing.assert_allclose(fast.prediction, model(x).numpy()[:, 1], atol=1e-6)
+    fast = SequenceShap(model, 0.0, reuse_prefix_state=True)
+    slow = SequenceShap(model, 0.0, reuse_prefix_state=False)
+    for level, tolerance, num_samples in [
+        ("feature", 0.02, None),  # the window from the prefix's two states
+        ("event", 0.02, None),  # shared prefixes: exact ...
+        ("event", 0.02, 60),  # ... and sampled coalitions
+        ("event", None, None),  # nothing pruned: from the initial state
+    ]:
+        kwargs = dict(level=level, pruning_tolerance=tolerance, num_samples=num_samples)
+        a = fast.attributions(x, output_indices=1, seed=0, batch_size=700, **kwargs)
+        b = slow.attributions(x, output_indices=1, seed=0, **kwargs)
+        assert tolerance is None or (a.window_start > 0).any()
+        np.testing.assert_allclose(a.values, b.values, atol=2e-6)
+        np.testing.assert_allclose(a.pruned, b.pruned, atol=2e-6)
+        np.testing.assert_allclose(a.prediction, model(x).numpy()[:, 1], atol=1e-6)
+        np.testing.assert_array_equal(a.evaluations, b.evaluations)
 
 
 # ---------------------------------------------------------------------- contract
