@@ -33,3 +33,16 @@ def test_interactions_example_finds_the_product_pair(tmp_path):
     result = _load("interactions").main(tmp_path, epochs=30, n_explain=2)
     top = result["table"].iloc[0]
     assert (top.time_i, top.feature_i, top.time_j, top.feature_j) == (3, "f0", 8, "f1")
+
+
+def test_shapley_example_finds_the_recent_events_and_features(tmp_path):
+    result = _load("shapley_lstm").main(tmp_path, epochs=2, n_explain=12)
+    events, features = result["events"], result["features"]
+    for result_ in (events, features):
+        np.testing.assert_allclose(
+            result_.total(), result_.prediction - result_.baseline_prediction, atol=1e-5
+        )
+    # the label lives in the last events' amount and velocity
+    assert result["event_table"]["position"].iloc[0] == -1
+    assert set(result["feature_table"]["feature"].iloc[:2]) == {"amount", "velocity"}
+    assert all(path.stat().st_size > 0 for path in result["figures"].values())

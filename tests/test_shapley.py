@@ -397,3 +397,20 @@ def test_too_many_exact_players():
         explainer.attributions(long, pruning_tolerance=1e-9)
     result = explainer.attributions(long, num_samples=500, seed=0)  # KernelSHAP
     np.testing.assert_allclose(result.values, long.sum(2), atol=1e-4)  # additive: exact
+
+
+def test_result_tables():
+    explainer = SequenceShap(Quadratic(), BASE)
+    events = explainer.attributions(X, level="event", pruning_tolerance=0.1)
+    frame = events.to_frame(sample_ids=list("abcd"))
+    kept = events.window_length.sum()
+    assert len(frame) == kept + (events.window_start > 0).sum()
+    np.testing.assert_allclose(frame.groupby("sample")["shapley"].sum(), events.total(), atol=1e-5)
+    features = explainer.attributions(X, level="feature", pruning_tolerance=0.1)
+    table = features.to_frame(feature_names=["a", "b", "c"])
+    assert set(table["feature"]) == {"a", "b", "c", "pruned events"}
+    with pytest.raises(ValueError, match="cells are per sequence"):
+        explainer.attributions(X, level="cell").to_frame()
+    every = SequenceShap(Classifier(), 0.0).attributions(X, level="feature")
+    with pytest.raises(ValueError, match="index one output first"):
+        every.to_frame()

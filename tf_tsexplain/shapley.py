@@ -123,6 +123,7 @@ class ShapleyValues:
         pruned: ``(N,)`` the value of the pruned older events as one player (0 when
             nothing was pruned).
         window_start: ``(N,)`` int, the first kept time step.
+        window_length: ``(N,)`` int, the number of kept (real) events.
         prediction: ``(N,)`` ``f(x)``, the explained output.
         baseline_prediction: ``(N,)`` ``f(baseline)``.
         exact: ``(N,)`` bool, whether the values were computed exactly (all
@@ -143,6 +144,7 @@ class ShapleyValues:
     values: np.ndarray
     pruned: np.ndarray
     window_start: np.ndarray
+    window_length: np.ndarray
     prediction: np.ndarray
     baseline_prediction: np.ndarray
     exact: np.ndarray
@@ -167,8 +169,9 @@ class ShapleyValues:
                 self.values, self.window_start, self.pruned, sample_ids=sample_ids
             )
         if self.level == "feature":
+            pruned = np.where(self.window_start > 0, self.pruned, np.nan)
             return tables.shapley_features_frame(
-                self.values, self.pruned, feature_names=feature_names, sample_ids=sample_ids
+                self.values, pruned, feature_names=feature_names, sample_ids=sample_ids
             )
         raise ValueError("to_frame() covers the event and feature levels; cells are per sequence.")
 
@@ -958,6 +961,7 @@ class SequenceShap(Explainer):
             values=values.astype(dtype),
             pruned=solved["phi"][:, -1].astype(dtype),
             window_start=start,
+            window_length=pruning.window_length,
             prediction=solved["full"].astype(dtype),
             baseline_prediction=solved["empty"].astype(dtype),
             exact=solved["exact"],
