@@ -255,7 +255,7 @@ def kernel_design(p: int, budget: int, rng: np.random.Generator) -> tuple[np.nda
         if budget * share / left < count * (1 - 1e-9):
             break
         for s in pair:
-            members = np.array(list(_combinations(p, s)))
+            members = _combinations(p, s)
             blocks.append(members)
             weights.append(np.full(len(members), mass[s - 1] / math.comb(p, s)))
         budget -= count
@@ -288,22 +288,30 @@ def _distinct_coalitions(p, s, k, rng, canonical=False) -> np.ndarray:
     ``canonical``, each holds player 0, so that no two are complements)."""
     drawn = np.zeros((0, p), bool)
     while len(drawn) < k:
-        ranks = rng.random((2 * k, p)).argsort(1).argsort(1)
-        new = ranks < s
+        keys = rng.random((2 * k, p))
+        new = keys <= np.partition(keys, s - 1, axis=1)[:, s - 1 : s]  # the s smallest
         if canonical:
             new = np.where(new[:, :1], new, ~new)
         pool = np.concatenate([drawn, new])
-        _, first = np.unique(pool, axis=0, return_index=True)
+        _, first = np.unique(_codes(pool), return_index=True)
         drawn = pool[np.sort(first)][:k]
     return drawn
 
 
-def _combinations(p: int, s: int):
-    """Boolean rows of the coalitions of size s among p players."""
-    for members in itertools.combinations(range(p), s):
-        row = np.zeros(p, bool)
-        row[list(members)] = True
-        yield row
+def _codes(coalitions: np.ndarray) -> np.ndarray:
+    """One hashable code per row of a boolean matrix (an integer below 63 players)."""
+    if coalitions.shape[1] < 63:
+        return coalitions.astype(np.int64) @ (np.int64(1) << np.arange(coalitions.shape[1]))
+    packed = np.packbits(coalitions, axis=1)
+    return np.ascontiguousarray(packed).view(f"V{packed.shape[1]}").ravel()
+
+
+def _combinations(p: int, s: int) -> np.ndarray:
+    """Every coalition of size s among p players, as boolean rows."""
+    members = np.array(list(itertools.combinations(range(p), s)), np.int64).reshape(-1, s)
+    rows = np.zeros((len(members), p), bool)
+    rows[np.arange(len(members))[:, None], members] = True
+    return rows
 
 
 def kernel_solve(coalitions: np.ndarray, weights: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -318,7 +326,8 @@ def kernel_solve(coalitions: np.ndarray, weights: np.ndarray, values: np.ndarray
         ``(G, p)`` values minimising ``sum_m w_m (v_m - v_0 - z_m . phi)^2`` subject to
         ``sum(phi) = v_1 - v_0``: with ``phi = delta / p + B a`` (B an orthonormal
         basis of the vectors summing to 0) the constraint holds exactly and ``a``
-        is an ordinary least squares solution.
+        solves the ``(p - 1) x (p - 1)`` normal equations (the minimum-norm solution
+        when too few coalitions leave them singular).
     """
     values = values.astype(np.float64)
     p = coalitions.shape[1]
@@ -326,11 +335,20 @@ def kernel_solve(coalitions: np.ndarray, weights: np.ndarray, values: np.ndarray
     if p == 1:
         return delta[:, None]
     z = coalitions[2:].astype(np.float64)
-    root = np.sqrt(weights[2:])[:, None]
+    weighted = z * weights[2:, None]
     basis = np.linalg.svd(np.eye(p) - 1.0 / p)[0][:, : p - 1]  # columns orthogonal to 1
     residual = (values[:, 2:] - values[:, :1]) - (delta / p)[:, None] * z.sum(1)
-    a = np.linalg.lstsq(root * (z @ basis), root * residual.T, rcond=None)[0]
+    # the (p x p) moments by plain loops: threaded BLAS on tall, thin products stalls
+    # for seconds when other processes hold the cores
+    gram = basis.T @ _product("mi,mj->ij", weighted, z) @ basis
+    moments = basis.T @ _product("mi,gm->ig", weighted, residual)
+    a = np.linalg.lstsq(gram, moments, rcond=None)[0]  # minimum norm if singular
     return (delta / p)[:, None] + (basis @ a).T
+
+
+def _product(subscripts: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.einsum`` without BLAS (see ``kernel_solve``)."""
+    return np.einsum(subscripts, a, b, optimize=False)
 
 
 # ---------------------------------------------------------------------- recurrent split
@@ -1013,7 +1031,7 @@ class SequenceShap(Explainer):
             if budget is None or budget >= 2**p - 2:
                 coalitions, weights = exact_design(p)
                 v = self._values(plan, game, coalitions, targets, progress)
-                values = v @ weights
+                values = _product("gm,mp->gp", v, weights)
                 empty_col, full_col = 0, len(coalitions) - 1
                 exact[index] = True
             else:
