@@ -336,6 +336,10 @@ BAD = [
     (dict(seed="7"), TypeError, r"`seed` must be an integer. Received: seed='7'"),
     (dict(verbose="yes"), TypeError, r"`verbose` must be True or False"),
     (dict(output_indices=1.5), TypeError, r"`output_indices` must be None, integers"),
+    (dict(batch_size=2.5), TypeError, r"`batch_size` must be an integer. Received: batch_size=2.5"),
+    (dict(seed=-1), ValueError, r"`seed` must be >= 0. Received: seed=-1"),
+    (dict(output_indices="argmax"), ValueError, r"Received: output_indices='argmax'"),
+    (dict(output_indices=C), ValueError, r"`output_indices` value 3 is out of range"),
     (dict(level="time"), ValueError, r"`level` must be one of .*Received: level='time'"),
     (dict(level=1), TypeError, r"`level` must be one of"),
     (dict(pruning_tolerance=1.0), ValueError, r"`pruning_tolerance` must be in \[0, 1\)"),
@@ -414,3 +418,36 @@ def test_result_tables():
     every = SequenceShap(Classifier(), 0.0).attributions(X, level="feature")
     with pytest.raises(ValueError, match="index one output first"):
         every.to_frame()
+
+
+def test_padded_steps_stay_padding():
+    """The mechanisms take a mask of real steps (the explainer base will carry it):
+    padded steps are never players and keep their values in every coalition."""
+    real = np.ones((len(X), T), bool)
+    real[1, :2] = False  # sequence 1 is left-padded with two steps
+
+    class Padded(SequenceShap):
+        @staticmethod
+        def _real_steps(x):
+            return real
+
+    explainer = Padded(Quadratic(), BASE)
+    events = explainer.attributions(X, level="event", pruning_tolerance=0.1)
+    features = explainer.attributions(X, level="feature", pruning_tolerance=0.1)
+    base = np.broadcast_to(BASE, (T, F)).copy()
+    padded_base = base.copy()
+    padded_base[:2] = X[1, :2]  # the baseline sequence keeps the padding
+    f_b = Quadratic.numpy(padded_base[None])[0]
+    np.testing.assert_allclose(events.baseline_prediction[1], f_b, rtol=1e-5)
+    np.testing.assert_allclose(events.total()[1], Quadratic.numpy(X[1:2])[0] - f_b, atol=1e-4)
+    assert events.window_length[1] <= T - 2 and (events.values[1, :2] == 0).all()
+    start = events.window_start[1]
+    ids = event_ids(start)
+    ids[:2] = -1
+    phi = brute_force(Quadratic.numpy, X[1], base, ids)
+    np.testing.assert_allclose(events.values[1], [phi.get(t, 0.0) for t in range(T)], atol=2e-5)
+    ids = feature_ids(start)
+    ids[:2] = -1
+    phi = brute_force(Quadratic.numpy, X[1], base, ids)
+    np.testing.assert_allclose(features.values[1], [phi[j] for j in range(F)], atol=2e-5)
+    np.testing.assert_allclose(features.pruned[1], phi.get(F, 0.0), atol=2e-5)
