@@ -134,3 +134,16 @@ def test_loaders_turn_aeon_layouts_into_ours(monkeypatch):
     assert [s.shape for s in x_train] == [(7, 12), (20, 12), (29, 12)]
     np.testing.assert_allclose(x_test[1][:, 4], vowels["TEST"][0][1][4])
     assert y_train.tolist() == [0, 8, 2]
+
+
+def test_shapley_example_finds_the_recent_events_and_features(tmp_path):
+    result = _load("shapley_lstm").main(tmp_path, epochs=2, n_explain=12)
+    events, features = result["events"], result["features"]
+    for result_ in (events, features):
+        np.testing.assert_allclose(
+            result_.total(), result_.prediction - result_.baseline_prediction, atol=1e-5
+        )
+    # the label lives in the last events' amount and velocity
+    assert result["event_table"]["position"].iloc[0] == -1
+    assert set(result["feature_table"]["feature"].iloc[:2]) == {"amount", "velocity"}
+    assert all(path.stat().st_size > 0 for path in result["figures"].values())

@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from tf_tsexplain.tables import aggregate, interactions_frame, to_frame
+from tf_tsexplain.tables import (
+    aggregate,
+    interactions_frame,
+    shapley_events_frame,
+    shapley_features_frame,
+    shapley_importance,
+    to_frame,
+)
 
 
 def test_to_frame_round_trip_and_labels():
@@ -78,3 +85,37 @@ def test_to_frame_drops_padded_rows():
     np.testing.assert_array_equal(frame.attribution.to_numpy(), attr[real].ravel())
     with pytest.raises(ValueError, match=r"`padding_mask` must have shape \(2, 4\)"):
         to_frame(attr, padding_mask=real[:, :2])
+
+
+# ---------------------------------------------------------------------- Shapley values
+def test_shapley_events_frame_lists_kept_events_from_the_end_then_the_pruned():
+    values = np.arange(12.0).reshape(2, 6) / 10
+    frame = shapley_events_frame(values, window_start=[3, 0], pruned=[0.5, 9.0])
+    assert list(frame.columns) == ["sample", "position", "time", "pruned", "shapley"]
+    first = frame[frame["sample"] == 0]
+    assert first["position"].tolist()[:3] == [-1, -2, -3] and first["time"].tolist()[:3] == [
+        5,
+        4,
+        3,
+    ]
+    assert first["pruned"].tolist() == [False, False, False, True]
+    assert first["shapley"].tolist() == [0.5, 0.4, 0.3, 0.5]
+    assert len(frame) == 4 + 6  # sequence 1: nothing pruned, no pruned row
+    table = shapley_importance(frame)
+    assert table["position"].iloc[:2].tolist() == [-1, -2] and table["pruned"].iloc[-1]
+    np.testing.assert_allclose(table["mean_abs"].iloc[0], (0.5 + 1.1) / 2)
+    assert table["count"].tolist() == [2, 2, 2, 1, 1, 1, 1]
+    with pytest.raises(ValueError, match="`window_start` must have one entry per sample"):
+        shapley_events_frame(values, window_start=[1])
+
+
+def test_shapley_features_frame_and_importance():
+    values = np.array([[0.1, -0.6, 0.2], [0.3, -0.2, 0.0]])
+    frame = shapley_features_frame(values, [0.05, np.nan], ["a", "b", "c"], ["s0", "s1"])
+    assert len(frame) == 3 + 1 + 3  # s1 had nothing pruned: no pruned row
+    assert frame["feature"].tolist()[:4] == ["a", "b", "c", "pruned events"]
+    table = shapley_importance(frame)
+    assert table["feature"].tolist() == ["b", "a", "c", "pruned events"]
+    np.testing.assert_allclose(table["mean"], [-0.4, 0.2, 0.1, 0.05])
+    with pytest.raises(ValueError, match="`feature_names` has 2 entries for 3 features"):
+        shapley_features_frame(values, feature_names=["a", "b"])

@@ -32,6 +32,7 @@ _EXPORTS = {
     "Saliency": "tf_tsexplain.saliency",
     "SmoothGrad": "tf_tsexplain.saliency",
     "SISExplainer": "tf_tsexplain.sis",
+    "SequenceShap": "tf_tsexplain.shapley",
     "TemporalSaliencyRescaling": "tf_tsexplain.tsr",
     # path_explain's plots, importable from the package as path_explain exports them
     "bar_interaction_plot": "tf_tsexplain.plot",
@@ -53,6 +54,7 @@ __all__ = [
     "PathExplainerTF",
     "SISExplainer",
     "Saliency",
+    "SequenceShap",
     "SmoothGrad",
     "TemporalSaliencyRescaling",
     "__version__",
@@ -106,5 +108,6 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
         Saliency,
         SmoothGrad,
     )
+    from tf_tsexplain.shapley import SequenceShap
     from tf_tsexplain.sis import SISExplainer
     from tf_tsexplain.tsr import TemporalSaliencyRescaling

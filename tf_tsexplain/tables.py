@@ -2,7 +2,9 @@
 
 ``to_frame`` gives one row per (sample, time, feature) cell; ``aggregate`` reduces
 ``(N, T, F)`` attributions over one axis; ``interactions_frame`` ranks the pairs of an
-interaction matrix by magnitude.
+interaction matrix by magnitude; ``shapley_events_frame``, ``shapley_features_frame`` and
+``shapley_importance`` tabulate Shapley values of events and features and their global
+importance over many sequences.
 """
 
 from __future__ import annotations
@@ -165,3 +167,142 @@ def interactions_frame(
             "interaction": values,
         }
     )
+
+
+# ---------------------------------------------------------------------- Shapley values
+PRUNED_EVENTS = "pruned events"
+
+
+def _per_sample(values, name: str) -> np.ndarray:
+    """``(N, D)`` float array from ``(N, D)`` or one sample's ``(D,)``."""
+    array = np.asarray(values)
+    if array.size == 0:
+        raise ValueError(f"`{name}` is empty (shape {array.shape}).")
+    if not np.issubdtype(array.dtype, np.number):
+        raise TypeError(f"`{name}` must be numeric, got dtype {array.dtype}.")
+    if array.ndim == 1:
+        array = array[None]
+    if array.ndim != 2:
+        raise ValueError(f"`{name}` must be (N, D) or (D,), got shape {array.shape}.")
+    return array.astype(float)
+
+
+def _per_sample_vector(value, n: int, name: str, default) -> np.ndarray:
+    if value is None:
+        return np.full(n, default)
+    array = np.atleast_1d(np.asarray(value))
+    if array.shape != (n,):
+        raise ValueError(f"`{name}` must have one entry per sample ({n}), got shape {array.shape}.")
+    return array
+
+
+def shapley_events_frame(values, window_start=None, pruned=None, sample_ids=None) -> pd.DataFrame:
+    """Event Shapley values as a tidy table, one row per (sample, kept event).
+
+    Args:
+        values: ``(N, T)`` event values (``ShapleyValues.values`` at the event level),
+            or ``(T,)`` for one sequence.
+        window_start: ``(N,)`` first kept time step of each sequence (default 0: every
+            event kept); earlier steps are not listed on their own.
+        pruned: ``(N,)`` value of the pruned events as one player; each sequence with
+            ``window_start > 0`` gets one more row for them.
+        sample_ids: N identifiers (default ``0..N-1``).
+
+    Returns:
+        DataFrame with columns ``sample``, ``position`` (from the end: -1 is the most
+        recent event; missing for the pruned row), ``time`` (the step's index; missing
+        for the pruned row), ``pruned`` (True on the pruned row) and ``shapley``; per
+        sample, the most recent event first and the pruned events last.
+    """
+    phi = _per_sample(values, "values")
+    n, t = phi.shape
+    start = _per_sample_vector(window_start, n, "window_start", 0).astype(int)
+    pruned_values = _per_sample_vector(pruned, n, "pruned", 0.0).astype(float)
+    samples = check_labels(sample_ids, n, "sample_ids", range(n))
+    columns = {"sample": [], "position": [], "time": [], "pruned": [], "shapley": []}
+    for i in range(n):
+        steps = np.arange(t - 1, start[i] - 1, -1)
+        columns["sample"] += [samples[i]] * len(steps)
+        columns["position"] += list(steps - t)
+        columns["time"] += list(steps)
+        columns["pruned"] += [False] * len(steps)
+        columns["shapley"] += list(phi[i, steps])
+        if start[i] > 0:
+            columns["sample"].append(samples[i])
+            columns["position"].append(pd.NA)
+            columns["time"].append(pd.NA)
+            columns["pruned"].append(True)
+            columns["shapley"].append(pruned_values[i])
+    frame = pd.DataFrame(columns)
+    frame["position"] = frame["position"].astype("Int64")
+    frame["time"] = frame["time"].astype("Int64")
+    frame["sample"] = frame["sample"].infer_objects()
+    return frame
+
+
+def shapley_features_frame(
+    values, pruned=None, feature_names: Sequence[str] | None = None, sample_ids=None
+) -> pd.DataFrame:
+    """Feature Shapley values as a tidy table, one row per (sample, feature).
+
+    Args:
+        values: ``(N, F)`` feature values (``ShapleyValues.values`` at the feature
+            level), or ``(F,)`` for one sequence.
+        pruned: ``(N,)`` value of the pruned events; when given, each sample gets one
+            more row, feature ``"pruned events"`` (none where the value is NaN: nothing
+            was pruned).
+        feature_names: F names (default ``f0, f1, ...``).
+        sample_ids: N identifiers (default ``0..N-1``).
+
+    Returns:
+        DataFrame with columns ``sample``, ``feature``, ``pruned`` (True on the pruned
+        events' row) and ``shapley``, ordered by sample then feature.
+    """
+    phi = _per_sample(values, "values")
+    n, f = phi.shape
+    names = check_labels(feature_names, f, "feature_names", (f"f{i}" for i in range(f)))
+    samples = check_labels(sample_ids, n, "sample_ids", range(n))
+    extra = 0 if pruned is None else 1
+    table = phi
+    if pruned is not None:
+        table = np.concatenate([phi, _per_sample_vector(pruned, n, "pruned", 0.0)[:, None]], 1)
+        names = names + [PRUNED_EVENTS]
+    frame = pd.DataFrame(
+        {
+            "sample": np.repeat(np.array(samples, dtype=object), f + extra),
+            "feature": np.tile(np.array(names, dtype=object), n),
+            "pruned": np.tile(np.r_[np.zeros(f, bool), np.ones(extra, bool)], n),
+            "shapley": table.ravel(),
+        }
+    )
+    frame = frame[~(frame["pruned"] & frame["shapley"].isna())].reset_index(drop=True)
+    frame["sample"] = frame["sample"].infer_objects()
+    return frame
+
+
+def shapley_importance(frame: pd.DataFrame) -> pd.DataFrame:
+    """Global importance over many sequences from a Shapley frame.
+
+    Args:
+        frame: from :func:`shapley_events_frame` (grouped by position from the end;
+            the pruned events form one group) or :func:`shapley_features_frame`
+            (grouped by feature).
+
+    Returns:
+        DataFrame with the group column (``position`` with ``pruned``, or
+        ``feature``) and ``mean_abs`` (mean |Shapley value|: how much it matters),
+        ``mean`` (signed: the net direction) and ``count`` (sequences having it).
+        Events are ordered from the most recent (-1) back, the pruned events last;
+        features by decreasing ``mean_abs``.
+    """
+    if not isinstance(frame, pd.DataFrame) or "shapley" not in frame:
+        raise ValueError("`frame` must come from shapley_events_frame or shapley_features_frame.")
+    stats = {"mean_abs": ("abs", "mean"), "mean": ("shapley", "mean"), "count": ("shapley", "size")}
+    work = frame.assign(abs=frame["shapley"].abs())
+    if "position" in frame:
+        table = work.groupby(["pruned", "position"], dropna=False).agg(**stats).reset_index()
+        table = table.sort_values(["pruned", "position"], ascending=[True, False])
+        return table[["position", "pruned", "mean_abs", "mean", "count"]].reset_index(drop=True)
+    table = work.groupby(["feature", "pruned"], sort=False).agg(**stats).reset_index()
+    table = table.sort_values("mean_abs", ascending=False, kind="stable")
+    return table[["feature", "pruned", "mean_abs", "mean", "count"]].reset_index(drop=True)
