@@ -41,7 +41,6 @@ from tf_tsexplain._batching import Progress, check_memory_budget, rows_per_call
 from tf_tsexplain._model import as_model_fn, check_differentiable, probe_output, row_bytes
 from tf_tsexplain._structure import (
     InputStructure,
-    check_padding_mask,
     is_ragged,
     is_structured,
     keras_padding,
@@ -53,6 +52,7 @@ from tf_tsexplain._validation import (
     as_float_array,
     check_batch_size,
     check_bool,
+    check_padding_mask,
     check_seed,
     check_verbose,
 )
