@@ -362,7 +362,7 @@ def test_auto_falls_back_without_xla_for_ops_xla_cannot_compile(monkeypatch):
         x, output_indices=None
     )
     monkeypatch.setattr(sis_module._Scorer, "XLA_MIN_ROWS", 0)  # "auto" tries XLA here
-    explainer = SISExplainer(numpy_model, threshold=1.0)
+    explainer = SISExplainer(numpy_model, threshold=1.0, jit_compile="auto")
     assert explainer.explain(x, output_indices=None) == plain
     assert explainer._xla_failed
     with pytest.raises(tf.errors.OpError):

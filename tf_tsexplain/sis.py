@@ -388,14 +388,16 @@ class SISExplainer(Explainer):
             (its f is measured), but may be up to ``k - 1`` positions larger than
             the exact one, and may differ from it.
         k: positions masked per step in approximate mode.
-        jit_compile: score masked copies through an XLA-compiled function (True),
-            without XLA (False), or "auto" (default): XLA for jobs of at least
+        jit_compile: score masked copies without XLA (False, default: the scores of
+            the plain compiled model, so the SIS are those of the reference), through
+            an XLA-compiled function (True), or "auto": XLA for jobs of at least
             150,000 model rows (e.g. 2 inputs of 500 cells), falling back to a plain
             tf.function if the model has an op XLA cannot compile. On 2 CPU cores XLA
             runs an LSTM's forward pass about 3x faster; rows are padded to a few
             power-of-two sizes so that it compiles only a few shapes (about 0.4 s
-            each for an LSTM over 50 steps). Scores then differ from the plain
-            function's by float rounding (about 1e-7).
+            each for an LSTM over 50 steps). Its scores differ from the plain
+            function's by float rounding (about 1e-7), which can change the choice
+            between near-tied positions: valid SIS, not always the reference's.
         allow_nonfinite, memory_budget: as :class:`tf_tsexplain.Explainer`.
     """
 
@@ -410,7 +412,7 @@ class SISExplainer(Explainer):
         approximate: bool = False,
         k: int = 8,
         *,
-        jit_compile: bool | str = "auto",
+        jit_compile: bool | str = False,
         allow_nonfinite: bool = False,
         memory_budget: int | None = None,
     ):

@@ -129,7 +129,7 @@ def choose_cases(model, pool, n):
     return normal, degenerate
 
 
-def run_case(name, model, x, masked, compiled):
+def run_case(name, model, x, masked, compiled, also_xla=False):
     predicted = model(x).numpy().argmax(1)
     f_masked = model(masked[None]).numpy()[0, predicted]
     print(
@@ -191,7 +191,9 @@ def main(argv=None):
 
     compiled(pool[:2])
     normal, degenerate = choose_cases(model, pool, cfg["inputs"])
-    exact, exact_s, ratio, same_normal = run_case("not degenerate", model, *normal, compiled)
+    exact, exact_s, ratio, same_normal = run_case(
+        "not degenerate", model, *normal, compiled, also_xla=not args.quick
+    )
     _, _, ratio_degenerate, same_degenerate = run_case("degenerate", model, *degenerate, compiled)
 
     approx = SISExplainer(model, threshold=THRESHOLD, approximate=True, k=10)
