@@ -150,6 +150,12 @@ _TSR_OPTIONS = (
 METHOD_NAMES = (*METHODS, "tsr")
 
 
+def check_method(method, options: Mapping) -> None:
+    """Check a method name and its options without a model (TypeError / ValueError)."""
+    check_choice(method, "method", METHOD_NAMES)
+    _split_options(method, dict(options))
+
+
 def _split_options(method: str, options: dict) -> tuple[_Method, dict, dict, dict]:
     """``(base method, TSR options, constructor options, call options)``; an unknown
     option is a TypeError naming the options the method takes."""
@@ -538,22 +544,6 @@ class Source:
         source allows it (arrays, ``.npy``), and yielded as None."""
         raise NotImplementedError
 
-    def _names(self, names, given) -> list[str]:
-        f = self.shape[1]
-        if given is None:
-            return [f"f{i}" for i in range(f)] if names is None else list(names)
-        given = [str(g) for g in given]
-        if len(given) != f:
-            raise ValueError(
-                f"`feature_names` has {len(given)} entries for {f} features in the source. "
-                f"Received: feature_names={given!r}."
-            )
-        if names is not None and list(names) != given:
-            raise ValueError(
-                f"`feature_names` {given} do not match the source's features {list(names)}."
-            )
-        return given
-
 
 class ArraySource(Source):
     """An in-memory array ``(N, T, F)``."""
@@ -567,7 +557,7 @@ class ArraySource(Source):
         self._x = x
         self.count = len(x)
         self.shape = tuple(x.shape[1:])
-        self.feature_names = self._names(None, feature_names)
+        self.feature_names = feature_names_for(None, feature_names, self.shape[1])
 
     def describe(self) -> dict:
         return {"kind": self.kind, "data": _jsonable(self._x)}
@@ -582,7 +572,39 @@ class ArraySource(Source):
             yield Block(k, np.arange(start, stop, dtype=np.int64), {INPUT_NAME: x})
 
 
-def _npy_header(fh) -> tuple[tuple[int, ...], np.dtype, int]:
+def feature_names_for(names, given, f: int) -> list[str]:
+    """The F feature names of a source: ``given`` (checked against the source's own
+    ``names`` when it has some), else ``names``, else ``f0, f1, ...``."""
+    if given is None:
+        return [f"f{i}" for i in range(f)] if names is None else list(names)
+    given = [str(g) for g in given]
+    if len(given) != f:
+        raise ValueError(
+            f"`feature_names` has {len(given)} entries for {f} features in the source. "
+            f"Received: feature_names={given!r}."
+        )
+    if names is not None and list(names) != given:
+        raise ValueError(
+            f"`feature_names` {given} do not match the source's features {list(names)}."
+        )
+    return given
+
+
+def check_names_subset(names: list[str], given) -> list[str]:
+    """``given`` names of a wide Parquet source's feature columns, in the given order."""
+    given = [str(g) for g in given]
+    missing = [g for g in given if g not in names]
+    extra = [n for n in names if n not in given]
+    if missing or extra:
+        raise ValueError(
+            f"`feature_names` {given} do not match the Parquet source's feature columns "
+            f"{names}" + (f" (not in the source: {missing})" if missing else "") + "."
+        )
+    return given
+
+
+def npy_header(fh, name: str = "") -> tuple[tuple[int, ...], np.dtype, int]:
+    """``(shape, dtype, data offset)`` of an open ``.npy`` file."""
     version = np.lib.format.read_magic(fh)
     read = {
         (1, 0): np.lib.format.read_array_header_1_0,
@@ -592,7 +614,7 @@ def _npy_header(fh) -> tuple[tuple[int, ...], np.dtype, int]:
         read = np.lib.format.read_array_header_2_0
     shape, fortran, dtype = read(fh)
     if fortran:
-        raise ValueError(f"{fh.name} is stored in Fortran order; save it in C order.")
+        raise ValueError(f"{name} is stored in Fortran order; save it in C order.")
     return tuple(shape), np.dtype(dtype), fh.tell()
 
 
@@ -632,7 +654,7 @@ class NpySource(Source):
                 raise ValueError(f"`source` file {p!r} does not exist.")
             with open(p, "rb") as fh:
                 try:
-                    shape, dtype, offset = _npy_header(fh)
+                    shape, dtype, offset = npy_header(fh, p)
                 except ValueError as err:
                     raise ValueError(f"cannot read {p} as a .npy file: {err}") from None
             if len(shape) != 3:
@@ -649,7 +671,7 @@ class NpySource(Source):
             )
         self.shape = tuple(self._files[0][1][1:])
         self.count = sum(f[1][0] for f in self._files)
-        self.feature_names = self._names(None, feature_names)
+        self.feature_names = feature_names_for(None, feature_names, self.shape[1])
 
     def describe(self) -> dict:
         return {
@@ -728,7 +750,8 @@ def _is_list(t: pa.DataType) -> bool:
     return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
 
 
-def _id_type(t: pa.DataType) -> pa.DataType:
+def id_type_of(t: pa.DataType) -> pa.DataType:
+    """The ``sample`` column's type for ids of type ``t``: int64 or string."""
     return pa.int64() if pa.types.is_integer(t) else pa.string()
 
 
@@ -764,6 +787,28 @@ def wide_to_sequences(table: pa.Table, feature_names: list[str], steps: int, id_
     x = np.stack(cols, axis=-1) if cols else np.zeros((n, steps, 0), np.float32)
     ids = _ids(table.column("sample"), id_type) if "sample" in table.column_names else None
     return ids, x
+
+
+def tidy_columns(table, id_type) -> dict[str, np.ndarray]:
+    """The tidy columns of a table or record batch as numpy arrays."""
+    return {
+        "sample": _ids(table.column("sample"), id_type),
+        "time": np.asarray(table.column("time").to_numpy(zero_copy_only=False)),
+        "feature": np.asarray(table.column("feature").to_numpy(zero_copy_only=False)),
+        "value": np.asarray(table.column("value").to_numpy(zero_copy_only=False), np.float32),
+    }
+
+
+def tidy_first_sample(table, id_type, path) -> tuple[np.ndarray, list[str]]:
+    """``(sorted time values, feature names in order of appearance)`` of the first
+    sample of a tidy table that holds all of that sample's rows."""
+    if table.num_rows == 0:
+        raise ValueError(f"The Parquet source {path} holds no rows.")
+    cols = tidy_columns(table, id_type)
+    keep = cols["sample"] == cols["sample"][0]
+    times = np.unique(cols["time"][keep])
+    names = list(dict.fromkeys(str(v) for v in cols["feature"][keep]))
+    return times, names
 
 
 def tidy_to_sequences(
@@ -837,11 +882,13 @@ class ParquetSource(Source):
         schema = self._dataset.schema
         self.layout = parquet_layout(schema, path)
         if "sample" in schema.names:
-            self.id_type = _id_type(schema.field("sample").type)
+            self.id_type = id_type_of(schema.field("sample").type)
         self.rows = self._dataset.count_rows()
         if self.layout == "wide":
             names = [f.name for f in schema if f.name != "sample"]
-            self.feature_names = self._names_wide(names, feature_names)
+            self.feature_names = (
+                names if feature_names is None else check_names_subset(names, feature_names)
+            )
             first = next(iter(self._dataset.to_batches(batch_size=1)), None)
             steps = len(first.column(self.feature_names[0])[0]) if first is not None else steps
             self.shape = (int(steps or 0), len(self.feature_names))
@@ -850,39 +897,20 @@ class ParquetSource(Source):
             times, names = self._first_sample()
             self._times = times
             self.shape = (len(times), len(names))
-            self.feature_names = self._names(names, feature_names)
+            self.feature_names = feature_names_for(names, feature_names, self.shape[1])
             self.count = self.rows // (self.shape[0] * self.shape[1]) if self.shape[1] else 0
-
-    def _names_wide(self, names, given):
-        if given is None:
-            return names
-        given = [str(g) for g in given]
-        missing = [g for g in given if g not in names]
-        extra = [n for n in names if n not in given]
-        if missing or extra:
-            raise ValueError(
-                f"`feature_names` {given} do not match the Parquet source's feature columns "
-                f"{names}" + (f" (missing: {missing})" if missing else "") + "."
-            )
-        return given
 
     def _first_sample(self):
         frames = []
         first = None
-        for batch in self._dataset.to_batches(columns=list(_TIDY_COLUMNS)):
-            sample = _ids(batch.column("sample"), self.id_type)
+        for part in self._dataset.to_batches(columns=list(_TIDY_COLUMNS)):
+            sample = _ids(part.column("sample"), self.id_type)
             if first is None and len(sample):
                 first = sample[0]
-            keep = sample == first
-            frames.append(batch.filter(pa.array(keep)))
-            if not keep.all():
+            frames.append(part)
+            if len(sample) and sample[-1] != first:
                 break
-        if first is None:
-            raise ValueError(f"The Parquet source {self.path} holds no rows.")
-        table = pa.Table.from_batches(frames)
-        times = np.unique(table.column("time").to_numpy(zero_copy_only=False))
-        names = list(dict.fromkeys(str(v) for v in table.column("feature").to_pylist()))
-        return times, names
+        return tidy_first_sample(pa.Table.from_batches(frames), self.id_type, self.path)
 
     def describe(self) -> dict:
         return {
@@ -928,7 +956,7 @@ class ParquetSource(Source):
         k = 0
         carry = None  # rows of samples not yet complete or not yet in a block
         for batch in self._dataset.to_batches(columns=list(_TIDY_COLUMNS)):
-            cols = self._tidy_columns(batch)
+            cols = tidy_columns(batch, self.id_type)
             carry = (
                 cols if carry is None else {c: np.concatenate([carry[c], cols[c]]) for c in cols}
             )
@@ -944,14 +972,6 @@ class ParquetSource(Source):
                 starts = starts[shard_size:] - cut
         if carry is not None and len(carry["sample"]):
             yield self._tidy_block(k, carry, k in skip)
-
-    def _tidy_columns(self, batch) -> dict:
-        return {
-            "sample": _ids(batch.column("sample"), self.id_type),
-            "time": batch.column("time").to_numpy(zero_copy_only=False),
-            "feature": batch.column("feature").to_numpy(zero_copy_only=False),
-            "value": np.asarray(batch.column("value").to_numpy(zero_copy_only=False), np.float32),
-        }
 
     def _tidy_block(self, k, cols, skipped):
         if skipped:
@@ -1060,7 +1080,7 @@ class TFRecordSource(_RecordSource):
             if not Path(p).is_file():
                 raise ValueError(f"`source` file {p!r} does not exist.")
         self.shape = tuple(shape)
-        self.feature_names = self._names(None, feature_names)
+        self.feature_names = feature_names_for(None, feature_names, self.shape[1])
         first = next(iter(tf.data.TFRecordDataset(self.paths[:1]).take(1)), None)
         if first is None:
             raise ValueError(f"The TFRecord source {self.paths[0]} holds no record.")
@@ -1111,7 +1131,7 @@ class DatasetSource(_RecordSource):
         self._dataset = dataset
         self._spec = str(spec)
         self.shape = tuple(int(d) for d in seq_spec.shape[-2:])
-        self.feature_names = self._names(None, feature_names)
+        self.feature_names = feature_names_for(None, feature_names, self.shape[1])
         if self._with_ids:
             self.id_type = pa.int64() if spec[0].dtype.is_integer else pa.string()
 
