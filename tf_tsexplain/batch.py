@@ -573,8 +573,9 @@ class ArraySource(Source):
 
 
 def feature_names_for(names, given, f: int) -> list[str]:
-    """The F feature names of a source: ``given`` (checked against the source's own
-    ``names`` when it has some), else ``names``, else ``f0, f1, ...``."""
+    """The F feature names of a source, in order: ``given`` (the same names as the
+    source's own ``names`` when it has some, in any order), else ``names``, else
+    ``f0, f1, ...``."""
     if given is None:
         return [f"f{i}" for i in range(f)] if names is None else list(names)
     given = [str(g) for g in given]
@@ -583,11 +584,11 @@ def feature_names_for(names, given, f: int) -> list[str]:
             f"`feature_names` has {len(given)} entries for {f} features in the source. "
             f"Received: feature_names={given!r}."
         )
-    if names is not None and list(names) != given:
+    if names is not None and sorted(map(str, names)) != sorted(given):
         raise ValueError(
             f"`feature_names` {given} do not match the source's features {list(names)}."
         )
-    return given
+    return given  # a named source's features are taken in this order
 
 
 def check_names_subset(names: list[str], given) -> list[str]:
@@ -1140,21 +1141,12 @@ class DatasetSource(_RecordSource):
 
     def _records(self):
         ds = self._dataset.unbatch() if self._batched else self._dataset
-        for item in ds.as_numpy_iterator():
+        for i, item in enumerate(ds.as_numpy_iterator()):
             if self._with_ids:
                 sample, seq = item
-                sample = sample.decode() if isinstance(sample, bytes) else sample
-                yield sample, seq
+                yield (sample.decode() if isinstance(sample, bytes) else sample), seq
             else:
-                yield None, item
-
-    def blocks(self, shard_size, skip=frozenset()):
-        first = 0
-        for block in super().blocks(shard_size, skip):
-            if block is not None and not self._with_ids:
-                block.ids = np.arange(first, first + len(block.ids), dtype=np.int64)
-            first += shard_size
-            yield block
+                yield i, item
 
 
 def open_source(source, *, feature_names=None, shape=None) -> Source:
