@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import struct
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,10 @@ from tf_tsexplain import batch
 from tf_tsexplain._validation import check_batch_size, check_int, check_seed
 
 _LOAD_ERROR = "A Beam worker could not load the model"
+# Explainers that run_pipeline built (to check the settings) in this process, by token:
+# a worker running in the same process (Beam's in-process runner) uses it instead of
+# loading the model again. Only the token travels with the handler.
+_BUILT: dict[str, batch.JobExplainer] = {}
 
 
 def _cap_threads(threads: int) -> None:
@@ -108,7 +113,7 @@ class ExplainModelHandler(ModelHandler):
         batch_size: int | None = None,
         seed: int | None = 0,
         safe_mode: bool = True,
-        min_batch_size: int | None = 64,
+        min_batch_size: int | None = 512,
         max_batch_size: int | None = 4096,
         tf_threads: int | None = None,
         workers_per_machine: int = 1,
@@ -132,6 +137,7 @@ class ExplainModelHandler(ModelHandler):
             batch.check_method(method, method_kwargs)
         super().__init__(min_batch_size=min_batch_size, max_batch_size=max_batch_size)
         self.model_path = str(model_path)
+        self._token = None  # see _BUILT
         self._settings = {
             "method": method,
             "baseline": baseline,
@@ -144,6 +150,8 @@ class ExplainModelHandler(ModelHandler):
 
     def load_model(self) -> batch.JobExplainer:
         """Load the model and build the explainer, once per worker."""
+        if self._token in _BUILT:
+            return _BUILT[self._token]
         _cap_threads(self.tf_threads)
         try:
             return batch.JobExplainer(self.model_path, **self._settings)
@@ -482,7 +490,7 @@ def run_pipeline(
     shard_size: int = batch.DEFAULT_SHARD_SIZE,
     feature_names=None,
     safe_mode: bool = True,
-    min_batch_size: int | None = 64,
+    min_batch_size: int | None = 512,
     max_batch_size: int | None = 4096,
     tf_threads: int | None = None,
     pipeline_args: list[str] | None = None,
@@ -559,6 +567,9 @@ def run_pipeline(
     else:
         pipeline = beam.Pipeline(options=options)
     _ = pipeline | "ExplainToParquet" >> transform
+    if explainer is not None:
+        transform.handler._token = uuid.uuid4().hex
+        _BUILT[transform.handler._token] = explainer
     try:
         result = pipeline.run()
         state = result.wait_until_finish()
@@ -569,6 +580,8 @@ def run_pipeline(
             end = message.find(" [while running", start)
             raise ValueError(message[start : end if end > 0 else None]) from err
         raise
+    finally:
+        _BUILT.pop(transform.handler._token, None)
     sequences = None
     try:
         counters = result.metrics().query(
