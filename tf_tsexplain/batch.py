@@ -52,7 +52,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+import tensorflow as tf
 
 from tf_tsexplain._batching import Progress
 from tf_tsexplain._targets import PREDICTED, resolve_output_indices
@@ -65,6 +67,17 @@ from tf_tsexplain._validation import (
     check_seed,
     check_verbose,
 )
+from tf_tsexplain.path import PathExplainerTF
+from tf_tsexplain.saliency import (
+    FeatureAblation,
+    FeaturePermutation,
+    InputXGradient,
+    Occlusion,
+    Saliency,
+    SmoothGrad,
+)
+from tf_tsexplain.serving import load_model, model_input_shape, saved_model_info
+from tf_tsexplain.tsr import TemporalSaliencyRescaling
 
 JOB_FILE = "_job.json"
 ATTRIBUTIONS_DIR = "attributions"
@@ -94,7 +107,7 @@ class _Method:
     f(baseline)``), ``"taylor"`` (``sum(attr * (x - baseline))``) or ``"none"``.
     """
 
-    cls_name: str
+    cls: type
     constructor: tuple[str, ...]
     call: tuple[str, ...]
     baseline: str
@@ -105,7 +118,7 @@ class _Method:
 
 METHODS = {
     "integrated_gradients": _Method(
-        "PathExplainerTF",
+        PathExplainerTF,
         ("hessian_method", "memory_budget"),
         ("num_samples",),
         "one",
@@ -113,7 +126,7 @@ METHODS = {
         {"use_expectation": False},
     ),
     "expected_gradients": _Method(
-        "PathExplainerTF",
+        PathExplainerTF,
         ("hessian_method", "memory_budget"),
         ("num_samples",),
         "references",
@@ -121,22 +134,22 @@ METHODS = {
         {"use_expectation": True},
     ),
     "saliency": _Method(
-        "Saliency", ("absolute", "memory_budget"), (), "one", "taylor", takes_baseline=False
+        Saliency, ("absolute", "memory_budget"), (), "one", "taylor", takes_baseline=False
     ),
-    "input_x_gradient": _Method("InputXGradient", ("memory_budget",), (), "zeros", "sum"),
+    "input_x_gradient": _Method(InputXGradient, ("memory_budget",), (), "zeros", "sum"),
     "smoothgrad": _Method(
-        "SmoothGrad",
+        SmoothGrad,
         ("absolute", "memory_budget"),
         ("num_samples", "noise_level", "stdevs"),
         "none",
         "none",
     ),
-    "occlusion": _Method("Occlusion", ("memory_budget",), ("window", "strides"), "fill", "sum"),
+    "occlusion": _Method(Occlusion, ("memory_budget",), ("window", "strides"), "fill", "sum"),
     "feature_ablation": _Method(
-        "FeatureAblation", ("memory_budget",), ("feature_mask",), "fill", "sum"
+        FeatureAblation, ("memory_budget",), ("feature_mask",), "fill", "sum"
     ),
     "feature_permutation": _Method(
-        "FeaturePermutation", ("memory_budget",), ("feature_mask",), "none", "none"
+        FeaturePermutation, ("memory_budget",), ("feature_mask",), "none", "none"
     ),
 }
 _TSR_OPTIONS = (
@@ -300,24 +313,16 @@ class JobExplainer:
             )
         self.output_indices = output_indices
         if self.model_path is not None:
-            from tf_tsexplain.serving import load_model
-
             model = load_model(self.model_path, safe_mode=safe_mode)
         self.model = model
-        import tf_tsexplain
-
-        base = getattr(tf_tsexplain, spec.cls_name)(model, **constructor)
+        base = spec.cls(model, **constructor)
         self._predictor = base
         self._explainer = (
-            tf_tsexplain.TemporalSaliencyRescaling(base, **tsr_options)
-            if self.method == "tsr"
-            else base
+            TemporalSaliencyRescaling(base, **tsr_options) if self.method == "tsr" else base
         )
         self._identity = "none" if self.method == "tsr" else spec.identity
         if constructor.get("absolute"):
             self._identity = "none"
-        from tf_tsexplain.serving import model_input_shape
-
         shape = model_input_shape(model)
         self.input_shape = (
             tuple(shape) if shape is not None and None not in shape and len(shape) == 2 else None
@@ -330,10 +335,6 @@ class JobExplainer:
             self._prepare(self.input_shape)
 
     def _init_export(self, path, method, baseline, output_indices, options) -> None:
-        import tensorflow as tf
-
-        from tf_tsexplain.serving import saved_model_info
-
         info = saved_model_info(path)
         given = {"baseline": baseline, "output_indices": output_indices}
         given.update(options)
@@ -365,7 +366,7 @@ class JobExplainer:
         spec = self._spec
         self.baseline = _check_baseline(spec.baseline, self._baseline_input, self.input_shape)
         probe = np.zeros((1, *self.input_shape), np.float32)
-        self.output_shape = tuple(self._predictor._output_shape(probe))
+        self.output_shape = self._predictor.predict(probe).shape[1:]
         # checks the target once; "predicted" is resolved per shard
         self._resolve(np.zeros((1, *self.output_shape), np.float32))
         if self.baseline is not None and self._identity != "none":
@@ -419,8 +420,6 @@ class JobExplainer:
             ``{"attributions", "explained_index", "explained_prediction",
             "baseline_prediction", "approximation_error"}`` as numpy arrays.
         """
-        import tensorflow as tf
-
         if self.export_info is not None:
             out = self._signature(inputs=tf.constant(x, tf.float32))
             return {k: out[k].numpy() for k in ("attributions", *INSTANCE_COLUMNS)}
@@ -873,8 +872,6 @@ class ParquetSource(Source):
     kind = "parquet"
 
     def __init__(self, path, feature_names=None, steps: int | None = None):
-        import pyarrow.dataset as ds
-
         self.path = str(Path(path).resolve())
         try:
             self._dataset = ds.dataset(self.path, format="parquet")
@@ -992,8 +989,6 @@ def parse_sequence_example(record: bytes, shape: tuple[int, int]):
     """``(sample id, sequence (T, F) float32)`` from a serialized ``tf.train.Example``
     with features ``sample`` (int64 or bytes) and ``sequence`` (``T * F`` floats,
     row-major), as :func:`write_tfrecord` writes them."""
-    import tensorflow as tf
-
     example = tf.train.Example.FromString(record)
     feats = example.features.feature
     if "sequence" not in feats or "sample" not in feats:
@@ -1017,8 +1012,6 @@ def parse_sequence_example(record: bytes, shape: tuple[int, int]):
 def write_tfrecord(path, x, ids=None) -> str:
     """Write sequences ``(N, T, F)`` as a TFRecord of ``tf.train.Example`` records
     (features ``sample`` and ``sequence``), the TFRecord layout jobs read."""
-    import tensorflow as tf
-
     x = as_float_array(x, "x", min_rank=3, dtype=np.float32)
     ids = np.arange(len(x)) if ids is None else np.asarray(ids)
     with tf.io.TFRecordWriter(str(path)) as writer:
@@ -1072,8 +1065,6 @@ class TFRecordSource(_RecordSource):
     kind = "tfrecord"
 
     def __init__(self, paths, shape, feature_names=None):
-        import tensorflow as tf
-
         if shape is None:
             raise ValueError("A TFRecord source needs a model whose input shape (T, F) is known.")
         self.paths = [str(Path(p).resolve()) for p in paths]
@@ -1095,8 +1086,6 @@ class TFRecordSource(_RecordSource):
         }
 
     def _records(self):
-        import tensorflow as tf
-
         for record in tf.data.TFRecordDataset(self.paths).as_numpy_iterator():
             yield parse_sequence_example(record, self.shape)
 
@@ -1108,8 +1097,6 @@ class DatasetSource(_RecordSource):
     kind = "tf.data"
 
     def __init__(self, dataset, feature_names=None):
-        import tensorflow as tf
-
         spec = dataset.element_spec
         self._with_ids = isinstance(spec, tuple) and len(spec) == 2
         seq_spec = spec[1] if self._with_ids else spec
@@ -1140,8 +1127,8 @@ class DatasetSource(_RecordSource):
         return {"kind": self.kind, "element_spec": self._spec}
 
     def _records(self):
-        ds = self._dataset.unbatch() if self._batched else self._dataset
-        for i, item in enumerate(ds.as_numpy_iterator()):
+        data = self._dataset.unbatch() if self._batched else self._dataset
+        for i, item in enumerate(data.as_numpy_iterator()):
             if self._with_ids:
                 sample, seq = item
                 yield (sample.decode() if isinstance(sample, bytes) else sample), seq
