@@ -347,6 +347,12 @@ def test_bad_inputs_before_any_shard(job, tmp_path):
     with pytest.raises(TypeError, match="`source` must be"):
         _run(job, {"x": x}, tmp_path / "o")
     assert not (tmp_path / "o").exists()  # nothing was written
+    # a NaN found while streaming names the shard and its samples
+    bad = job["x"][:16].copy()
+    bad[11, 2, 1] = np.nan
+    np.save(tmp_path / "nan.npy", bad)
+    with pytest.raises(ValueError, match=r"shard 1 \(samples 8 to 15\).*NaN"):
+        _run(job, str(tmp_path / "nan.npy"), tmp_path / "o")
 
 
 def test_out_dir_of_another_job_is_refused(job, tmp_path):

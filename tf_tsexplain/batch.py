@@ -1499,7 +1499,11 @@ def explain_to_parquet(
         if block is None:
             skipped += 1
             continue
-        result = explainer.explain(block.x)
+        try:
+            result = explainer.explain(block.x)
+        except ValueError as err:  # e.g. NaN in a sequence: say where
+            first, last = block.ids[[0, -1]].tolist()
+            raise ValueError(f"shard {block.index} (samples {first!r} to {last!r}): {err}") from err
         tables = shard_tables(block.ids, block.x, result, src.feature_names, src.id_type)
         name = _shard_name(block.index)
         _write_atomic(tables[0], out / ATTRIBUTIONS_DIR / name)

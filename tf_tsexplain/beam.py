@@ -184,8 +184,6 @@ class ExplainModelHandler(ModelHandler):
 # ---------------------------------------------------------------------------- sources
 def _match(pattern: str) -> list[str]:
     """Files of a path, directory or glob, through Beam's file systems (local or cloud)."""
-    if FileSystems.exists(pattern) and not FileSystems.match([pattern])[0].metadata_list:
-        pattern = FileSystems.join(pattern, "*")
     try:
         found = FileSystems.match([pattern])[0].metadata_list
     except Exception as err:  # BeamIOError: nothing matched
@@ -447,7 +445,7 @@ class ExplainToParquet(beam.PTransform):
             source,
             input_shape=input_shape,
             feature_names=feature_names,
-            block_size=min(self.shard_size, 4096),
+            block_size=min(self.shard_size, 1024),  # ranges small enough to balance
         )
         self.out_dir = str(out_dir)
 
