@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from tf_tsexplain import (
     FeatureAblation,
+    InputXGradient,
     Occlusion,
     PathExplainerTF,
     Saliency,
@@ -268,6 +269,11 @@ def test_export_directory_uses_its_explain_signature(artifacts, tmp_path):
     [
         ("saliency", {}, lambda m, x: Saliency(m).attributions(x, output_indices=1)),
         (
+            "input_x_gradient",
+            {},
+            lambda m, x: InputXGradient(m).attributions(x, output_indices=1),
+        ),
+        (
             "smoothgrad",
             {"num_samples": 4},
             lambda m, x: SmoothGrad(m).attributions(x, num_samples=4, output_indices=1, seed=0),
@@ -310,7 +316,7 @@ def test_other_methods(job, tmp_path, method, options, in_process):
     atol = 1e-5 if method == "tsr" else 1e-6
     np.testing.assert_allclose(attributions, in_process(job["model"], x), atol=atol)
     instances = read_instances(tmp_path / "out").to_pandas()
-    has_identity = method in ("saliency", "occlusion", "feature_ablation")
+    has_identity = method in ("saliency", "input_x_gradient", "occlusion", "feature_ablation")
     assert np.isfinite(instances.approximation_error).all() == has_identity
     assert np.isnan(instances.approximation_error).all() == (not has_identity)
 

@@ -136,7 +136,9 @@ METHODS = {
     "saliency": _Method(
         Saliency, ("absolute", "memory_budget"), (), "one", "taylor", takes_baseline=False
     ),
-    "input_x_gradient": _Method(InputXGradient, ("memory_budget",), (), "zeros", "sum"),
+    "input_x_gradient": _Method(
+        InputXGradient, ("memory_budget",), (), "zeros", "sum", takes_baseline=False
+    ),
     "smoothgrad": _Method(
         SmoothGrad,
         ("absolute", "memory_budget"),
