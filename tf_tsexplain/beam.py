@@ -13,7 +13,8 @@ Needs the optional extra: ``pip install "tf_tsexplain[beam]"`` (apache-beam >= 2
   :func:`tf_tsexplain.batch.explain_to_parquet`, read back with the same functions
   (:func:`~tf_tsexplain.batch.read_attributions`, ...).
 - :func:`run_pipeline`: builds and runs that pipeline with the given Beam options;
-  without ``--runner`` it runs on Beam's ``FnApiRunner`` in this machine
+  without ``--runner`` (or with ``--runner=FnApiRunner``) it runs on Beam's
+  ``FnApiRunner`` in this machine
   (``--direct_num_workers=2 --direct_running_mode=multi_processing`` for two worker
   processes).
 
@@ -558,7 +559,7 @@ def run_pipeline(
     if explainer is not None:
         explainer.check_input_shape(transform.reader.shape)
     _prepare_out_dir(out_dir, explainer, transform, shard_size)
-    if runner_name is None:
+    if runner_name in (None, "FnApiRunner"):
         from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
         pipeline = beam.Pipeline(runner=FnApiRunner(), options=options)
