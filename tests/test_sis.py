@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tf_tsexplain.sis import (
     SISExplainer,
@@ -138,6 +139,14 @@ def test_batched_keras_path_equals_plain_function_path(classifier, mask_over):
     )
     batched = explainer.explain(x, batch_size=16)
     assert explainer.explain(x) == batched  # default: automatic batch size, same SIS
+    with_xla = SISExplainer(
+        model, threshold=threshold, fully_masked_input=0.0, mask_over=mask_over, jit_compile=True
+    ).explain(x, batch_size=8)  # padded power-of-two shapes, XLA-compiled
+    assert [len(c) for c in with_xla] == [len(c) for c in batched]
+    for ours, theirs in zip(with_xla, batched, strict=True):
+        assert all(
+            a.approx_equal(b, rtol=1e-4, atol=1e-5) for a, b in zip(ours, theirs, strict=True)
+        )
     mask = {
         "cells": make_empty_boolean_mask((6, 3)),
         "time": make_empty_boolean_mask_broadcast_over_axis((6, 3), 1),
@@ -320,7 +329,7 @@ def test_explainer_degenerate_case_warns_once_and_returns_one_empty_sis(saturate
 
 def test_max_sis_truncates_collections_and_approximate_mode_runs_in_lockstep(classifier):
     model, x = classifier
-    threshold = float(model(x).numpy().max(1).min()) * 0.9
+    threshold = 0.52  # collections of 1 to 4 SIS on this model (all-zero input: 0.5)
     explainer = SISExplainer(model, threshold=threshold)
     full = explainer.explain(x)
     assert max(len(c) for c in full) >= 2
@@ -339,3 +348,22 @@ def test_max_sis_truncates_collections_and_approximate_mode_runs_in_lockstep(cla
             a.approx_equal(b, rtol=1e-4, atol=1e-5)
             for a, b in zip(alone[0], together[i], strict=True)
         )
+
+
+def test_auto_falls_back_without_xla_for_ops_xla_cannot_compile(monkeypatch):
+    from tf_tsexplain import sis as sis_module
+
+    def numpy_model(batch):  # tf.numpy_function: XLA cannot compile it
+        score = tf.numpy_function(lambda b: l2(b).astype("float32"), [batch], tf.float32)
+        return tf.reshape(score, [-1])
+
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    plain = SISExplainer(numpy_model, threshold=1.0, jit_compile=False).explain(
+        x, output_indices=None
+    )
+    monkeypatch.setattr(sis_module._Scorer, "XLA_MIN_ROWS", 0)  # "auto" tries XLA here
+    explainer = SISExplainer(numpy_model, threshold=1.0)
+    assert explainer.explain(x, output_indices=None) == plain
+    assert explainer._xla_failed
+    with pytest.raises(tf.errors.OpError):
+        SISExplainer(numpy_model, threshold=1.0, jit_compile=True).explain(x, output_indices=None)

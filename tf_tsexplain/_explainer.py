@@ -33,11 +33,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from tf_tsexplain._batching import Progress, check_memory_budget, rows_per_call
 from tf_tsexplain._model import as_model_fn, check_differentiable, probe_output, row_bytes
+from tf_tsexplain._structure import (
+    InputStructure,
+    check_padding_mask,
+    is_ragged,
+    is_structured,
+    keras_padding,
+    pad_ragged,
+    structure_of,
+)
 from tf_tsexplain._targets import PREDICTED, resolve_output_indices
 from tf_tsexplain._validation import (
     as_float_array,
@@ -75,7 +85,9 @@ class Explainer:
         self.model = model
         self.allow_nonfinite = check_bool(allow_nonfinite, "allow_nonfinite")
         self.memory_budget = None if memory_budget is None else check_memory_budget(memory_budget)
-        self._model_fn = as_model_fn(model)
+        self._raw_model_fn = as_model_fn(model)
+        self._model_fn = self._raw_model_fn
+        self._structure: InputStructure | None = None  # set by the first multi-input call
         self._compiled: dict = {}
         self._output_shapes: dict = {}
 
@@ -86,8 +98,113 @@ class Explainer:
         return check_batch_size(batch_size), check_seed(seed), check_verbose(verbose)
 
     def _check_inputs(self, inputs, name: str = "inputs", min_rank: int = 2) -> np.ndarray:
-        """``inputs`` as a float array ``(N, *x_shape)`` (float32 unless float64)."""
-        return as_float_array(inputs, name, min_rank=min_rank, allow_nonfinite=self.allow_nonfinite)
+        """``inputs`` as a float array ``(N, *x_shape)`` (float32 unless float64); the
+        inputs of a multi-input model flattened to rows ``(N, D)`` (see
+        :mod:`tf_tsexplain._structure`)."""
+        return self._rows(inputs, None, name, min_rank)[0]
+
+    def _rows(self, inputs, padding_mask=None, name: str = "inputs", min_rank: int = 2):
+        """``(x, frozen)``: checked rows and the cells of padded steps (or None).
+
+        ``inputs``: one array ``(N, *x_shape)``; a list/tuple/dict of arrays for a
+        multi-input model (flattened to ``(N, D)``); or a ragged list of ``(T_i, F)``
+        sequences (post-padded with zeros; results come back padded). Padding comes
+        from ``padding_mask`` (``(N, T)``, True on real steps; for several inputs one
+        mask per sequence input, as a list/dict, or one mask for every input of T
+        steps), else from the model's own ``Masking`` layers.
+        """
+        if is_structured(inputs, self.model):
+            structure = structure_of(inputs, self.model)
+            if self._structure is None:
+                self._structure = structure
+                self._model_fn = structure.model_fn(
+                    self._raw_model_fn, as_list=isinstance(self.model, keras.Model)
+                )
+            elif self._structure.key[1:] != structure.key[1:]:
+                raise ValueError(
+                    f"These inputs {structure.names} with shapes {structure.shapes} differ "
+                    f"from the earlier ones {self._structure.names} with shapes "
+                    f"{self._structure.shapes}; use one explainer per input structure."
+                )
+            self._structure.kind = structure.kind  # results come back as given
+            parts = structure.parts(
+                inputs, name, allow_nonfinite=self.allow_nonfinite, per_row=False
+            )
+            dtype = np.result_type(*[p.dtype for p in parts])
+            parts = [p.astype(dtype, copy=False) for p in parts]
+            if len({len(p) for p in parts}) > 1:
+                raise ValueError(
+                    f"The arrays of `{name}` must have the same number of rows; received "
+                    f"{[len(p) for p in parts]}."
+                )
+            masks = self._padding_parts(parts, padding_mask, structure)
+            frozen = None
+            if any(m is not None for m in masks):
+                frozen = structure.flatten(
+                    [
+                        np.zeros(p.shape, bool)
+                        if m is None
+                        else np.broadcast_to(~m[:, :, None], p.shape)
+                        for p, m in zip(parts, masks, strict=True)
+                    ]
+                )
+            return structure.flatten(parts), frozen
+        if self._structure is not None:
+            raise ValueError(
+                f"This explainer was used with the multi-input structure {self._structure.names}; "
+                f"`{name}` must be a list or dict of arrays in that structure."
+            )
+        if is_ragged(inputs):
+            x, real = pad_ragged(inputs)
+            if padding_mask is not None:
+                raise ValueError("Ragged `inputs` carry their own lengths; drop `padding_mask`.")
+            padding_mask = real
+        else:
+            x = as_float_array(
+                inputs, name, min_rank=min_rank, allow_nonfinite=self.allow_nonfinite
+            )
+        (real,) = self._padding_parts([x], padding_mask, None)
+        frozen = (
+            None
+            if real is None
+            else np.ascontiguousarray(np.broadcast_to(~real[:, :, None], x.shape))
+        )
+        return x, frozen
+
+    def _padding_parts(self, parts, padding_mask, structure) -> list:
+        """Real-step masks ``(N, T)`` (or None) for each of ``parts``."""
+        if padding_mask is None:
+            return keras_padding(self.model, parts)
+        if structure is not None and isinstance(padding_mask, dict | list | tuple):
+            values = (
+                [padding_mask.get(k) for k in structure.names]
+                if isinstance(padding_mask, dict)
+                else list(padding_mask)
+            )
+            if len(values) != len(parts):
+                raise ValueError(
+                    f"`padding_mask` must hold one mask (or None) per input {structure.names}."
+                )
+            return [
+                None if m is None else check_padding_mask(m, len(p), p.shape[1])
+                for m, p in zip(values, parts, strict=True)
+            ]
+        sequences = [p for p in parts if p.ndim == 3]
+        if not sequences:
+            raise ValueError("`padding_mask` was given but no input is a sequence (N, T, F).")
+        masks = []
+        for p in parts:
+            if p.ndim == 3 and np.shape(padding_mask)[1:] == (p.shape[1],):
+                masks.append(check_padding_mask(padding_mask, len(p), p.shape[1]))
+            else:
+                masks.append(None)
+        if all(m is None for m in masks):
+            check_padding_mask(padding_mask, len(sequences[0]), sequences[0].shape[1])
+        return masks
+
+    def _restructure(self, result: np.ndarray):
+        """Results over flat rows ``(..., N, D)`` back in the inputs' structure."""
+        return result if self._structure is None else self._structure.unflatten(result)
 
     def _output_shape(self, x: np.ndarray) -> tuple[int, ...]:
         """Per-row output shape, after checking the model on one row.
@@ -199,6 +316,9 @@ class Explainer:
             arr = np.asarray(oi)
             if arr.ndim >= 1 and arr.shape[0] == n:
                 per_input["output_indices"] = arr
+        mask = arguments.get("padding_mask")
+        if mask is not None and np.ndim(mask) == 2 and np.shape(mask)[0] == n:
+            per_input["padding_mask"] = np.asarray(mask)
         per_input.update(self._per_input_arguments(inputs, arguments))
 
         def for_copies(owner: np.ndarray) -> dict:

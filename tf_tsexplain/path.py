@@ -43,6 +43,7 @@ class _Plan:
     def __init__(
         self,
         inputs,
+        frozen,
         baseline,
         baseline_index,
         alphas,
@@ -53,6 +54,7 @@ class _Plan:
         verbose,
     ):
         self.inputs = inputs  # (N, *x_shape)
+        self.frozen = frozen  # (N, *x_shape) bool: cells of padded steps
         self.baseline = baseline  # (B, *x_shape)
         self.baseline_index = baseline_index  # (N * S,) int32
         self.alphas = alphas  # (N * S,) position on the path
@@ -146,6 +148,8 @@ class PathExplainerTF(Explainer):
         output_indices=None,
         verbose: bool = False,
         seed: int | None = None,
+        *,
+        padding_mask=None,
     ) -> np.ndarray:
         """Integrated gradients (``use_expectation=False``) or expected gradients.
 
@@ -170,6 +174,15 @@ class PathExplainerTF(Explainer):
             verbose: show a progress bar.
             seed: seed for baseline and path sampling (expected gradients); the same
                 seed gives identical results, whatever ``batch_size``.
+            padding_mask: ``(N, T)`` booleans, True on real steps, for padded
+                sequences (default: from the model's ``Masking`` layer, if any).
+                Padded cells keep their values along every path (the baseline takes
+                the input's value there), so they get exactly zero attribution.
+
+        Multi-input models: ``inputs`` and ``baseline`` are lists, tuples or dicts of
+        arrays in the structure the model takes (a reference set or baseline per
+        input), and the attributions come back in that structure, each shaped like
+        its input; completeness holds across all inputs together.
 
         Returns:
             ``(N, *x_shape)`` attributions, float32 (float64 for float64 inputs); with
@@ -186,10 +199,11 @@ class PathExplainerTF(Explainer):
             output_indices,
             seed,
             verbose,
+            padding_mask,
             second_order=False,
         )
         fn = self._compiled_fn("gradients", plan)
-        return self._run(fn, plan, rows_index=None)
+        return self._restructure(self._run(fn, plan, rows_index=None))
 
     def interactions(
         self,
@@ -202,6 +216,8 @@ class PathExplainerTF(Explainer):
         verbose: bool = False,
         interaction_index=None,
         seed: int | None = None,
+        *,
+        padding_mask=None,
     ) -> np.ndarray:
         """Integrated Hessians (``use_expectation=False``) or expected Hessians.
 
@@ -211,7 +227,12 @@ class PathExplainerTF(Explainer):
             interaction_index: None for the full interaction matrix, or one input
                 position: an int for flat inputs (``x_shape == (D,)``), an index
                 tuple such as ``(t, f)`` otherwise. The result then is the row of
-                the full matrix for that position (exactly its slice).
+                the full matrix for that position (exactly its slice). For a
+                multi-input model, ``(input, *position)`` with the input's name or
+                index, e.g. ``("static", 2)`` or ``(0, t, f)``; the full matrix then
+                is ``(N, D, D)`` over the flat layout of all inputs (see
+                :mod:`tf_tsexplain._structure`) and a row comes back in the inputs'
+                structure.
             num_samples: path points per input: Monte Carlo samples for expected
                 Hessians; for integrated Hessians the nodes of the Gauss rule for the
                 two path variables (see ``tf_tsexplain._quadrature``).
@@ -239,9 +260,10 @@ class PathExplainerTF(Explainer):
             output_indices,
             seed,
             verbose,
+            padding_mask,
             second_order=True,
         )
-        rows_index = self._interaction_rows(interaction_index, plan.x_shape)
+        rows_index = self._interaction_rows(self._flat_index(interaction_index), plan.x_shape)
         fn = self._compiled_fn("hessians", plan)
         try:
             result = self._run(fn, plan, rows_index=rows_index)
@@ -268,20 +290,27 @@ class PathExplainerTF(Explainer):
         output_indices,
         seed,
         verbose,
+        padding_mask,
         second_order,
     ) -> _Plan:
         batch_size, seed, verbose = self._check_common(batch_size, seed, verbose)
         num_samples = check_positive_int(num_samples, "num_samples")
         use_expectation = check_bool(use_expectation, "use_expectation")
-        x = self._check_inputs(inputs)
+        x, frozen = self._rows(inputs, padding_mask)
         n = x.shape[0]
-        b = as_float_array(
-            baseline,
-            "baseline",
-            min_rank=1,
-            allow_nonfinite=self.allow_nonfinite,
-            dtype=x.dtype,
-        )
+        if self._structure is not None:
+            parts = self._structure.parts(
+                baseline, "baseline", allow_nonfinite=self.allow_nonfinite, dtype=x.dtype
+            )
+            b = self._structure.flatten(parts)
+        else:
+            b = as_float_array(
+                baseline,
+                "baseline",
+                min_rank=1,
+                allow_nonfinite=self.allow_nonfinite,
+                dtype=x.dtype,
+            )
         x_shape = x.shape[1:]
         if b.shape == x_shape:
             b = b[None]
@@ -316,6 +345,7 @@ class PathExplainerTF(Explainer):
         targets, leading = self._targets(x, output_indices, batch_size)
         return _Plan(
             inputs=x,
+            frozen=np.zeros(x.shape, bool) if frozen is None else frozen,
             baseline=b,
             baseline_index=baseline_index.astype(np.int32),
             alphas=alphas.astype(x.dtype),
@@ -333,6 +363,25 @@ class PathExplainerTF(Explainer):
             return {}
         return super()._per_input_arguments(inputs, arguments)
 
+    def _flat_index(self, interaction_index):
+        """``(input, *position)`` of a multi-input model -> its flat position."""
+        if self._structure is None or interaction_index is None:
+            return interaction_index
+        st = self._structure
+        if not isinstance(interaction_index, tuple) or not interaction_index:
+            raise TypeError(
+                "`interaction_index` of a multi-input model must be (input, *position), "
+                f"e.g. ({st.names[0]!r}, ...). Received: {interaction_index!r}."
+            )
+        which, *position = interaction_index
+        k = st.names.index(which) if which in st.names else which
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k < len(st.names):
+            raise ValueError(
+                f"`interaction_index` must name one of the inputs {st.names} (or its index). "
+                f"Received: {which!r}."
+            )
+        return (st.offsets[k] + _flat_position(tuple(position), st.shapes[k]),)
+
     @staticmethod
     def _interaction_rows(interaction_index, x_shape) -> np.ndarray:
         """Flat positions of the Hessian rows to compute (all of them for None)."""
@@ -345,7 +394,7 @@ class PathExplainerTF(Explainer):
         lead = result.shape[:-2]
         if interaction_index is None:
             return result.reshape(lead + plan.x_shape + plan.x_shape)
-        return result.reshape(lead + plan.x_shape)
+        return self._restructure(result.reshape(lead + plan.x_shape))
 
     # ------------------------------------------------------------------ execution
     def _compiled_fn(self, kind: str, plan: _Plan):
@@ -381,6 +430,7 @@ class PathExplainerTF(Explainer):
 
         x_all = tf.constant(plan.inputs)
         b_all = tf.constant(plan.baseline)
+        frozen_all = tf.constant(plan.frozen)
         input_index = np.repeat(np.arange(n, dtype=np.int32), s)
         per_point = 1 if rows_index is None else len(rows_index)
         unit = "path points" if rows_index is None else "rows"  # (path point, Hessian row)
@@ -392,6 +442,7 @@ class PathExplainerTF(Explainer):
                 args = (
                     x_all,
                     b_all,
+                    frozen_all,
                     input_index[start:stop],
                     plan.baseline_index[start:stop],
                     plan.alphas[start:stop],
@@ -472,6 +523,7 @@ def _row_signature(x_shape, dtype):
     return [
         tf.TensorSpec((None,) + tuple(x_shape), tf_dtype),  # inputs
         tf.TensorSpec((None,) + tuple(x_shape), tf_dtype),  # baselines
+        tf.TensorSpec((None,) + tuple(x_shape), tf.bool),  # cells of padded steps
         tf.TensorSpec((None,), tf.int32),  # input index per row
         tf.TensorSpec((None,), tf.int32),  # baseline index per row
         tf.TensorSpec((None,), tf_dtype),  # path position per row
@@ -487,10 +539,12 @@ def _per_row(values, x_shape):
     return tf.reshape(values, [-1] + [1] * len(x_shape))
 
 
-def _gather_path(x_all, b_all, input_index, baseline_index, alphas, x_shape):
-    """Rows of (x - x', path point) for a chunk."""
-    base = tf.gather(b_all, baseline_index)
-    delta = tf.gather(x_all, input_index) - base
+def _gather_path(x_all, b_all, frozen_all, input_index, baseline_index, alphas, x_shape):
+    """Rows of (x - x', path point) for a chunk; the baseline takes the input's value
+    on padded cells, so paths never change padding (and its attribution is zero)."""
+    x = tf.gather(x_all, input_index)
+    base = tf.where(tf.gather(frozen_all, input_index), x, tf.gather(b_all, baseline_index))
+    delta = x - base
     return delta, base + _per_row(alphas, x_shape) * delta
 
 
@@ -498,8 +552,12 @@ def _gradient_rows(model_fn, x_shape, dtype):
     """Compiled: per-input sums of w * (x - x') * grad f(path point)."""
 
     @tf.function(input_signature=_row_signature(x_shape, dtype))
-    def gradients(x_all, b_all, input_index, baseline_index, alphas, weights, target, first, n_seg):
-        delta, points = _gather_path(x_all, b_all, input_index, baseline_index, alphas, x_shape)
+    def gradients(
+        x_all, b_all, frozen_all, input_index, baseline_index, alphas, weights, target, first, n_seg
+    ):
+        delta, points = _gather_path(
+            x_all, b_all, frozen_all, input_index, baseline_index, alphas, x_shape
+        )
         with tf.GradientTape() as tape:
             tape.watch(points)
             y = select_output(tf.cast(model_fn(points), points.dtype), target)
@@ -571,6 +629,7 @@ def _hessian_rows(model_fn, x_shape, dtype, method):
     def hessians(
         x_all,
         b_all,
+        frozen_all,
         input_index,
         baseline_index,
         alphas,
@@ -580,7 +639,9 @@ def _hessian_rows(model_fn, x_shape, dtype, method):
         n_seg,
         rows,
     ):
-        delta, points = _gather_path(x_all, b_all, input_index, baseline_index, alphas, x_shape)
+        delta, points = _gather_path(
+            x_all, b_all, frozen_all, input_index, baseline_index, alphas, x_shape
+        )
         grads, hess = hessian_fn(model_fn, points, target, rows, d)
         delta = tf.reshape(delta, [-1, d])
         delta_rows = tf.gather(delta, rows, axis=1)
@@ -616,6 +677,25 @@ class EmbeddingExplainerTF(PathExplainerTF):
         arguments are those of :meth:`PathExplainerTF.attributions`.
         """
         return super().attributions(inputs, baseline, *args, **kwargs).sum(axis=-1)
+
+    def _flat_index(self, interaction_index):
+        """``(input, *position)`` of a multi-input model -> its flat position."""
+        if self._structure is None or interaction_index is None:
+            return interaction_index
+        st = self._structure
+        if not isinstance(interaction_index, tuple) or not interaction_index:
+            raise TypeError(
+                "`interaction_index` of a multi-input model must be (input, *position), "
+                f"e.g. ({st.names[0]!r}, ...). Received: {interaction_index!r}."
+            )
+        which, *position = interaction_index
+        k = st.names.index(which) if which in st.names else which
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k < len(st.names):
+            raise ValueError(
+                f"`interaction_index` must name one of the inputs {st.names} (or its index). "
+                f"Received: {which!r}."
+            )
+        return (st.offsets[k] + _flat_position(tuple(position), st.shapes[k]),)
 
     @staticmethod
     def _interaction_rows(interaction_index, x_shape) -> np.ndarray:

@@ -48,12 +48,18 @@ __all__ = [
 class _ModelMethod(Explainer):
     """Shared parts of the simple methods: checked inputs, targets and chunk size."""
 
-    def _prepare(self, inputs, output_indices, batch_size, seed, verbose):
-        """Checked ``(x, targets (runs, N), leading axes, rows per call, verbose)``."""
+    def _prepare(self, x, output_indices, batch_size, seed, verbose):
+        """Checked ``(targets (runs, N), leading axes, rows per call, verbose)`` for
+        rows ``x`` (from :meth:`_rows`)."""
         batch_size, _, verbose = self._check_common(batch_size, seed, verbose)
-        x = self._check_inputs(inputs)
         targets, leading = self._targets(x, output_indices, batch_size)
-        return x, targets, leading, self._rows_per_call(x, batch_size), verbose
+        return targets, leading, self._rows_per_call(x, batch_size), verbose
+
+    def _finish(self, result, leading, frozen):
+        """Zero on padded cells, leading output axes, the inputs' structure."""
+        if frozen is not None:
+            result = np.where(frozen, 0.0, result).astype(result.dtype)
+        return self._restructure(self._shape_result(result, leading))
 
     def _fn(self, kind: str, x: np.ndarray, builder):
         return self._function(
@@ -91,7 +97,9 @@ def _gradient_sums(model_fn, x_shape, dtype, absolute=False):
 class _GradientMethod(_ModelMethod):
     derivative_order = 1
 
-    def _gradients(self, x, targets, batch_size, verbose, noise=None, sigma=None, absolute=False):
+    def _gradients(
+        self, x, targets, batch_size, verbose, noise=None, sigma=None, absolute=False, frozen=None
+    ):
         """Mean gradient (or ``|gradient|``) per input over ``S`` rows ``x + sigma_n *
         noise[s]``.
 
@@ -117,7 +125,9 @@ class _GradientMethod(_ModelMethod):
                 rows = x[idx]
                 if noise is not None:
                     scale = sigma[idx].reshape((-1,) + (1,) * (x.ndim - 1))
-                    rows = rows + scale * noise[sample_index[start:stop]]
+                    noisy = rows + scale * noise[sample_index[start:stop]]
+                    # padded cells stay padding
+                    rows = noisy if frozen is None else np.where(frozen[idx], rows, noisy)
                 first = idx[0]
                 summed = fn(
                     rows.astype(x.dtype),
@@ -163,6 +173,7 @@ class Saliency(_GradientMethod):
         batch_size: int | None = None,
         seed: int | None = None,
         verbose: bool = False,
+        padding_mask=None,
     ) -> np.ndarray:
         """Gradients ``(N, *x_shape)`` of the explained output at each input.
 
@@ -174,12 +185,22 @@ class Saliency(_GradientMethod):
                 budget).
             seed: unused (deterministic method); accepted for a uniform signature.
             verbose: show a progress bar.
+            padding_mask: ``(N, T)`` booleans, True on real steps (default: from
+                the model's ``Masking`` layer): padded cells are never perturbed
+                and get exactly zero attribution.
+
+        ``inputs`` of a multi-input model are a list/tuple/dict of arrays; results
+        come back in that structure. Every method of this module takes them (the
+        perturbation methods occlude single cells over the flat layout of all
+        inputs, see :mod:`tf_tsexplain._structure`).
         """
-        x, targets, leading, rows, verbose = self._prepare(
-            inputs, output_indices, batch_size, seed, verbose
+        self._check_common(batch_size, seed, verbose)
+        x, frozen = self._rows(inputs, padding_mask)
+        targets, leading, rows, verbose = self._prepare(
+            x, output_indices, batch_size, seed, verbose
         )
         grads = self._gradients(x, targets, rows, verbose)
-        return self._shape_result(np.abs(grads) if self.absolute else grads, leading)
+        return self._finish(np.abs(grads) if self.absolute else grads, leading, frozen)
 
 
 class InputXGradient(_GradientMethod):
@@ -193,12 +214,15 @@ class InputXGradient(_GradientMethod):
         batch_size: int | None = None,
         seed: int | None = None,
         verbose: bool = False,
+        padding_mask=None,
     ) -> np.ndarray:
         """``(N, *x_shape)`` input-times-gradient maps; arguments as :class:`Saliency`."""
-        x, targets, leading, rows, verbose = self._prepare(
-            inputs, output_indices, batch_size, seed, verbose
+        self._check_common(batch_size, seed, verbose)
+        x, frozen = self._rows(inputs, padding_mask)
+        targets, leading, rows, verbose = self._prepare(
+            x, output_indices, batch_size, seed, verbose
         )
-        return self._shape_result(x * self._gradients(x, targets, rows, verbose), leading)
+        return self._finish(x * self._gradients(x, targets, rows, verbose), leading, frozen)
 
 
 class SmoothGrad(_GradientMethod):
@@ -253,6 +277,7 @@ class SmoothGrad(_GradientMethod):
         batch_size: int | None = None,
         seed: int | None = None,
         verbose: bool = False,
+        padding_mask=None,
     ) -> np.ndarray:
         """``(N, *x_shape)`` smoothed gradients.
 
@@ -275,16 +300,19 @@ class SmoothGrad(_GradientMethod):
             )
         if noise_level is not None:
             check_real(noise_level, "noise_level", min_val=0)
-        x = self._check_inputs(inputs)
+        self._check_common(batch_size, seed, verbose)
+        x, frozen = self._rows(inputs, padding_mask)
         sigma = None if stdevs is None else _check_stdevs(stdevs, len(x)).astype(x.dtype)
-        x, targets, leading, rows, verbose = self._prepare(
+        targets, leading, rows, verbose = self._prepare(
             x, output_indices, batch_size, seed, verbose
         )
         if sigma is None:
-            sigma = self.noise_stdevs(x, noise_level)
+            sigma = self._noise_scale(x, noise_level, frozen)
         noise = np.random.default_rng(seed).standard_normal((s,) + x.shape[1:]).astype(x.dtype)
-        result = self._gradients(x, targets, rows, verbose, noise, sigma, absolute=self.absolute)
-        return self._shape_result(result, leading)
+        result = self._gradients(
+            x, targets, rows, verbose, noise, sigma, absolute=self.absolute, frozen=frozen
+        )
+        return self._finish(result, leading, frozen)
 
     def _per_input_arguments(self, inputs, arguments) -> dict:
         """Copies keep their input's noise scale: ``noise_level`` becomes per-input
@@ -293,12 +321,14 @@ class SmoothGrad(_GradientMethod):
         stdevs = arguments.get("stdevs")
         if stdevs is None:
             level = arguments.pop("noise_level", None)
-            return {"stdevs": self.noise_stdevs(inputs, level)}
+            return {"stdevs": self._noise_scale(inputs, level, None)}
         if np.ndim(stdevs) == 1 and len(stdevs) == len(inputs):
             return {"stdevs": np.asarray(stdevs)}
         return {}
 
-    def noise_stdevs(self, inputs, noise_level: float | None = None) -> np.ndarray:
+    def noise_stdevs(
+        self, inputs, noise_level: float | None = None, padding_mask=None
+    ) -> np.ndarray:
         """The absolute noise standard deviation ``(N,)`` that ``noise_level`` gives
         each input: ``noise_level * (max(x) - min(x))`` (default level 0.15).
 
@@ -308,9 +338,20 @@ class SmoothGrad(_GradientMethod):
         """
         if noise_level is None:
             noise_level = self.DEFAULT_NOISE_LEVEL
+        x, frozen = self._rows(inputs, padding_mask)
+        return self._noise_scale(x, noise_level, frozen)
+
+    def _noise_scale(self, x, noise_level, frozen) -> np.ndarray:
+        """``noise_level * range`` per row of ``x`` (over its real cells)."""
+        if noise_level is None:
+            noise_level = self.DEFAULT_NOISE_LEVEL
         noise_level = check_real(noise_level, "noise_level", min_val=0)
-        x = as_float_array(inputs, "inputs", min_rank=2, allow_nonfinite=self.allow_nonfinite)
         flat = x.reshape(len(x), -1)
+        if frozen is not None:  # the range of the real cells only
+            real = ~frozen.reshape(len(x), -1)
+            high = np.where(real, flat, -np.inf).max(1)
+            low = np.where(real, flat, np.inf).min(1)
+            return (noise_level * (high - low)).astype(x.dtype)
         return (noise_level * (flat.max(1) - flat.min(1))).astype(x.dtype)
 
 
@@ -347,15 +388,19 @@ def _masked_outputs(model_fn, x_shape, dtype):
             tf.TensorSpec(shape, tf_dtype),  # inputs
             tf.TensorSpec(shape, tf_dtype),  # fill values
             tf.TensorSpec(shape, tf.bool),  # masks: True = replaced by fill
+            tf.TensorSpec(shape, tf.bool),  # cells of padded steps, per input: never replaced
             tf.TensorSpec((None,), tf.int32),  # input per row
             tf.TensorSpec((None,), tf.int32),  # fill per row
             tf.TensorSpec((None,), tf.int32),  # mask per row
             tf.TensorSpec((None,), tf.int32),  # target per row
         ]
     )
-    def masked_outputs(x_all, fill_all, masks, input_index, fill_index, mask_index, target):
+    def masked_outputs(
+        x_all, fill_all, masks, frozen_all, input_index, fill_index, mask_index, target
+    ):
+        replaced = tf.gather(masks, mask_index) & ~tf.gather(frozen_all, input_index)
         rows = tf.where(
-            tf.gather(masks, mask_index),
+            replaced,
             tf.gather(fill_all, fill_index),
             tf.gather(x_all, input_index),
         )
@@ -369,7 +414,7 @@ class _PerturbationMethod(_ModelMethod):
 
     derivative_order = 0
 
-    def _differences(self, x, fills, fill_of, masks, targets, batch_size, verbose):
+    def _differences(self, x, fills, fill_of, masks, targets, batch_size, verbose, frozen=None):
         """Attributions ``(runs, N, *x_shape)`` from G boolean masks ``(G, *x_shape)``.
 
         Row (n, g) replaces the cells of mask g in input n by ``fills[fill_of[n, g]]``.
@@ -385,6 +430,7 @@ class _PerturbationMethod(_ModelMethod):
         mask_index = np.concatenate([np.tile(np.arange(g), n), np.full(n, g)]).astype(np.int32)
         fill_index = np.concatenate([fill_of.reshape(-1), np.zeros(n, int)]).astype(np.int32)
         x_t, fill_t, masks_t = tf.constant(x), tf.constant(fills), tf.constant(all_masks)
+        frozen_t = tf.constant(np.zeros(x.shape, bool) if frozen is None else frozen)
         flat_masks = masks.reshape(g, -1).astype(x.dtype)
         count = flat_masks.sum(0)
         count[count == 0] = 1.0
@@ -398,6 +444,7 @@ class _PerturbationMethod(_ModelMethod):
                     x_t,
                     fill_t,
                     masks_t,
+                    frozen_t,
                     input_index[start:stop],
                     fill_index[start:stop],
                     mask_index[start:stop],
@@ -462,6 +509,7 @@ class Occlusion(_PerturbationMethod):
         batch_size: int | None = None,
         seed: int | None = None,
         verbose: bool = False,
+        padding_mask=None,
     ) -> np.ndarray:
         """``(N, *x_shape)`` occlusion attributions.
 
@@ -475,7 +523,8 @@ class Occlusion(_PerturbationMethod):
             output_indices, batch_size, verbose: as :class:`Saliency`.
             seed: unused; accepted for a uniform signature.
         """
-        x = self._check_inputs(inputs)
+        self._check_common(batch_size, seed, verbose)
+        x, frozen = self._rows(inputs, padding_mask)
         x_shape = x.shape[1:]
         window = self._axis_ints(window, x_shape, "window")
         strides = self._axis_ints(strides, x_shape, "strides")
@@ -485,7 +534,7 @@ class Occlusion(_PerturbationMethod):
                     f"`window` {window} is larger than the input on axis {axis + 1} (size {size})."
                 )
         fills = self._fill_values(baseline, x)
-        x, targets, leading, rows, verbose = self._prepare(
+        targets, leading, rows, verbose = self._prepare(
             x, output_indices, batch_size, seed, verbose
         )
         starts = [
@@ -498,8 +547,8 @@ class Occlusion(_PerturbationMethod):
             masks.append(mask)
         masks = np.stack(masks)
         fill_of = np.repeat(np.arange(len(x))[:, None], len(masks), axis=1)
-        result = self._differences(x, fills, fill_of, masks, targets, rows, verbose)
-        return self._shape_result(result, leading)
+        result = self._differences(x, fills, fill_of, masks, targets, rows, verbose, frozen)
+        return self._finish(result, leading, frozen)
 
     @staticmethod
     def _axis_ints(value, x_shape, name) -> tuple[int, ...]:
@@ -537,6 +586,7 @@ class FeatureAblation(_PerturbationMethod):
         batch_size: int | None = None,
         seed: int | None = None,
         verbose: bool = False,
+        padding_mask=None,
     ) -> np.ndarray:
         """``(N, *x_shape)`` ablation attributions.
 
@@ -548,15 +598,16 @@ class FeatureAblation(_PerturbationMethod):
             output_indices, batch_size, verbose: as :class:`Saliency`.
             seed: unused; accepted for a uniform signature.
         """
-        x = self._check_inputs(inputs)
+        self._check_common(batch_size, seed, verbose)
+        x, frozen = self._rows(inputs, padding_mask)
         masks = self._group_masks(feature_mask, x.shape[1:])
         fills = self._fill_values(baseline, x)
-        x, targets, leading, rows, verbose = self._prepare(
+        targets, leading, rows, verbose = self._prepare(
             x, output_indices, batch_size, seed, verbose
         )
         fill_of = np.repeat(np.arange(len(x))[:, None], len(masks), axis=1)
-        result = self._differences(x, fills, fill_of, masks, targets, rows, verbose)
-        return self._shape_result(result, leading)
+        result = self._differences(x, fills, fill_of, masks, targets, rows, verbose, frozen)
+        return self._finish(result, leading, frozen)
 
 
 class FeaturePermutation(_PerturbationMethod):
@@ -581,6 +632,7 @@ class FeaturePermutation(_PerturbationMethod):
         batch_size: int | None = None,
         seed: int | None = None,
         verbose: bool = False,
+        padding_mask=None,
     ) -> np.ndarray:
         """``(N, *x_shape)`` permutation attributions.
 
@@ -590,17 +642,18 @@ class FeaturePermutation(_PerturbationMethod):
             output_indices, batch_size, verbose: as :class:`Saliency`.
             seed: seed of the permutations.
         """
-        x = self._check_inputs(inputs)
+        self._check_common(batch_size, seed, verbose)
+        x, frozen = self._rows(inputs, padding_mask)
         if len(x) < 2:
             raise ValueError(
                 "FeaturePermutation permutes values between the inputs of the batch: "
                 f"`inputs` needs at least 2 rows, got {len(x)}."
             )
         masks = self._group_masks(feature_mask, x.shape[1:])
-        x, targets, leading, rows, verbose = self._prepare(
+        targets, leading, rows, verbose = self._prepare(
             x, output_indices, batch_size, seed, verbose
         )
         rng = np.random.default_rng(seed)
         fill_of = np.stack([rng.permutation(len(x)) for _ in range(len(masks))], axis=1)
-        result = self._differences(x, x, fill_of, masks, targets, rows, verbose)
-        return self._shape_result(result, leading)
+        result = self._differences(x, x, fill_of, masks, targets, rows, verbose, frozen)
+        return self._finish(result, leading, frozen)

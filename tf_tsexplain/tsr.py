@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tf_tsexplain._explainer import Explainer
+from tf_tsexplain._structure import check_padding_mask, is_structured, structure_of
 from tf_tsexplain._validation import as_float_array, check_choice, check_positive_int, check_real
 
 VARIANTS = ("tsr", "feature_grouping", "temporal_feature")
@@ -59,6 +60,13 @@ class TemporalSaliencyRescaling:
         max_copies: most masked copies passed to the base method in one call; bounds
             the memory of the copies and of their maps (the base method chunks its
             own model calls by its ``batch_size``).
+        input_name: for a multi-input model, the sequence input explained (its name
+            or index; None: the only input of shape (N, T, F)); the other inputs are
+            held at their values in every copy, and the result is that input's map.
+
+    Padded sequences (a ``padding_mask`` passed on to the base method, or the
+    model's ``Masking`` layer): padded steps are never masked nor scored, and their
+    relevance is 0; time relevances are scaled over the real steps.
 
     Cost, in evaluations of the base method per input (each costing what the method
     costs, e.g. ``num_samples`` gradient rows for integrated gradients):
@@ -87,6 +95,7 @@ class TemporalSaliencyRescaling:
         variant: str = "tsr",
         below_threshold: float = 0.1,
         max_copies: int = 2048,
+        input_name: str | int | None = None,
     ):
         if not callable(getattr(explainer, "attributions", None)):
             raise TypeError(
@@ -115,6 +124,7 @@ class TemporalSaliencyRescaling:
         self.variant = variant
         self.below_threshold = float(below_threshold)
         self.max_copies = check_positive_int(max_copies, "max_copies")
+        self.input_name = input_name
         self.last_evaluations: int | None = None
 
     # ------------------------------------------------------------------ public API
@@ -148,26 +158,29 @@ class TemporalSaliencyRescaling:
             ``(N, T, F)`` relevances, ``r_t * q_tf`` (see the module docstring), in
             the inputs' float dtype.
         """
-        x = as_float_array(inputs, "inputs", min_rank=1)
-        if x.ndim != 3:
-            raise ValueError(f"`inputs` must be sequences of shape (N, T, F), got shape {x.shape}.")
+        x, parts, k, structure = self._sequence(inputs)
         n, t_steps, n_feat = x.shape
+        real = self._real_steps(parts, k, structure, kwargs.get("padding_mask"))
+        self._real = real
         groups = self._groups(n_feat)
         fill = self._fill(x)
-        call = self._caller(x, args, kwargs)
+        call = self._caller(parts, k, structure, args, kwargs)
 
         reference = call(np.arange(n), x)  # R = A(x), (N, T, F)
         evaluations = n
 
-        # time relevance: every (input, step) copy, all inputs together
-        owners = np.repeat(np.arange(n), t_steps)
-        time_scores = self._scores(
-            call, x, fill, reference, owners, np.tile(np.arange(t_steps), n), None, groups
-        )
-        time_rel = _min_max(time_scores.reshape(n, t_steps))
+        # time relevance: every real (input, step) copy, all inputs together; padded
+        # steps are not scored (relevance 0)
+        owners, step_of = np.nonzero(real)
+        scores = self._scores(call, x, fill, reference, owners, step_of, None, groups)
+        time_scores = np.full((n, t_steps), np.nan)
+        time_scores[owners, step_of] = scores
+        time_rel = np.nan_to_num(_min_max(time_scores))
         evaluations += len(owners)
-        cutoff = np.quantile(time_rel, self.threshold, axis=1, keepdims=True)
-        kept = time_rel > cutoff  # (N, T)
+        cutoff = np.nanquantile(
+            np.where(real, time_rel, np.nan), self.threshold, axis=1, keepdims=True
+        )
+        kept = (time_rel > cutoff) & real  # (N, T)
 
         n_groups = len(groups)
         feat_rel = np.full((n, t_steps, n_feat), self.below_threshold)
@@ -187,7 +200,7 @@ class TemporalSaliencyRescaling:
             feat_rel[steps[:, 0], steps[:, 1]] = _spread(per_step, groups, n_feat)
         evaluations += len(owners)
         self.last_evaluations = evaluations
-        return (time_rel[:, :, None] * feat_rel).astype(x.dtype)
+        return (time_rel[:, :, None] * feat_rel * real[:, :, None]).astype(x.dtype)
 
     def evaluations_per_input(self, n_steps: int, n_features: int) -> int:
         """Base-method evaluations per input for ``T = n_steps``, ``F = n_features``
@@ -199,14 +212,65 @@ class TemporalSaliencyRescaling:
         return 1 + n_steps + kept * groups
 
     # ------------------------------------------------------------------ internals
-    def _caller(self, x: np.ndarray, args: tuple, kwargs: dict):
-        """``call(owner, copies) -> maps``: the base method on copies of ``x[owner]``."""
+    def _sequence(self, inputs):
+        """``(x (N, T, F), parts, k, structure)``: the explained sequence input; for a
+        multi-input model, input ``input_name`` of the parts (others held fixed)."""
         explainer = self.explainer
+        if isinstance(explainer, Explainer) and is_structured(inputs, explainer.model):
+            structure = structure_of(inputs, explainer.model)
+            parts = structure.parts(inputs, "inputs", allow_nonfinite=False, per_row=False)
+            sequences = [i for i, p in enumerate(parts) if p.ndim == 3]
+            if self.input_name is None:
+                if len(sequences) != 1:
+                    raise ValueError(
+                        f"The model has {len(sequences)} sequence inputs (N, T, F) among "
+                        f"{structure.names}; choose one with `input_name`."
+                    )
+                k = sequences[0]
+            elif self.input_name in structure.names:
+                k = structure.names.index(self.input_name)
+            elif isinstance(self.input_name, int) and 0 <= self.input_name < len(parts):
+                k = self.input_name
+            else:
+                raise ValueError(
+                    f"`input_name` must be one of {structure.names} or an index. Received: "
+                    f"input_name={self.input_name!r}."
+                )
+            x = parts[k]
+        else:
+            x = as_float_array(inputs, "inputs", min_rank=1)
+            parts, k, structure = [x], 0, None
+        if x.ndim != 3:
+            raise ValueError(f"`inputs` must be sequences of shape (N, T, F), got shape {x.shape}.")
+        return x, parts, k, structure
+
+    def _real_steps(self, parts, k, structure, padding_mask) -> np.ndarray:
+        """``(N, T)`` True on real steps of the explained input."""
+        x = parts[k]
+        if isinstance(self.explainer, Explainer):
+            real = self.explainer._padding_parts(parts, padding_mask, structure)[k]
+        elif padding_mask is not None:
+            real = check_padding_mask(padding_mask, len(x), x.shape[1])
+        else:
+            real = None
+        return np.ones(x.shape[:2], bool) if real is None else real
+
+    def _caller(self, parts, k, structure, args: tuple, kwargs: dict):
+        """``call(owner, copies) -> maps``: the base method on copies of ``x[owner]``
+        (the other inputs of a multi-input model at their values)."""
+        explainer = self.explainer
+        x = parts[k]
         if isinstance(explainer, Explainer):
-            for_copies = explainer.copies_arguments(x, explainer.bind_arguments(args, kwargs))
+            whole = x if structure is None else structure.pack(parts)
+            flat, _ = explainer._rows(whole)
+            for_copies = explainer.copies_arguments(flat, explainer.bind_arguments(args, kwargs))
 
             def run(owner, copies):
-                return explainer.attributions(copies, **for_copies(owner))
+                if structure is None:
+                    return explainer.attributions(copies, **for_copies(owner))
+                rows = [copies if i == k else p[owner] for i, p in enumerate(parts)]
+                maps = explainer.attributions(structure.pack(rows), **for_copies(owner))
+                return maps[structure.names[k]] if structure.kind == "dict" else maps[k]
         else:
 
             def run(owner, copies):
@@ -267,6 +331,7 @@ class TemporalSaliencyRescaling:
                 in_step = np.arange(n_steps)[None, :] == step_of[part][:, None]
             in_group = np.ones((m, n_feat), bool) if group_of is None else members[group_of[part]]
             masked = in_step[:, :, None] & in_group[:, None, :]
+            masked &= self._real[owner][:, :, None]  # padded cells never change
             copies = np.where(masked, fill[owner][:, None, None], x[owner]).astype(x.dtype)
             maps = call(owner, copies)
             diff = np.abs(reference[owner] - maps).reshape(m, -1)
@@ -298,9 +363,10 @@ def _group_lists(feature_groups) -> list[np.ndarray]:
 
 
 def _min_max(scores: np.ndarray) -> np.ndarray:
-    """Min-max scale each row to [0, 1]; constant rows become 0 (as sklearn's)."""
-    low = scores.min(axis=1, keepdims=True)
-    span = scores.max(axis=1, keepdims=True) - low
+    """Min-max scale each row to [0, 1] ignoring NaN (unscored padded steps, which
+    stay NaN); constant rows become 0 (as sklearn's)."""
+    low = np.nanmin(scores, axis=1, keepdims=True)
+    span = np.nanmax(scores, axis=1, keepdims=True) - low
     return (scores - low) / np.where(span > 0, span, 1.0)
 
 
