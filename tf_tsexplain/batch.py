@@ -225,24 +225,19 @@ def _check_baseline(kind: str, baseline, shape: tuple[int, int]) -> np.ndarray |
     b = as_float_array(baseline, "baseline", min_rank=0, dtype=np.float32)
     if b.shape == (1, t, f):
         b = b[0]
-    try:
-        return (
-            np.ascontiguousarray(np.broadcast_to(b, shape)) if kind == "fill" else _exact(b, shape)
-        )
-    except ValueError:
-        pass
+    if b.shape == shape:
+        return b
+    if kind == "fill":  # a number, or anything that broadcasts to one sequence
+        try:
+            return np.ascontiguousarray(np.broadcast_to(b, shape))
+        except ValueError:
+            pass
     raise ValueError(
         f"`baseline` must have shape ({t}, {f}) or (1, {t}, {f})"
         + (" or be a number" if kind == "fill" else "")
-        + f": a job explains an unbounded stream, so no baseline per input. Received: "
+        + ": a job explains an unbounded stream, so no baseline per input. Received: "
         f"baseline of shape {b.shape}."
     )
-
-
-def _exact(b: np.ndarray, shape) -> np.ndarray:
-    if b.shape != shape:
-        raise ValueError
-    return b
 
 
 # ---------------------------------------------------------------------------- models
