@@ -9,8 +9,9 @@ An LSTM(32) regressor on sequences of 20 steps x 5 features; integrated gradient
     alternating (target: job <= 1.2x the call).
 (b) peak RSS of the job on 20,000 and on 200,000 sequences, each in a fresh process
     (target: within 1.2x: memory bounded by the shard, not by N).
-(c) the same job as a Beam pipeline on FnApiRunner: 1 worker (in process) and 2
-    worker processes (target for 1 worker: <= 1.3x (a)'s in-process time).
+(c) the same job as a Beam pipeline on FnApiRunner, after a warm-up run: 1 worker (in
+    process; best of 2 rounds alternating with in-process calls) and 2 worker
+    processes (target for 1 worker: <= 1.3x (a)'s in-process time).
 
 Prints the machine, the load average around each measurement, every figure and ratio.
 
@@ -140,6 +141,7 @@ def main() -> None:
         write_npy(root / "small.npy", small)
         write_npy(root / "large.npy", large)
         warm = np.zeros((64, T, F), np.float32)
+        np.save(root / "warm.npy", warm)
         in_process(model, warm)  # TensorFlow's runtime, once for all
         job(model, warm, root / "warm")
 
@@ -188,13 +190,26 @@ def main() -> None:
             f"{'met' if growth <= 1.2 else 'NOT met'}"
         )
 
-        # (c) Beam on FnApiRunner
-        one = beam_job(root / "model.keras", root / "small.npy", root / "out_c1", workers=1)
+        # (c) Beam on FnApiRunner: a warm-up run (Beam's runner modules, imported on
+        # first use), then the 1-worker pipeline in rounds alternating with the call
+        beam_job(root / "model.keras", root / "warm.npy", root / "out_c0", workers=1)
+        ones, near = [], []
+        for _ in range(2):
+            ones.append(beam_job(root / "model.keras", root / "small.npy", root / "out_c1", 1))
+            x = np.load(root / "small.npy")
+            near.append(in_process(model, x))
+            del x
+        one, t_near = min(ones), min(near)
         two = beam_job(root / "model.keras", root / "small.npy", root / "out_c2", workers=2)
         print(f"\n(c) Beam pipeline, FnApiRunner, {small:,} sequences (load: {load()})")
         print(
-            f"    1 worker (in process)         : {one:7.2f} s  = {one / t_call:.3f}x (a)'s "
-            f"in-process call  target <= 1.3x: {'met' if one / t_call <= 1.3 else 'NOT met'}"
+            f"    1 worker (in process)         : {one:7.2f} s  (rounds {ones[0]:.2f}, "
+            f"{ones[1]:.2f}) = {one / t_call:.3f}x (a)'s in-process call  target <= 1.3x: "
+            f"{'met' if one / t_call <= 1.3 else 'NOT met'}"
+        )
+        print(
+            f"    (in-process calls alternating with these rounds: {near[0]:.2f}, {near[1]:.2f} s;"
+            f" ratio to their best {one / t_near:.3f}x)"
         )
         print(
             f"    2 worker processes            : {two:7.2f} s  = {two / t_call:.3f}x (a)'s "
