@@ -25,7 +25,12 @@ from tf_tsexplain.batch import (  # noqa: E402
     read_instances,
     write_tfrecord,
 )
-from tf_tsexplain.beam import ExplainModelHandler, ExplainToParquet, run_pipeline  # noqa: E402
+from tf_tsexplain.beam import (  # noqa: E402
+    ExplainModelHandler,
+    ExplainToParquet,
+    SequenceCoder,
+    run_pipeline,
+)
 from tf_tsexplain.cli import main  # noqa: E402
 
 T, F, C, N = 6, 3, 2, 40
@@ -127,6 +132,10 @@ def test_model_handler_loads_in_the_worker(job):
     }
     with pytest.raises(ValueError, match="inference_args"):
         handler.validate_inference_args({"x": 1})
+    coder = SequenceCoder()  # sequences travel as raw bytes, not pickles
+    back = coder.decode(coder.encode(job["x"][3]))
+    assert back.dtype == np.float32 and np.array_equal(back, job["x"][3])
+    assert coder.estimate_size(job["x"][3]) == job["x"][3].nbytes + 24
 
 
 def test_worker_that_cannot_load_the_model(job, tmp_path):
