@@ -15,6 +15,7 @@ beam = pytest.importorskip(
 )
 
 import keras  # noqa: E402
+from apache_beam.io.localfilesystem import LocalFileSystem  # noqa: E402
 
 import tf_tsexplain  # noqa: E402
 from tf_tsexplain import PathExplainerTF  # noqa: E402
@@ -150,6 +151,51 @@ def test_worker_that_cannot_load_the_model(job, tmp_path):
             _ = p | ExplainToParquet(
                 missing, str(job["root"] / "x-0.npy"), tmp_path / "out", input_shape=(T, F)
             )
+
+
+class _CloudLike(LocalFileSystem):
+    """Paths ``tsxcloud:///abs/path`` on local files: the code paths of cloud storage."""
+
+    PREFIX = "tsxcloud://"
+
+    @classmethod
+    def scheme(cls):
+        return "tsxcloud"
+
+    def _local(self, path):
+        return path[len(self.PREFIX) :]
+
+    def match(self, patterns, limits=None):
+        results = super().match([self._local(p) for p in patterns], limits)
+        for result in results:
+            for meta in result.metadata_list:
+                meta.path = self.PREFIX + meta.path
+        return results
+
+    def open(self, path, *args, **kwargs):
+        return super().open(self._local(path), *args, **kwargs)
+
+    def create(self, path, *args, **kwargs):
+        os.makedirs(os.path.dirname(self._local(path)), exist_ok=True)
+        return super().create(self._local(path), *args, **kwargs)
+
+
+def test_cloud_model_and_out_dir(job, tmp_path):
+    from tf_tsexplain.beam import _prepare_out_dir, local_model
+
+    copy = local_model(_CloudLike.PREFIX + job["path"])  # a .keras file
+    assert Path(copy).read_bytes() == Path(job["path"]).read_bytes()
+    export = job["root"] / "saved"
+    job["model"].export(export, verbose=False)  # a SavedModel directory, with subfolders
+    copy = Path(local_model(_CloudLike.PREFIX + str(export)))
+    files = sorted(p.relative_to(export) for p in export.rglob("*") if p.is_file())
+    assert sorted(p.relative_to(copy) for p in copy.rglob("*") if p.is_file()) == files
+    assert (copy / "saved_model.pb").read_bytes() == (export / "saved_model.pb").read_bytes()
+    out = _CloudLike.PREFIX + str(tmp_path / "out")
+    _prepare_out_dir(out, {"method": "integrated_gradients"})
+    assert (tmp_path / "out" / "_job.json").is_file()
+    with pytest.raises(ValueError, match="is not empty"):
+        _prepare_out_dir(out, {"method": "integrated_gradients"})
 
 
 def test_run_pipeline_bad_inputs(job, tmp_path):

@@ -24,6 +24,7 @@ Unlike local jobs, a Beam job does not resume: the runner retries failed work, a
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import uuid
@@ -155,7 +156,7 @@ class ExplainModelHandler(ModelHandler):
             return _BUILT[self._token]
         _cap_threads(self.tf_threads)
         try:
-            return batch.JobExplainer(self.model_path, **self._settings)
+            return batch.JobExplainer(local_model(self.model_path), **self._settings)
         except Exception as err:
             raise ValueError(
                 f"{_LOAD_ERROR} {self.model_path!r}: {type(err).__name__}: "
@@ -586,23 +587,26 @@ def run_pipeline(
         "safe_mode": safe_mode,
         **method_kwargs,
     }
-    explainer = batch.JobExplainer(model, **settings) if _is_local(str(model)) else None
+    # built here once, on a local copy of a cloud model: the settings and the source
+    # are checked before any worker starts, and the job file records them
+    explainer = batch.JobExplainer(local_model(str(model)), **settings)
     transform = ExplainToParquet(
         model,
         source,
         out_dir,
         shard_size=shard_size,
         feature_names=feature_names,
-        input_shape=explainer.input_shape if explainer is not None else None,
+        input_shape=explainer.input_shape,
         min_batch_size=min_batch_size,
         max_batch_size=max_batch_size,
         tf_threads=tf_threads,
         workers_per_machine=workers,
         **settings,
     )
-    if explainer is not None:
-        explainer.check_input_shape(transform.reader.shape)
-    _prepare_out_dir(out_dir, explainer, transform, shard_size)
+    explainer.check_input_shape(transform.reader.shape)
+    settings = batch.job_settings(explainer, transform.reader, shard_size, runner="beam")
+    settings["model"]["path"] = str(model)  # not the local copy's
+    _prepare_out_dir(str(out_dir), settings)
     if runner_name in (None, "FnApiRunner"):
         from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
@@ -610,9 +614,8 @@ def run_pipeline(
     else:
         pipeline = beam.Pipeline(options=options)
     _ = pipeline | "ExplainToParquet" >> transform
-    if explainer is not None:
-        transform.handler._token = uuid.uuid4().hex
-        _BUILT[transform.handler._token] = explainer
+    transform.handler._token = uuid.uuid4().hex
+    _BUILT[transform.handler._token] = explainer
     try:
         result = pipeline.run()
         state = result.wait_until_finish()
@@ -645,19 +648,45 @@ def _is_local(path: str) -> bool:
     return "://" not in path
 
 
-def _prepare_out_dir(out_dir, explainer, transform, shard_size) -> None:
+def local_model(path: str) -> str:
+    """``path`` itself if local; else a copy of the ``.keras`` file or SavedModel
+    directory in a new temporary directory, through Beam's file systems (``gs://``,
+    ``s3://``, ...), since Keras and ``tf.saved_model`` load local files."""
+    if _is_local(path):
+        return path
+    import tempfile
+
+    root = path.rstrip("/")
+    target = Path(tempfile.mkdtemp(prefix="tf_tsexplain_model_"))
+    if root.endswith(".keras"):
+        files = [root]
+        target = target / root.rsplit("/", 1)[-1]
+    else:
+        files = [m.path for m in FileSystems.match([root + "/**"])[0].metadata_list]
+    if not files:
+        raise ValueError(f"`model` {path!r} matches no file.")
+    for name in files:
+        dest = target if root.endswith(".keras") else target / name[len(root) + 1 :]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with FileSystems.open(name, mime_type="application/octet-stream") as src:
+            with open(dest, "wb") as out:
+                for block in iter(lambda src=src: src.read(1 << 22), b""):
+                    out.write(block)
+    return str(target)
+
+
+def _prepare_out_dir(out: str, settings: dict) -> None:
     """Write the job file; refuse an ``out_dir`` holding other files or results."""
-    out = str(out_dir)
     if not _is_local(out):  # cloud storage: refuse any existing object under it
-        if (
-            FileSystems.exists(out)
-            and FileSystems.match([FileSystems.join(out, "*")])[0].metadata_list
-        ):
+        try:
+            existing = FileSystems.match([FileSystems.join(out, "*")])[0].metadata_list
+        except Exception:  # BeamIOError: nothing there
+            existing = []
+        if existing:
             raise ValueError(f"`out_dir` {out!r} is not empty; Beam jobs write a new directory.")
+        with FileSystems.create(FileSystems.join(out, batch.JOB_FILE)) as fh:
+            fh.write(json.dumps({"settings": settings}, indent=1).encode())
         return
-    if explainer is None:
-        raise ValueError("A local `out_dir` needs a local model path to record the job's settings.")
-    settings = batch.job_settings(explainer, transform.reader, shard_size, runner="beam")
     batch.prepare_out_dir(out, settings, resume=True)
     files = batch.result_files(out)
     if files[0] or files[1]:
