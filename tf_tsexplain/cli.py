@@ -68,6 +68,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_explain_parser(sub)
     _add_export_parser(sub)
+    _add_explain_batch_parser(sub)
     return parser
 
 
@@ -185,10 +186,70 @@ def _add_export_parser(sub) -> None:
     )
 
 
+def _add_explain_batch_parser(sub) -> None:
+    job = sub.add_parser(
+        "explain-batch",
+        usage="tf-tsexplain explain-batch MODEL SOURCE --out DIR [options] [-- BEAM_OPTIONS]",
+        help="explain every sequence of a large source into a Parquet dataset",
+        description="Explain every sequence of SOURCE, shard by shard, into --out: "
+        "attributions/*.parquet (sample, time, feature, attribution, value) and "
+        "instances/*.parquet (explained index, f(x), f(baseline), approximation error), "
+        "with memory bounded by --shard-size. A local job resumes where it stopped. " + SAFETY_NOTE,
+        epilog="SOURCE: a .npy file (N, T, F) (memory-mapped), a Parquet file or directory "
+        "(tidy sample, time, feature, value, or one row per sequence), or TFRecord files; "
+        "globs match several files. Beam options follow '--', e.g. tf-tsexplain "
+        "explain-batch model.keras 'x-*.npy' --out expl --runner beam -- "
+        "--direct_num_workers=2 --direct_running_mode=multi_processing",
+    )
+    job.add_argument("model", metavar="MODEL", help="a .keras file, SavedModel or export directory")
+    job.add_argument("source", metavar="SOURCE", help="sequences: .npy, Parquet or TFRecord")
+    job.add_argument("--out", required=True, help="output directory of the job")
+    job.add_argument(
+        "--method",
+        default=None,
+        help="integrated_gradients (default), expected_gradients, saliency, input_x_gradient, "
+        "smoothgrad, occlusion, feature_ablation, feature_permutation or tsr",
+    )
+    job.add_argument("--base-method", help="tsr: the method it rescales (default: IG)")
+    job.add_argument("--baseline", help="a .npy file (T, F) (default: zeros)")
+    job.add_argument("--references", help="expected gradients: a .npy file (R, T, F)")
+    job.add_argument("--num-samples", type=int, help="path points or noisy samples per input")
+    job.add_argument("--output-index", help="an int, 'T,C' or 'predicted'")
+    job.add_argument("--batch-size", type=int, help="model rows per call (default: automatic)")
+    job.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    job.add_argument(
+        "--shard-size", type=int, default=10_000, help="sequences per output file (default 10000)"
+    )
+    job.add_argument("--feature-names", help="comma-separated feature names")
+    job.add_argument("--runner", choices=("local", "beam"), default="local")
+    job.add_argument("--no-resume", action="store_true", help="refuse an existing job directory")
+    job.add_argument("--unsafe", action="store_true", help="load .keras files without safe mode")
+    _add_verbose(job)
+
+
+def _explain_batch_command(args) -> None:
+    _import_tensorflow(args)  # quietly, unless --verbose
+    from tf_tsexplain.batch import run_explain_batch
+
+    run_explain_batch(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tf-tsexplain`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    beam_options = []  # explain-batch: what follows '--' goes to Apache Beam as it is
+    if argv[:1] == ["explain-batch"] and "--" in argv:
+        split = argv.index("--")
+        argv, beam_options = argv[:split], argv[split + 1 :]
     args = _build_parser().parse_args(argv)
-    commands = {"demo": _demo_command, "explain": run_explain, "export": run_export}
+    if args.command == "explain-batch":
+        args.pipeline_args = beam_options
+    commands = {
+        "demo": _demo_command,
+        "explain": run_explain,
+        "export": run_export,
+        "explain-batch": _explain_batch_command,
+    }
     try:
         commands[args.command](args)
     except (ValueError, TypeError, OSError, KeyError) as err:

@@ -1,0 +1,242 @@
+"""Apache Beam: the model handler, the pipeline on FnApiRunner (in process and with two
+worker processes) against in-process attributions, and bad inputs."""
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+beam = pytest.importorskip(
+    "apache_beam", reason="apache_beam is not installed (pip install 'tf_tsexplain[beam]')"
+)
+
+import keras  # noqa: E402
+from apache_beam.io.localfilesystem import LocalFileSystem  # noqa: E402
+
+import tf_tsexplain  # noqa: E402
+from tf_tsexplain import PathExplainerTF  # noqa: E402
+from tf_tsexplain.batch import (  # noqa: E402
+    attribution_schema,
+    load_attributions,
+    read_attributions,
+    read_instances,
+    write_tfrecord,
+)
+from tf_tsexplain.beam import (  # noqa: E402
+    ExplainModelHandler,
+    ExplainToParquet,
+    SequenceCoder,
+    run_pipeline,
+)
+from tf_tsexplain.cli import main  # noqa: E402
+
+T, F, C, N = 6, 3, 2, 40
+SETTINGS = {"num_samples": 8, "batch_size": 32, "output_indices": "predicted"}
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    root = tmp_path_factory.mktemp("beam")
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential(
+        [keras.Input((T, F)), keras.layers.LSTM(6), keras.layers.Dense(C, activation="softmax")]
+    )
+    model.save(root / "model.keras")
+    x = np.random.default_rng(0).normal(size=(N, T, F)).astype(np.float32)
+    np.save(root / "x-0.npy", x[:25])
+    np.save(root / "x-1.npy", x[25:])
+    ref = PathExplainerTF(model).attributions(
+        x, np.zeros((1, T, F), np.float32), use_expectation=False, **SETTINGS
+    )
+    return {"root": root, "model": model, "x": x, "ref": ref, "path": str(root / "model.keras")}
+
+
+def _check(out, job, ids=None):
+    got_ids, attributions, names = load_attributions(out)
+    np.testing.assert_array_equal(got_ids, np.arange(N) if ids is None else ids)
+    # Beam forms its own batches, so float32 rounding may differ from one call
+    np.testing.assert_allclose(attributions, job["ref"], atol=1e-6)
+    assert read_attributions(out).schema == attribution_schema(
+        pa.int64() if ids is None or ids.dtype.kind == "i" else pa.string()
+    )
+    instances = read_instances(out).to_pandas().sort_values("sample")
+    outputs = job["model"](job["x"]).numpy()
+    np.testing.assert_array_equal(instances.explained_index, outputs.argmax(axis=1))
+    assert instances.approximation_error.max() < 1e-2
+    return names
+
+
+def test_pipeline_with_two_worker_processes_equals_in_process(job, tmp_path, monkeypatch):
+    # the worker processes import this checkout of tf_tsexplain, not another install
+    package_root = str(Path(tf_tsexplain.__file__).resolve().parents[1])
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")])
+    )
+    summary = run_pipeline(
+        job["path"],
+        str(job["root"] / "x-*.npy"),
+        tmp_path / "out",
+        shard_size=16,
+        min_batch_size=8,
+        pipeline_args=["--direct_num_workers=2", "--direct_running_mode=multi_processing"],
+        **SETTINGS,
+    )
+    assert summary["state"] == "DONE" and summary["sequences"] == N
+    assert _check(tmp_path / "out", job) == ["f0", "f1", "f2"]
+    parts = sorted(p.name for p in (tmp_path / "out" / "attributions").iterdir())
+    assert all(p.startswith("part-") and p.endswith(".parquet") for p in parts)
+
+
+def test_pipeline_parquet_and_tfrecord_sources_in_process(job, tmp_path):
+    x = job["x"]
+    ids = np.array([f"s{i:02d}" for i in range(N)])
+    tidy = pa.table(
+        {
+            "sample": np.repeat(ids, T * F),
+            "time": np.tile(np.repeat(np.arange(T), F), N),
+            "feature": np.tile(["a", "b", "c"], N * T),
+            "value": x.ravel(),
+        }
+    )
+    (tmp_path / "tidy").mkdir()
+    # a sample split across files: the pipeline groups its cells by sample
+    pq.write_table(tidy.slice(0, 500), tmp_path / "tidy" / "a.parquet")
+    pq.write_table(tidy.slice(500), tmp_path / "tidy" / "b.parquet")
+    run_pipeline(job["path"], str(tmp_path / "tidy"), tmp_path / "o1", shard_size=16, **SETTINGS)
+    assert _check(tmp_path / "o1", job, ids) == ["a", "b", "c"]
+
+    write_tfrecord(tmp_path / "x.tfrecord", x)
+    run_pipeline(job["path"], str(tmp_path / "x.tfrecord"), tmp_path / "o2", **SETTINGS)
+    _check(tmp_path / "o2", job)
+
+
+def test_model_handler_loads_in_the_worker(job):
+    handler = ExplainModelHandler(job["path"], min_batch_size=3, max_batch_size=7, **SETTINGS)
+    assert handler.batch_elements_kwargs() == {"min_batch_size": 3, "max_batch_size": 7}
+    shipped = pickle.loads(pickle.dumps(handler))  # what a runner sends: path and settings
+    assert len(pickle.dumps(handler)) < 10_000
+    explainer = shipped.load_model()
+    results = shipped.run_inference(list(job["x"][:5]), explainer)
+    np.testing.assert_allclose(
+        np.stack([r.inference["attributions"] for r in results]), job["ref"][:5], atol=1e-6
+    )
+    assert set(results[0].inference) == {
+        "attributions",
+        "explained_index",
+        "explained_prediction",
+        "baseline_prediction",
+        "approximation_error",
+    }
+    with pytest.raises(ValueError, match="inference_args"):
+        handler.validate_inference_args({"x": 1})
+    coder = SequenceCoder()  # sequences travel as raw bytes, not pickles
+    back = coder.decode(coder.encode(job["x"][3]))
+    assert back.dtype == np.float32 and np.array_equal(back, job["x"][3])
+    assert coder.estimate_size(job["x"][3]) == job["x"][3].nbytes + 24
+
+
+def test_worker_that_cannot_load_the_model(job, tmp_path):
+    missing = str(tmp_path / "gone.keras")
+    handler = ExplainModelHandler(missing, **SETTINGS)
+    with pytest.raises(ValueError, match=r"could not load the model '.*gone.keras'"):
+        handler.load_model()
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    with pytest.raises(Exception, match=r"could not load the model '.*gone.keras'"):
+        with beam.Pipeline(runner=FnApiRunner()) as p:
+            _ = p | ExplainToParquet(
+                missing, str(job["root"] / "x-0.npy"), tmp_path / "out", input_shape=(T, F)
+            )
+
+
+class _CloudLike(LocalFileSystem):
+    """Paths ``tsxcloud:///abs/path`` on local files: the code paths of cloud storage."""
+
+    PREFIX = "tsxcloud://"
+
+    @classmethod
+    def scheme(cls):
+        return "tsxcloud"
+
+    def _local(self, path):
+        return path[len(self.PREFIX) :]
+
+    def match(self, patterns, limits=None):
+        results = super().match([self._local(p) for p in patterns], limits)
+        for result in results:
+            for meta in result.metadata_list:
+                meta.path = self.PREFIX + meta.path
+        return results
+
+    def open(self, path, *args, **kwargs):
+        return super().open(self._local(path), *args, **kwargs)
+
+    def create(self, path, *args, **kwargs):
+        os.makedirs(os.path.dirname(self._local(path)), exist_ok=True)
+        return super().create(self._local(path), *args, **kwargs)
+
+
+def test_cloud_model_and_out_dir(job, tmp_path):
+    from tf_tsexplain.beam import _prepare_out_dir, local_model
+
+    copy = local_model(_CloudLike.PREFIX + job["path"])  # a .keras file
+    assert Path(copy).read_bytes() == Path(job["path"]).read_bytes()
+    export = job["root"] / "saved"
+    job["model"].export(export, verbose=False)  # a SavedModel directory, with subfolders
+    copy = Path(local_model(_CloudLike.PREFIX + str(export)))
+    files = sorted(p.relative_to(export) for p in export.rglob("*") if p.is_file())
+    assert sorted(p.relative_to(copy) for p in copy.rglob("*") if p.is_file()) == files
+    assert (copy / "saved_model.pb").read_bytes() == (export / "saved_model.pb").read_bytes()
+    out = _CloudLike.PREFIX + str(tmp_path / "out")
+    _prepare_out_dir(out, {"method": "integrated_gradients"})
+    assert (tmp_path / "out" / "_job.json").is_file()
+    with pytest.raises(ValueError, match="is not empty"):
+        _prepare_out_dir(out, {"method": "integrated_gradients"})
+
+
+def test_run_pipeline_bad_inputs(job, tmp_path):
+    with pytest.raises(TypeError, match="save an in-memory model"):
+        run_pipeline(job["model"], str(job["root"] / "x-0.npy"), tmp_path / "o")
+    with pytest.raises(ValueError, match=r"shape \(6, 4\).*model expects \(6, 3\)"):
+        np.save(tmp_path / "bad.npy", np.zeros((3, T, 4), np.float32))
+        run_pipeline(job["path"], str(tmp_path / "bad.npy"), tmp_path / "o", **SETTINGS)
+    with pytest.raises(ValueError, match="missing the column"):
+        pq.write_table(
+            pa.table({"sample": [0], "time": [0], "value": [1.0]}), tmp_path / "m.parquet"
+        )
+        run_pipeline(job["path"], str(tmp_path / "m.parquet"), tmp_path / "o", **SETTINGS)
+    with pytest.raises(ValueError, match="matches no file"):
+        run_pipeline(job["path"], str(tmp_path / "none-*.npy"), tmp_path / "o", **SETTINGS)
+    with pytest.raises(TypeError, match="takes the options"):
+        ExplainModelHandler(job["path"], method="saliency", num_samples=3)
+    with pytest.raises(ValueError, match=r"Received: min_batch_size=0"):
+        ExplainModelHandler(job["path"], min_batch_size=0)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not the output of a tf_tsexplain job"):
+        run_pipeline(job["path"], str(job["root"] / "x-0.npy"), other, **SETTINGS)
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_beam_runner(job, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(
+        ["explain-batch", job["path"], str(job["root"] / "x-*.npy"), "--out", str(out)]
+        + ["--num-samples", "8", "--batch-size", "32", "--output-index", "predicted"]
+        + ["--runner", "beam", "--", "--direct_num_workers=1"]
+    )
+    assert code == 0, capsys.readouterr().err
+    assert "sequences=40" in capsys.readouterr().out
+    _check(out, job)
+    # a Beam job does not resume: results already there are refused
+    code = main(
+        ["explain-batch", job["path"], str(job["root"] / "x-*.npy"), "--out", str(out)]
+        + ["--num-samples", "8", "--batch-size", "32", "--output-index", "predicted"]
+        + ["--runner", "beam"]
+    )
+    assert code == 1 and "do not resume" in capsys.readouterr().err
