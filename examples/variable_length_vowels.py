@@ -64,8 +64,7 @@ def draw(path, maps, x, real, titles):
     for ax, m, title in zip(axes[:, 0], maps, titles, strict=True):
         shown = np.ma.masked_where(~np.broadcast_to(real[:, None], m.shape), m)
         limit = np.abs(m).max() or 1.0
-        cmap = plt.get_cmap("RdBu_r").copy()
-        cmap.set_bad("0.85")  # padding
+        cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.85")  # padding in grey
         image = ax.imshow(shown.T, aspect="auto", cmap=cmap, vmin=-limit, vmax=limit)
         ax.set_title(title, fontsize=10)
         ax.set_ylabel("channel")
