@@ -678,25 +678,6 @@ class EmbeddingExplainerTF(PathExplainerTF):
         """
         return super().attributions(inputs, baseline, *args, **kwargs).sum(axis=-1)
 
-    def _flat_index(self, interaction_index):
-        """``(input, *position)`` of a multi-input model -> its flat position."""
-        if self._structure is None or interaction_index is None:
-            return interaction_index
-        st = self._structure
-        if not isinstance(interaction_index, tuple) or not interaction_index:
-            raise TypeError(
-                "`interaction_index` of a multi-input model must be (input, *position), "
-                f"e.g. ({st.names[0]!r}, ...). Received: {interaction_index!r}."
-            )
-        which, *position = interaction_index
-        k = st.names.index(which) if which in st.names else which
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k < len(st.names):
-            raise ValueError(
-                f"`interaction_index` must name one of the inputs {st.names} (or its index). "
-                f"Received: {which!r}."
-            )
-        return (st.offsets[k] + _flat_position(tuple(position), st.shapes[k]),)
-
     @staticmethod
     def _interaction_rows(interaction_index, x_shape) -> np.ndarray:
         if len(x_shape) != 2:
