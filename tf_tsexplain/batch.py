@@ -77,6 +77,7 @@ from tf_tsexplain.saliency import (
     SmoothGrad,
 )
 from tf_tsexplain.serving import load_model, model_input_shape, saved_model_info
+from tf_tsexplain.serving._common import check_baseline
 from tf_tsexplain.tsr import TemporalSaliencyRescaling
 
 JOB_FILE = "_job.json"
@@ -207,19 +208,8 @@ def _check_baseline(kind: str, baseline, shape: tuple[int, int]) -> np.ndarray |
                 + f". Received: baseline of shape {np.shape(baseline)}."
             )
         return np.zeros(shape, np.float32) if kind == "zeros" else None
-    if kind == "references":
-        if baseline is None:
-            raise ValueError(
-                "method='expected_gradients' needs `baseline`: the reference set (R, T, F), "
-                "e.g. a few hundred training sequences."
-            )
-        refs = as_float_array(baseline, "baseline", min_rank=3, dtype=np.float32)
-        if refs.shape[1:] != shape:
-            raise ValueError(
-                f"`baseline` (the reference set) must have shape (R, {t}, {f}). "
-                f"Received: baseline of shape {refs.shape}."
-            )
-        return refs
+    if kind == "references":  # the same reference-set check as the exported signature's
+        return check_baseline("expected_gradients", baseline, shape)
     if baseline is None:
         return np.zeros(shape, np.float32)
     b = as_float_array(baseline, "baseline", min_rank=0, dtype=np.float32)
