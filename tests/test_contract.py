@@ -173,3 +173,21 @@ def test_memory_budget_decides_the_default_chunk_and_too_small_says_so():
         Saliency(model, memory_budget=1000)
     with pytest.raises(TypeError, match="`memory_budget` must be an integer"):
         Saliency(model, memory_budget=1e9)
+
+
+def test_predicted_targets_on_a_multi_input_model():
+    """"predicted" on a multi-input model picks the argmax of the model on all inputs."""
+
+    def two_inputs(parts):
+        seq, static = parts
+        return CountingModel()(seq) * tf.nn.softmax(static)
+
+    rng = np.random.default_rng(5)
+    x, static = _inputs(), rng.normal(size=(N, C)).astype(np.float32) * 3
+    explainer = Saliency(two_inputs)
+    predicted = np.argmax(two_inputs([x, static]).numpy(), axis=1)
+    assert len(set(predicted.tolist())) > 1  # the static input changes the class
+    got = explainer.attributions([x, static], output_indices="predicted")
+    want = explainer.attributions([x, static], output_indices=predicted.tolist())
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -244,7 +244,7 @@ class Explainer:
         """``(targets (runs, N) int32, leading axes)`` for ``output_indices``."""
         shape = self._output_shape(x)
         return resolve_output_indices(
-            output_indices, shape, len(x), predict=lambda: self.predict(x, batch_size=batch_size)
+            output_indices, shape, len(x), predict=lambda: self._predict_rows(x, batch_size)
         )
 
     def _rows_per_call(
@@ -270,7 +270,10 @@ class Explainer:
             batch_size: most rows per model call (None: from the memory budget).
         """
         batch_size = check_batch_size(batch_size)
-        x = self._check_inputs(inputs)
+        return self._predict_rows(self._check_inputs(inputs), batch_size)
+
+    def _predict_rows(self, x: np.ndarray, batch_size: int | None) -> np.ndarray:
+        """Model outputs of checked rows ``x`` (flat rows for a multi-input model)."""
         rows = self._rows_per_call(x, batch_size, order=0)
         model_fn = self._model_fn
 

@@ -260,3 +260,40 @@ def keras_padding(model, arrays: list[np.ndarray]) -> list[np.ndarray | None]:
             if layer.input is tensor and arrays[k].ndim == 3:
                 out[k] = np.any(arrays[k] != layer.mask_value, axis=-1)
     return out
+
+
+def sequence_input(structure: InputStructure, input_name: str | int | None) -> int:
+    """The index of the sequence input ``(N, T, F)`` a sequence-only method explains.
+
+    Methods that perturb time steps (TSR, SIS, masks) explain one sequence input of a
+    multi-input model and hold the others at their values. ``input_name`` names it
+    (an input name or an index); None picks the only sequence input.
+    """
+    sequences = [k for k, shape in enumerate(structure.shapes) if len(shape) == 2]
+    if input_name is None:
+        if len(sequences) != 1:
+            raise ValueError(
+                f"The model has {len(sequences)} sequence inputs (N, T, F) among "
+                f"{structure.names}; choose one with `input_name`."
+            )
+        return sequences[0]
+    if isinstance(input_name, str) and input_name in structure.names:
+        k = structure.names.index(input_name)
+    elif (
+        isinstance(input_name, int | np.integer)
+        and not isinstance(input_name, bool)
+        and 0 <= input_name < len(structure.names)
+    ):
+        k = int(input_name)
+    else:
+        raise ValueError(
+            f"`input_name` must be one of {structure.names} or an index below "
+            f"{len(structure.names)}. Received: input_name={input_name!r}."
+        )
+    if k not in sequences:
+        raise ValueError(
+            f"`input_name={input_name!r}` is not a sequence input: its rows have shape "
+            f"{structure.shapes[k]}, not (T, F). Sequence inputs: "
+            f"{[structure.names[i] for i in sequences]}."
+        )
+    return k

@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from tf_tsexplain._batching import Progress, chunks
 from tf_tsexplain._explainer import Explainer
+from tf_tsexplain._structure import sequence_input
 from tf_tsexplain._targets import PREDICTED, select_output
 from tf_tsexplain._validation import (
     as_float_array,
@@ -440,6 +441,7 @@ class SISExplainer(Explainer):
         seed: int | None = None,
         verbose: bool = False,
         padding_mask=None,
+        input_name: str | int | None = None,
     ) -> list[list[SISResult]]:
         """SIS collections of every input.
 
@@ -451,7 +453,11 @@ class SISExplainer(Explainer):
         threshold).
 
         Args:
-            inputs: ``(N, T, F)`` floats.
+            inputs: ``(N, T, F)`` floats; for a multi-input model, a list or dict of
+                arrays in the model's input structure (e.g. a sequence ``(N, T, F)``
+                and static covariates ``(N, S)``): SIS are then sets of positions of
+                one sequence input (``input_name``), the other inputs held at their
+                values in every masked copy.
             max_sis: stop each collection after this many SIS (None: the whole
                 collection; saturated models can have one SIS per cell).
             padding_mask: ``(N, T)`` booleans, True on real steps (default: from
@@ -466,6 +472,8 @@ class SISExplainer(Explainer):
                 from the memory budget.
             seed: unused (the procedure is deterministic); accepted for the contract.
             verbose: progress bar over model rows.
+            input_name: for a multi-input model, the sequence input whose positions
+                are masked (its name or index); None: the only sequence input.
 
         Returns:
             N lists of ``SISResult`` (empty where f(input) < threshold). Indices in
@@ -477,12 +485,23 @@ class SISExplainer(Explainer):
         approximate mode: about ``d / k`` gradient evaluations per SIS.
         """
         batch_size, _, verbose = self._check_common(batch_size, seed, verbose)
-        x, frozen = self._rows(inputs, padding_mask, min_rank=3)
+        rows, frozen_rows = self._rows(inputs, padding_mask, min_rank=3)
+        segment = None  # (start, stop) of the explained input in flat multi-input rows
         if self._structure is not None:
-            raise ValueError(
-                "SISExplainer explains single-input sequence models; for a multi-input "
-                "model wrap it in a function of the sequence input with the others fixed."
-            )
+            k = sequence_input(self._structure, input_name)
+            segment = tuple(int(o) for o in self._structure.offsets[k : k + 2])
+            seq_shape = (len(rows),) + self._structure.shapes[k]
+            x = rows[:, segment[0] : segment[1]].reshape(seq_shape)
+            frozen = None
+            if frozen_rows is not None:
+                frozen = frozen_rows[:, segment[0] : segment[1]].reshape(seq_shape)
+        else:
+            if input_name is not None:
+                raise ValueError(
+                    "`input_name` chooses an input of a multi-input model; these inputs "
+                    f"are one array. Received: input_name={input_name!r}."
+                )
+            x, frozen = rows, frozen_rows
         if x.ndim != 3:
             raise ValueError(f"`inputs` must be (N, T, F), got shape {x.shape}.")
         n, t, f = x.shape
@@ -497,7 +516,7 @@ class SISExplainer(Explainer):
         mask_shape = {"cells": (t, f), "time": (t, 1), "features": (1, f)}[self.mask_over]
         if frozen is not None:  # padding: masking never changes it, SIS never select it
             masked = np.where(frozen, x, masked)
-        targets, leading = self._targets(x, output_indices, batch_size)
+        targets, leading = self._targets(rows, output_indices, batch_size)
         if leading:
             raise ValueError(
                 f"SIS explains one output per input; the model has outputs of shape "
@@ -507,7 +526,13 @@ class SISExplainer(Explainer):
         targets = targets[0]
         if max_sis is not None:
             max_sis = check_positive_int(max_sis, "max_sis")
-        scorer = _Scorer(self, x, masked, targets, mask_shape, self._rows_per_call(x, batch_size))
+        scorer = _Scorer(
+            self,
+            _Rows(x, masked, rows, segment),
+            targets,
+            mask_shape,
+            self._rows_per_call(rows, batch_size),
+        )
         # counts SIS found (the total is unknown), with inputs done and model rows
         progress = Progress(None, verbose, unit="SIS", shown=("inputs done", "rows"))
         masks = np.ones((n,) + mask_shape, bool)
@@ -541,28 +566,42 @@ class SISExplainer(Explainer):
                 stacklevel=3,
             )
 
-    def _compiled_fn(self, x, mask_shape, with_gradients: bool, xla: bool):
+    def _compiled_fn(self, rows: _Rows, mask_shape, with_gradients: bool, xla: bool):
         """One tf.function per input and mask shape: masked copies -> scores (and, for
         the approximate mode, their gradients w.r.t. the masked copies); XLA-compiled
-        when ``xla`` (then one compilation per padded shape, see ``_Scorer``)."""
-        key = ("sis", x.shape[1:], mask_shape, x.dtype.name, with_gradients, xla)
+        when ``xla`` (then one compilation per padded shape, see ``_Scorer``).
+
+        It takes the model's rows (flat ``(N, D)`` for a multi-input model) and the
+        masked rows; a row mask covers the explained sequence input, every other
+        position of the row is kept."""
+        seq_shape = rows.x.shape[1:]
+        row_shape = rows.rows.shape[1:]
+        key = ("sis", row_shape, seq_shape, rows.segment, mask_shape, rows.x.dtype.name)
+        key += (with_gradients, xla)
 
         def build():
             model_fn = self._model_fn
-            dtype = tf.as_dtype(x.dtype)
+            dtype = tf.as_dtype(rows.x.dtype)
             signature = [
-                tf.TensorSpec((None,) + x.shape[1:], dtype),
-                tf.TensorSpec((None,) + x.shape[1:], dtype),
+                tf.TensorSpec((None,) + row_shape, dtype),
+                tf.TensorSpec((None,) + row_shape, dtype),
                 tf.TensorSpec((None,), tf.int32),
                 tf.TensorSpec((None,), tf.int32),
                 tf.TensorSpec((None,) + mask_shape, tf.bool),
             ]
+            segment = rows.segment
+            cells = int(np.prod(seq_shape))
 
             @tf.function(input_signature=signature, jit_compile=xla)
             def scores(x_all, masked_all, target_all, input_index, row_masks):
-                full = tf.broadcast_to(row_masks, tf.shape(tf.gather(x_all, input_index)))
+                count = tf.shape(input_index)[0]
+                keep = tf.broadcast_to(row_masks, tf.concat([[count], seq_shape], 0))
+                if segment is not None:  # the other inputs' positions are always kept
+                    keep = tf.reshape(keep, (count, cells))
+                    after = row_shape[0] - segment[1]
+                    keep = tf.pad(keep, [[0, 0], [segment[0], after]], constant_values=True)
                 batch = tf.where(
-                    full, tf.gather(x_all, input_index), tf.gather(masked_all, input_index)
+                    keep, tf.gather(x_all, input_index), tf.gather(masked_all, input_index)
                 )
                 with tf.GradientTape() as tape:
                     tape.watch(batch)
@@ -570,11 +609,35 @@ class SISExplainer(Explainer):
                     values = select_output(out, tf.gather(target_all, input_index))
                 if not with_gradients:  # Python bool: decided at trace time
                     return values
-                return values, tape.gradient(values, batch)
+                grads = tape.gradient(values, batch)
+                if segment is not None:
+                    grads = tf.reshape(
+                        grads[:, segment[0] : segment[1]], tf.concat([[count], seq_shape], 0)
+                    )
+                return values, grads
 
             return scores
 
         return self._function(key, build)
+
+
+class _Rows(NamedTuple):
+    """What SIS masks: the explained sequences ``x`` and their fully masked version
+    ``masked`` (``(N, T, F)``), and the model's rows: ``x`` itself, or for a
+    multi-input model the flat rows ``(N, D)`` with ``x`` at ``segment``."""
+
+    x: np.ndarray
+    masked: np.ndarray
+    rows: np.ndarray
+    segment: tuple[int, int] | None
+
+    def masked_rows(self) -> np.ndarray:
+        """The model's rows with the explained input fully masked."""
+        if self.segment is None:
+            return self.masked
+        out = self.rows.copy()
+        out[:, self.segment[0] : self.segment[1]] = self.masked.reshape(len(self.masked), -1)
+        return out
 
 
 class _Scorer:
@@ -591,13 +654,16 @@ class _Scorer:
     # padded shape costs ~0.4 s to compile (8-10 shapes), recovered at ~30k rows/s.
     XLA_MIN_ROWS = 150_000
 
-    def __init__(self, explainer, x, masked, targets, mask_shape, rows_per_call):
+    def __init__(self, explainer, rows: _Rows, targets, mask_shape, rows_per_call):
         self.explainer = explainer
-        self.x, self.masked, self.targets = x, masked, targets
+        self.data = rows
+        self.x, self.masked, self.targets = rows.x, rows.masked, targets
         self.mask_shape = mask_shape
         d = int(np.prod(mask_shape))
         # rows of every input's first backward selection (exact), or of its steps
-        expected = len(x) * (d // explainer.k + 1 if explainer.approximate else d * (d + 1) // 2)
+        expected = len(self.x) * (
+            d // explainer.k + 1 if explainer.approximate else d * (d + 1) // 2
+        )
         jit = explainer.jit_compile
         self.xla = jit is True or (
             jit == "auto" and not explainer._xla_failed and expected >= self.XLA_MIN_ROWS
@@ -606,17 +672,17 @@ class _Scorer:
         self._build()
 
     def _build(self):
-        x, n = self.x, len(self.x)
+        rows, n = self.data.rows, len(self.x)
         size = _next_power_of_two(n) if self.xla else n
-        pad = ((0, size - n), (0, 0), (0, 0))
-        self.x_all = tf.constant(np.pad(x, pad))
-        self.masked_all = tf.constant(np.pad(self.masked, pad))
+        pad = ((0, size - n),) + ((0, 0),) * (rows.ndim - 1)
+        self.x_all = tf.constant(np.pad(rows, pad))
+        self.masked_all = tf.constant(np.pad(self.data.masked_rows(), pad))
         self.target_all = tf.constant(np.pad(self.targets, (0, size - n)))
         self.chunk = (
             max(self.MIN_ROWS, 1 << (self.rows.bit_length() - 1)) if self.xla else self.rows
         )
         self.fn = self.explainer._compiled_fn(
-            x, self.mask_shape, with_gradients=self.explainer.approximate, xla=self.xla
+            self.data, self.mask_shape, with_gradients=self.explainer.approximate, xla=self.xla
         )
 
     def _call(self, index, masks):

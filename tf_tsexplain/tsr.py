@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tf_tsexplain._explainer import Explainer
-from tf_tsexplain._structure import is_structured, structure_of
+from tf_tsexplain._structure import is_structured, sequence_input, structure_of
 from tf_tsexplain._validation import (
     as_float_array,
     check_choice,
@@ -225,23 +225,7 @@ class TemporalSaliencyRescaling:
         if isinstance(explainer, Explainer) and is_structured(inputs, explainer.model):
             structure = structure_of(inputs, explainer.model)
             parts = structure.parts(inputs, "inputs", allow_nonfinite=False, per_row=False)
-            sequences = [i for i, p in enumerate(parts) if p.ndim == 3]
-            if self.input_name is None:
-                if len(sequences) != 1:
-                    raise ValueError(
-                        f"The model has {len(sequences)} sequence inputs (N, T, F) among "
-                        f"{structure.names}; choose one with `input_name`."
-                    )
-                k = sequences[0]
-            elif self.input_name in structure.names:
-                k = structure.names.index(self.input_name)
-            elif isinstance(self.input_name, int) and 0 <= self.input_name < len(parts):
-                k = self.input_name
-            else:
-                raise ValueError(
-                    f"`input_name` must be one of {structure.names} or an index. Received: "
-                    f"input_name={self.input_name!r}."
-                )
+            k = sequence_input(structure, self.input_name)
             x = parts[k]
         else:
             x = as_float_array(inputs, "inputs", min_rank=1)
