@@ -176,7 +176,7 @@ def test_memory_budget_decides_the_default_chunk_and_too_small_says_so():
 
 
 def test_predicted_targets_on_a_multi_input_model():
-    """"predicted" on a multi-input model picks the argmax of the model on all inputs."""
+    """ "predicted" on a multi-input model picks the argmax of the model on all inputs."""
 
     def two_inputs(parts):
         seq, static = parts
