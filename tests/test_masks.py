@@ -640,3 +640,122 @@ def test_reference_call_style_still_works():
         x, _quadratic, loss_function=mse, keep_ratio=0.1, size_reg_factor_init=0.01, n_epoch=5
     )
     assert mask.mask_tensor.shape == (6, 3) and mask.keep_ratio == 0.1
+
+
+# ------------------------------------------------------------------ padding, multi-input
+def _step_model(x):
+    """A smooth model on which padded zero steps change nothing: sum_t tanh(x_t w)."""
+    w = tf.constant([[0.7], [-1.1], [0.4]], x.dtype)
+    return tf.reduce_sum(tf.tanh(tf.einsum("ntf,fo->nto", x, w)), axis=1) + 0.3
+
+
+PERTURBATIONS = [
+    lambda: GaussianBlur(sigma_max=1.5),
+    FadeMovingAverage,
+    lambda: FadeMovingAverageWindow(2),
+    lambda: FadeMovingAveragePastWindow(1),
+]
+
+
+@pytest.mark.parametrize(
+    "make, deletion_mode", [(make, False) for make in PERTURBATIONS] + [(PERTURBATIONS[0], True)]
+)
+def test_padded_series_get_the_masks_of_the_series_without_padding(make, deletion_mode):
+    """Pre- and post-padded copies of two 7-step series give the unpadded fits' masks on
+    their real steps (areas count real cells, perturbations see only real steps) and
+    mask value 0 on padding; padded cells are never perturbed."""
+    kw = dict(n_epoch=40, keep_ratio=0.3, learning_rate=0.5)
+    plain = Mask(make(), deletion_mode=deletion_mode, jit_compile=False).fit(X, _step_model, **kw)
+    padded = np.zeros((2, 10, 3), np.float32)
+    padded[0, 3:], padded[1, :7] = X[0], X[1]  # pre-padding, post-padding
+    real = np.zeros((2, 10), bool)
+    real[0, 3:], real[1, :7] = True, True
+    mask = Mask(make(), deletion_mode=deletion_mode, jit_compile=False).fit(
+        padded, _step_model, padding_mask=real, **kw
+    )
+    got = mask.mask_tensor
+    np.testing.assert_allclose(got[0, 3:], plain.mask_tensor[0], atol=3e-4)
+    np.testing.assert_allclose(got[1, :7], plain.mask_tensor[1], atol=3e-4)
+    assert np.all(got[~real] == 0.0)
+    assert 0.05 < plain.mask_tensor.std()  # the masks are not flat: the check has teeth
+    np.testing.assert_array_equal(mask.padding_mask, real)
+    np.testing.assert_allclose(mask.get_error(), plain.get_error(), rtol=2e-3, atol=1e-6)
+    np.testing.assert_allclose(mask.get_information(), plain.get_information(), rtol=2e-3)
+    np.testing.assert_allclose(mask.get_entropy(), plain.get_entropy(), rtol=2e-3)
+    smooth, plain_smooth = mask.get_smooth_mask(1.0), plain.get_smooth_mask(1.0)
+    np.testing.assert_allclose(smooth[0, 3:], plain_smooth[0], atol=3e-4)
+    assert np.all(smooth[~real] == 0.0)
+    # padded cells are never perturbed, whatever the mask
+    layer = MaskLayer((2, 10, 3), make(), initial_value=0.0)
+    out = layer(tf.constant(padded), tf.constant(real[:, :, None], tf.float32)).numpy()
+    np.testing.assert_array_equal(out[~real], padded[~real])
+
+
+def test_masking_layer_padding_is_detected_and_groups_count_real_cells():
+    import keras
+
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential(
+        [
+            keras.Input((10, 3)),
+            keras.layers.Masking(0.0),
+            keras.layers.GRU(3),
+            keras.layers.Dense(1),
+        ]
+    )
+    padded = np.zeros((2, 10, 3), np.float32)
+    padded[0, 3:], padded[1, :7] = X[0], X[1]
+    kw = dict(n_epoch=20)
+    group = MaskGroup(GaussianBlur(sigma_max=1.0), jit_compile=False).fit(
+        padded, model, [0.2, 0.6], **kw
+    )
+    real = np.any(padded != 0, axis=-1)
+    np.testing.assert_array_equal(group.padding_mask, real)
+    assert np.all(group.masks[:, ~real] == 0.0)
+    extremal = group.get_extremal_mask(1e9)  # the smallest area of every series
+    np.testing.assert_array_equal(extremal.padding_mask, real)
+    assert np.all(extremal.mask_tensor[~real] == 0.0)
+
+
+def test_multi_input_masks_cover_the_sequence_with_the_other_inputs_held():
+    import keras
+
+    keras.utils.set_random_seed(5)
+    seq, static = keras.Input((7, 3), name="seq"), keras.Input((2,), name="static")
+    h = keras.layers.Concatenate()([keras.layers.Flatten()(seq), static])
+    model = keras.Model([seq, static], keras.layers.Dense(1, activation="tanh")(h))
+    s = np.array([[2.0, -1.0], [-3.0, 0.5]], np.float32)
+
+    def by_hand(batch):  # row i is series i % 2, as the fit sends rows
+        held = tf.gather(tf.constant(s), tf.range(tf.shape(batch)[0]) % 2)
+        return model([batch, held])
+
+    kw = dict(n_epoch=30)
+    want = MaskGroup(FadeMovingAverage(), jit_compile=False).fit(X, by_hand, [0.3, 0.7], **kw)
+    got = MaskGroup(FadeMovingAverage(), jit_compile=False).fit([X, s], model, [0.3, 0.7], **kw)
+    named = Mask(FadeMovingAverage(), jit_compile=False).fit(
+        {"seq": X, "static": s}, model, input_name="seq", **kw
+    )
+    np.testing.assert_allclose(got.masks, want.masks, atol=1e-6)
+    np.testing.assert_array_equal(got.X, X)
+    single = Mask(FadeMovingAverage(), jit_compile=False).fit(X, by_hand, **kw)
+    np.testing.assert_allclose(named.mask_tensor, single.mask_tensor, atol=1e-6)
+    with pytest.raises(ValueError, match="not a sequence input"):
+        Mask(FadeMovingAverage(), jit_compile=False).fit([X, s], model, input_name="static", **kw)
+    with pytest.raises(ValueError, match="`input_name` chooses an input"):
+        Mask(FadeMovingAverage(), jit_compile=False).fit(X, by_hand, input_name="seq", **kw)
+
+
+def test_padding_bad_input():
+    class Shift:  # a perturbation that cannot take a padding mask
+        def __call__(self, inputs, mask):
+            return inputs * mask
+
+    real = np.ones((2, 7), bool)
+    real[0, :2] = False
+    with pytest.raises(ValueError, match="does not take a padding mask"):
+        Mask(Shift()).fit(X, _step_model, padding_mask=real, n_epoch=1)
+    with pytest.raises(ValueError, match="padding_mask"):
+        Mask(GaussianBlur()).fit(X, _step_model, padding_mask=real[:, :5], n_epoch=1)
+    with pytest.raises(ValueError, match="padding_mask"):
+        Mask(GaussianBlur()).fit(X, _step_model, padding_mask=np.zeros((2, 7), bool), n_epoch=1)

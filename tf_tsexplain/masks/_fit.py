@@ -21,6 +21,16 @@ With ``output_indices`` (see ``tf_tsexplain._targets``), ``f``'s output is reduc
 the chosen output of each row (``select_output``, one flat index per series, the same
 for its A rows) before the loss; without it the loss sees ``f``'s whole output.
 
+Padded sequences (``padding_mask``, or the model's ``Masking`` layer): padded cells
+are never perturbed (the perturbation sees only real steps) and hold no mask value
+(reported as 0); the size regulariser pairs the ``k_a = D_n - int((1 - a) D_n)``
+largest entries with 1 among the ``D_n = T_n F`` real cells of series n, its mean and
+the time regulariser's are over real cells (pairs of real steps), so a padded series is
+fitted as the same series without its padding.
+
+Multi-input models: the masks cover one sequence input (``input_name``); ``f`` sees
+the other inputs of each series at their values.
+
 The compiled loops are cached across fits (see ``_cached_loop``).
 """
 
@@ -30,15 +40,23 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from tf_tsexplain._batching import Progress
 from tf_tsexplain._model import as_model_fn, check_differentiable, probe_output
+from tf_tsexplain._structure import (
+    is_structured,
+    keras_padding,
+    sequence_input,
+    structure_of,
+)
 from tf_tsexplain._targets import resolve_output_indices, select_output
 from tf_tsexplain._validation import (
     as_float_array,
     check_int,
+    check_padding_mask,
     check_real,
     check_seed,
     check_verbose,
@@ -60,6 +78,8 @@ class FitResult:
     masks: np.ndarray  # (A, N, T, F)
     errors: np.ndarray  # (A, N): error of each final mask (without regularisers)
     target: np.ndarray  # (N, ...)
+    x: np.ndarray  # (N, T, F) float32: the series the masks cover
+    real: np.ndarray | None  # (N, T) True on real steps, None without padding
 
 
 def check_series(X) -> tuple[np.ndarray, bool]:
@@ -71,6 +91,68 @@ def check_series(X) -> tuple[np.ndarray, bool]:
         )
     single = x.ndim == 2
     return (x[None] if single else x), single
+
+
+def explained_series(X, f, input_name, padding_mask):
+    """``(x (N, T, F), single, f, real (N, T) or None)``: the series the masks cover.
+
+    For a multi-input model (``X`` a list or dict of arrays), ``x`` is the sequence
+    input ``input_name`` and ``f`` becomes a function of it alone that feeds the other
+    inputs of each series (batches of ``r * N`` rows, row ``i`` being series
+    ``i % N``, as the fit sends them). ``real`` comes from ``padding_mask`` or the
+    model's ``Masking`` layer; None when every step is real.
+    """
+    if is_structured(X, f):
+        structure = structure_of(X, f)
+        parts = structure.parts(X, "X", allow_nonfinite=False, dtype=np.float32, per_row=False)
+        if len({len(p) for p in parts}) > 1:
+            raise ValueError(
+                f"The arrays of `X` must have the same number of rows; received "
+                f"{[len(p) for p in parts]}."
+            )
+        k = sequence_input(structure, input_name)
+        x, single = parts[k], False
+        own = keras_padding(f, parts)[k]
+        f = _HeldInputs(f, structure, parts, k)
+    else:
+        if input_name is not None:
+            raise ValueError(
+                "`input_name` chooses an input of a multi-input model; `X` is one array. "
+                f"Received: input_name={input_name!r}."
+            )
+        x, single = check_series(X)
+        own = keras_padding(f, [x])[0]
+    n, t, _ = x.shape
+    if padding_mask is None:
+        real = own
+    else:
+        mask = np.asarray(padding_mask)
+        real = check_padding_mask(mask[None] if single and mask.ndim == 1 else mask, n, t)
+    if real is not None and real.all():
+        real = None
+    return x, single, f, real
+
+
+class _HeldInputs:
+    """A multi-input model as a function of one sequence input, the others held."""
+
+    def __init__(self, model, structure, parts, k):
+        self.model = model
+        self.structure, self.k = structure, k
+        self.held = [tf.constant(p) for p in parts]
+        self.fn = as_model_fn(model)
+
+    def __call__(self, batch):
+        repeats = tf.shape(batch)[0] // tf.shape(self.held[self.k])[0]
+        inputs = [
+            batch
+            if i == self.k
+            else tf.tile(part, tf.concat([[repeats], tf.ones(part.shape.rank - 1, tf.int32)], 0))
+            for i, part in enumerate(self.held)
+        ]
+        if isinstance(self.model, keras.Model):  # Keras takes a list in input order
+            return self.fn(inputs)
+        return self.fn(self.structure.pack(inputs))
 
 
 def _check_probabilities(y: np.ndarray, loss_function, task: str) -> None:
@@ -149,6 +231,8 @@ def fit_masks(
     jit_compile: bool | str,
     output_indices=None,
     f_input: str = "auto",
+    padding_mask=None,
+    input_name=None,
 ) -> tuple[FitResult, bool]:
     """Check everything, then fit ``len(keep_ratios) x N`` masks in one compiled loop.
 
@@ -172,8 +256,15 @@ def fit_masks(
         raise TypeError(
             f"`loss_function` must be callable. Received: loss_function={loss_function!r}."
         )
-    x, single = check_series(X)
+    x, single, f, real = explained_series(X, f, input_name, padding_mask)
     n, t, nf = x.shape
+    if real is not None and not getattr(perturbation, "handles_padding", False):
+        raise ValueError(
+            f"These series are padded, but the perturbation {type(perturbation).__name__} "
+            "does not take a padding mask (`handles_padding`), so it would mix padding into "
+            "real steps: use one of tf_tsexplain.masks' perturbations, or give it a `real` "
+            "argument (see tf_tsexplain.masks.perturbations)."
+        )
     model_fn, f_input = batch_function(as_model_fn(f), x, single, f_input)
     try:
         out_shape = probe_output(model_fn, x)
@@ -241,9 +332,11 @@ def fit_masks(
         jit_compile=jit_compile,
         select=picks is not None,
         f_input=f_input,
+        padded=real is not None,
     )
     result = loop.run(
         x,
+        real,
         target,
         np.zeros(n, np.int32) if picks is None else picks,
         np.asarray(keep_ratios, np.float64),
@@ -303,6 +396,7 @@ def _cached_loop(
     jit_compile,
     select,
     f_input="batch",
+    padded=False,
 ):
     key = (
         id(f),
@@ -315,11 +409,20 @@ def _cached_loop(
         tuple(target.shape),
         target.dtype.str,
         bool(select),
+        bool(padded),
     )
     loop = _CACHE.get(key)
     if loop is None:
         loop = _Loop(
-            f, model_fn, shape, perturbation, loss_function, deletion_mode, jit_compile, select
+            f,
+            model_fn,
+            shape,
+            perturbation,
+            loss_function,
+            deletion_mode,
+            jit_compile,
+            select,
+            padded,
         )
         _CACHE[key] = loop
         while len(_CACHE) > CACHE_SIZE:
@@ -333,12 +436,22 @@ class _Loop:
     """Variables and the compiled epoch loop for one key of the cache."""
 
     def __init__(
-        self, f, model_fn, shape, perturbation, loss_function, deletion_mode, jit_compile, select
+        self,
+        f,
+        model_fn,
+        shape,
+        perturbation,
+        loss_function,
+        deletion_mode,
+        jit_compile,
+        select,
+        padded=False,
     ):
         self.refs = (f, perturbation, loss_function)  # keep the ids of the key valid
         self.shape = shape
         self.model_fn = model_fn
         self.select = bool(select)  # reduce f's output to one flat index per row
+        self.padded = bool(padded)  # the objective weighs cells by `real`
         self.loss_function = loss_function
         self.sign = -1.0 if deletion_mode else 1.0
         self.layer = MaskLayer(shape, perturbation, 0.5, deletion_mode)
@@ -347,20 +460,25 @@ class _Loop:
         self.jit_compile = jit_compile
         self._epochs = {}  # one tf.function per top_k size
 
-    def _outputs(self, x, picks):
+    def _outputs(self, x, real, picks):
         """``f`` on the perturbed series, ``(A * N, ...)``; with ``select``, the output
-        ``picks[row]`` of each row (``picks``: ``(A * N,)`` flat indices)."""
+        ``picks[row]`` of each row (``picks``: ``(A * N,)`` flat indices); ``real``:
+        ``(N, T, 1)``, 1 on real steps (used when the loop is ``padded``)."""
         a, n, t, nf = self.shape
-        perturbed = self.layer(x)  # (A, N, T, F)
+        perturbed = self.layer(x, real) if self.padded else self.layer(x)  # (A, N, T, F)
         y = self.model_fn(tf.reshape(perturbed, (a * n, t, nf)))
         return select_output(y, picks) if self.select else y
 
-    def _objective(self, x, target, picks, k_max, kth, ones, lam, time_reg_factor):
+    def _objective(self, x, real, target, picks, k_max, kth, ones, lam, time_reg_factor):
         a, n, t, nf = self.shape
-        y = self._outputs(x, picks)
+        y = self._outputs(x, real, picks)
         error = tf.reshape(self.loss_function(y, target), (a, n))
         m = self.mask
         flat = tf.reshape(m, (a, n, t * nf))
+        cells = None
+        if self.padded:  # padded cells rank below every real one and weigh nothing
+            cells = tf.reshape(tf.broadcast_to(real, (n, t, nf)), (1, n, t * nf))
+            flat = tf.where(cells > 0, flat, -tf.ones_like(flat))
         # The size regulariser mean((r_a - sort(m))^2), r_a = int((1 - a) D) zeros then
         # ones, pairs the k_a = D - int((1 - a) D) largest entries with 1 and the others
         # with 0: it is mean((r - m)^2) with r = 1 above the k_a-th largest value v and
@@ -378,13 +496,21 @@ class _Loop:
         left = ones - tf.reduce_sum(above, axis=-1, keepdims=True)
         share = left / tf.maximum(tf.reduce_sum(tied, axis=-1, keepdims=True), 1.0)
         ref = tf.stop_gradient(above + tied * share)
-        size_reg = tf.reduce_mean(tf.square(ref - flat), axis=-1)
-        time_reg = tf.reduce_mean(tf.abs(m[:, :, 1:] - m[:, :, :-1]), axis=(2, 3))
+        if cells is None:
+            size_reg = tf.reduce_mean(tf.square(ref - flat), axis=-1)
+            time_reg = tf.reduce_mean(tf.abs(m[:, :, 1:] - m[:, :, :-1]), axis=(2, 3))
+        else:
+            real_cells = tf.reduce_sum(cells, axis=-1)  # (1, N): D_n
+            size_reg = tf.reduce_sum(tf.square(ref - flat) * cells, axis=-1) / real_cells
+            pairs = real[None, :, 1:] * real[None, :, :-1]  # (1, N, T - 1, 1)
+            steps = tf.abs(m[:, :, 1:] - m[:, :, :-1]) * pairs
+            count = tf.maximum(tf.reduce_sum(pairs, axis=(2, 3)) * nf, 1.0)
+            time_reg = tf.reduce_sum(steps, axis=(2, 3)) / count
         total = self.sign * error + lam * size_reg + time_reg_factor * time_reg
         return tf.reduce_sum(total), error
 
     def _function(self, k_max: int):
-        def run_epochs(x, target, picks, kth, ones, hyper, start, count):
+        def run_epochs(x, real, target, picks, kth, ones, hyper, start, count):
             TRACES[0] += 1  # Python side effect: runs once per trace
             lam0, log_growth, time_reg_factor, lr, momentum = tf.unstack(hyper)
             for i in tf.range(count):
@@ -392,7 +518,7 @@ class _Loop:
                     epoch = tf.cast(start + i, tf.float32)
                     lam = lam0 * tf.exp(epoch * log_growth)
                     total, _ = self._objective(
-                        x, target, picks, k_max, kth, ones, lam, time_reg_factor
+                        x, real, target, picks, k_max, kth, ones, lam, time_reg_factor
                     )
                 grad = tape.gradient(total, self.mask)
                 self.velocity.assign(momentum * self.velocity + grad)
@@ -404,6 +530,7 @@ class _Loop:
     def run(
         self,
         x,
+        real,
         target,
         picks,
         keep_ratios,
@@ -419,10 +546,15 @@ class _Loop:
     ) -> FitResult:
         a, n, t, nf = self.shape
         d = t * nf
-        ones = np.array([d - int((1 - ratio) * d) for ratio in keep_ratios])
+        real_cells = np.full(n, d) if real is None else real.sum(axis=1) * nf  # (N,): D_n
+        ones = np.array(
+            [[dn - int((1 - ratio) * dn) for dn in real_cells] for ratio in keep_ratios]
+        )
         k_max = top_k_size(keep_ratios, d)
-        kth = tf.constant(np.maximum(ones, 1).astype(np.int32)[:, None] - 1)  # (A, 1)
-        ones = tf.constant(ones.astype(np.float32)[:, None, None])  # (A, 1, 1)
+        kth = tf.constant(np.maximum(ones, 1).astype(np.int32) - 1)  # (A, N)
+        ones = tf.constant(ones.astype(np.float32)[:, :, None])  # (A, N, 1)
+        real_steps = np.ones((n, t), bool) if real is None else real
+        initial = np.broadcast_to(real_steps[:, :, None], self.shape) * initial_mask_coeff
         hyper = tf.constant(
             [
                 size_reg_factor_init,
@@ -433,10 +565,12 @@ class _Loop:
             ],
             tf.float32,
         )
+        x_np = x
         x = tf.constant(x)
+        real_t = tf.constant(real_steps[:, :, None].astype(np.float32))  # (N, T, 1)
         target = tf.constant(np.tile(target, (a,) + (1,) * (target.ndim - 1)))
         picks = tf.constant(np.tile(np.asarray(picks, np.int32), a))  # (A * N,): row a * N + n
-        self.mask.assign(tf.fill(self.shape, tf.constant(initial_mask_coeff, tf.float32)))
+        self.mask.assign(tf.constant(initial, tf.float32))
         self.velocity.assign(tf.zeros(self.shape))
         if k_max not in self._epochs:
             self._epochs[k_max] = self._function(k_max)
@@ -445,7 +579,7 @@ class _Loop:
         done = 0
         while done < n_epoch:
             count = min(step, n_epoch - done)
-            args = (x, target, picks, kth, ones, hyper, tf.constant(done, tf.int32))
+            args = (x, real_t, target, picks, kth, ones, hyper, tf.constant(done, tf.int32))
             args += (tf.constant(count, tf.int32),)
             try:
                 self._epochs[k_max](*args)
@@ -455,11 +589,11 @@ class _Loop:
                 # "auto": the model has an op XLA cannot compile; run without XLA
                 self.jit_compile = False
                 self._epochs = {k_max: self._function(k_max)}
-                self.mask.assign(tf.fill(self.shape, tf.constant(initial_mask_coeff, tf.float32)))
+                self.mask.assign(tf.constant(initial, tf.float32))
                 self.velocity.assign(tf.zeros(self.shape))
                 self._epochs[k_max](*args)
             done += count
             progress.advance(count)
-        y = self._outputs(x, picks)
+        y = self._outputs(x, real_t, picks)
         errors = tf.reshape(self.loss_function(y, target), (a, n)).numpy()
-        return FitResult(self.mask.numpy().copy(), errors, target.numpy()[:n])
+        return FitResult(self.mask.numpy().copy(), errors, target.numpy()[:n], x_np, real)

@@ -32,6 +32,13 @@ class FittedMasks:
     target: np.ndarray  # (N, ...): what the perturbed predictions were compared with
     single: bool  # X was one series (T, F): results drop the N axis
     loss_function: object
+    real: np.ndarray | None = None  # (N, T): True on real steps; None without padding
+
+    def real_cells(self) -> np.ndarray | None:
+        """``(N, T, F)`` True on cells of real steps, or None without padding."""
+        if self.real is None:
+            return None
+        return np.broadcast_to(self.real[:, :, None], self.x.shape)
 
 
 class MaskBase:
@@ -104,10 +111,11 @@ class MaskBase:
         self._fitted = FittedMasks(
             masks=result.masks,
             errors=result.errors,
-            x=np.asarray(X, np.float32).reshape(result.masks.shape[1:]),
+            x=result.x,
             target=result.target,
             single=single,
             loss_function=loss_function,
+            real=result.real,
         )
 
     def _state(self) -> FittedMasks:
@@ -128,6 +136,14 @@ class MaskBase:
     def X(self) -> np.ndarray:
         """The fitted series, float32, shaped as given (``(T, F)`` or ``(N, T, F)``)."""
         return self._squeeze(self._state().x, 0)
+
+    @property
+    def padding_mask(self) -> np.ndarray | None:
+        """``(T,)`` or ``(N, T)`` booleans, True on real steps, or None when no step of
+        the fitted series is padding. Padded cells hold mask value 0 and were never
+        perturbed."""
+        real = self._state().real
+        return None if real is None else self._squeeze(real, 0)
 
     @property
     def target(self) -> np.ndarray:

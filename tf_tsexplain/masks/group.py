@@ -43,6 +43,8 @@ class MaskGroup(MaskBase):
         verbose: bool = False,
         output_indices=None,
         f_input: str = "auto",
+        padding_mask=None,
+        input_name: str | int | None = None,
     ) -> MaskGroup:
         """Fit one mask per area and series, all in one compiled training loop.
 
@@ -55,8 +57,9 @@ class MaskGroup(MaskBase):
         Other arguments are those of :meth:`Mask.fit` (``output_indices`` chooses one
         output per series, the same for its A rows; ``f_input="series"``, or "auto"
         with one series ``X``, accepts a black box written for one series ``(T, F)``
-        and vectorises it over the ``A * N`` rows); ``area_list`` holds the keep
-        ratios, each a number in (0, 1].
+        and vectorises it over the ``A * N`` rows; ``padding_mask`` and
+        ``input_name`` as there: areas count real cells only); ``area_list`` holds the
+        keep ratios, each a number in (0, 1].
         """
         areas = list(np.atleast_1d(np.asarray(area_list, dtype=object)))
         if not areas:
@@ -79,6 +82,8 @@ class MaskGroup(MaskBase):
             seed=seed,
             verbose=verbose,
             f_input=f_input,
+            padding_mask=padding_mask,
+            input_name=input_name,
         )
         self._run_fit(X, f, areas, loss_function, target, output_indices, settings)
         self._area_list = areas
@@ -113,6 +118,7 @@ class MaskGroup(MaskBase):
             target=state.target,
             single=state.single,
             loss_function=state.loss_function,
+            real=state.real,
         )
         keep_ratio = float(areas[0]) if state.single else areas
         return Mask(*self._constructor_args())._adopt(picked, keep_ratio)

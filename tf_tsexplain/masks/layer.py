@@ -48,11 +48,18 @@ class MaskLayer(keras.layers.Layer):
             name="mask",
         )
 
-    def call(self, inputs):
+    def call(self, inputs, real=None):
+        """Perturbed inputs; with ``real`` (``(..., T, 1)``, 1 on real steps, 0 on
+        padded ones) padded cells are kept exactly and the perturbation sees only
+        the real steps (it must have ``handles_padding``)."""
         m = tf.cast(self.mask.value, inputs.dtype)
         if self.deletion_mode:
             m = 1.0 - m
-        return self.perturbation(inputs, m)
+        if real is None:
+            return self.perturbation(inputs, m)
+        keep = tf.cast(real, inputs.dtype) > 0
+        m = tf.where(keep, m, tf.ones_like(m))
+        return tf.where(keep, self.perturbation(inputs, m, real=real), inputs)
 
     def get_config(self):
         return {

@@ -12,10 +12,10 @@ from tf_tsexplain.masks.losses import mse
 from tf_tsexplain.metrics._numeric import xlogx
 
 
-def information_bits(mask: np.ndarray, eps: float) -> np.ndarray:
-    """``sum -log2(1 + eps - m)`` over the last two axes, in float64 (float32 cannot
-    hold ``1 + eps`` for eps below ~1e-7)."""
-    return (-np.log2(1.0 + eps - np.asarray(mask, np.float64))).sum(axis=(-2, -1))
+def information_cells(mask: np.ndarray, eps: float) -> np.ndarray:
+    """``-log2(1 + eps - m)`` of every entry, in float64 (float32 cannot hold
+    ``1 + eps`` for eps below ~1e-7)."""
+    return -np.log2(1.0 + eps - np.asarray(mask, np.float64))
 
 
 def binary_entropy(m: np.ndarray) -> np.ndarray:
@@ -76,11 +76,17 @@ class Mask(MaskBase):
         verbose: bool = False,
         output_indices=None,
         f_input: str = "auto",
+        padding_mask=None,
+        input_name: str | int | None = None,
     ) -> Mask:
         """Fit the mask(s); a batch ``(N, T, F)`` is fitted in one compiled loop.
 
         Args:
-            X: one series ``(T, F)`` or a batch ``(N, T, F)``.
+            X: one series ``(T, F)`` or a batch ``(N, T, F)``. For a multi-input Keras
+                model, a list or dict of arrays in its input structure (e.g. a
+                sequence ``(N, T, F)`` and static covariates ``(N, S)``): the masks
+                cover one sequence input (``input_name``) and ``f`` sees the other
+                inputs of each series at their values.
             f: a Keras model or a callable, TensorFlow ops only. The fast path: ``f``
                 takes batches; during the fit it is called on batches ``(N, T, F)``
                 of perturbed series, row n being series n (``(1, T, F)`` for one
@@ -122,6 +128,14 @@ class Mask(MaskBase):
                 batch of copies of ``X`` to one row per copy, else "series" if it
                 runs on ``X`` itself; an ``f`` that does neither raises a
                 ValueError saying how to write it.
+            padding_mask: ``(N, T)`` booleans (``(T,)`` for one series), True on real
+                steps; default: from the model's ``Masking`` layer, if any. Padded
+                cells are never perturbed (the perturbation sees only real steps),
+                hold mask value 0 and count in no area: ``keep_ratio`` is a share of
+                each series' real cells, so a padded series gets the masks of the
+                same series without its padding.
+            input_name: for a multi-input model, the sequence input the masks cover
+                (its name or index); None: the only sequence input.
 
         Returns:
             ``self``.
@@ -143,6 +157,8 @@ class Mask(MaskBase):
             seed=seed,
             verbose=verbose,
             f_input=f_input,
+            padding_mask=padding_mask,
+            input_name=input_name,
         )
         self._run_fit(X, f, [ratio], loss_function, target, output_indices, settings)
         self._keep_ratio = ratio
@@ -173,8 +189,15 @@ class Mask(MaskBase):
         return float(errors[0]) if self._state().single else np.asarray(errors)
 
     def get_smooth_mask(self, sigma: float = 1.0) -> np.ndarray:
-        """The mask smoothed over time by a Gaussian of width ``sigma`` steps."""
-        return smooth_over_time(self.mask_tensor, sigma)
+        """The mask smoothed over time by a Gaussian of width ``sigma`` steps (over
+        real steps only for padded series; padded cells stay 0)."""
+        real = self._state().real_cells()
+        if real is None:
+            return smooth_over_time(self.mask_tensor, sigma)
+        real = self._squeeze(real, 0).astype(np.float64)
+        num = smooth_over_time(self.mask_tensor * real, sigma)
+        den = smooth_over_time(real, sigma)
+        return np.where(real > 0, num / np.where(den > 0, den, 1.0), 0.0)
 
     def extract_submask(self, ids_time=None, ids_feature=None) -> np.ndarray:
         """The mask restricted to time steps ``ids_time`` and features ``ids_feature``.
@@ -182,7 +205,10 @@ class Mask(MaskBase):
         Returns ``(len(ids_time), len(ids_feature))`` (with the leading N axis for a
         batch); None keeps every step or feature.
         """
-        m = self.mask_tensor
+        return self._submask(self.mask_tensor, ids_time, ids_feature)
+
+    @staticmethod
+    def _submask(m: np.ndarray, ids_time, ids_feature) -> np.ndarray:
         t, f = m.shape[-2:]
         ids_t = np.arange(t) if ids_time is None else np.asarray(ids_time, int)
         ids_f = np.arange(f) if ids_feature is None else np.asarray(ids_feature, int)
@@ -199,9 +225,13 @@ class Mask(MaskBase):
         the submask, in [0, 1]. A float, or ``(N,)`` for a batch.
         """
         eps = self.eps if eps is None else check_real(eps, "eps", min_val=0.0, include_min=False)
-        value = information_bits(self.extract_submask(ids_time, ids_feature), eps)
+        cells = information_cells(self.mask_tensor, eps)
+        real = self._state().real_cells()
+        if real is not None:  # padded cells carry no information
+            cells = np.where(self._squeeze(real, 0), cells, 0.0)
+        value = self._submask(cells, ids_time, ids_feature).sum(axis=(-2, -1))
         if normalize:
-            value = value / np.maximum(information_bits(self.mask_tensor, eps), 1e-12)
+            value = value / np.maximum(cells.sum(axis=(-2, -1)), 1e-12)
         return float(value) if np.ndim(value) == 0 else value
 
     def get_entropy(self, ids_time=None, ids_feature=None, normalize=False):

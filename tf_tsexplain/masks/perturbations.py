@@ -9,6 +9,11 @@ masks ``(A, N, T, F)`` give perturbed series ``(A, N, T, F)``. Time is axis -2.
 A mask value m = 1 keeps a cell, m = 0 replaces it by its perturbed version; every
 operator returns its input exactly where m = 1 (for GaussianBlur up to the ``eps``
 width of the kernel, i.e. exactly in float32).
+
+Padded sequences: the operators of this module take ``real`` (``(..., T, 1)``, 1 on
+real steps, 0 on padded ones; they say so with ``handles_padding = True``) and then
+perturb each series as if it held only its real steps: averages and blurs see no
+padded step. The caller (the mask layer) keeps padded cells themselves unchanged.
 """
 
 from __future__ import annotations
@@ -29,18 +34,29 @@ def _time_steps(x: tf.Tensor) -> int:
     return int(t)
 
 
-def _window_average(x: tf.Tensor, weights: np.ndarray) -> tf.Tensor:
-    """``out[..., t, f] = sum_s weights[t, s] x[..., s, f]`` (weights ``(T, T)``)."""
-    w = tf.constant(weights, x.dtype)
-    return tf.einsum("ts,...sf->...tf", w, x)
+def _window_average(x: tf.Tensor, inside: np.ndarray, real=None) -> tf.Tensor:
+    """``out[..., t, f]``: the mean of ``x[..., s, f]`` over the steps s with
+    ``inside[t, s]`` (a ``(T, T)`` 0/1 window) that are real (all without ``real``)."""
+    if real is None:
+        w = tf.constant(inside / inside.sum(axis=1, keepdims=True), x.dtype)
+        return tf.einsum("ts,...sf->...tf", w, x)
+    w = tf.constant(inside, x.dtype)
+    real = tf.cast(real, x.dtype)
+    num = tf.einsum("ts,...sf->...tf", w, x * real)
+    den = tf.einsum("ts,...sf->...tf", w, real)
+    # a padded step far from real ones has none in its window; its value is not used
+    return num / tf.where(den > 0, den, tf.ones_like(den))
 
 
 class Perturbation(keras.layers.Layer):
     """Base class: ``call(inputs, mask)`` returns the perturbed inputs.
 
     Subclasses implement ``call``; the result has the broadcast shape of
-    ``inputs`` and ``mask``.
+    ``inputs`` and ``mask``. A subclass that can perturb padded sequences takes a
+    third argument ``real`` (see the module docstring) and sets ``handles_padding``.
     """
+
+    handles_padding = False
 
     def __init__(self, **kwargs):
         super().__init__(trainable=False, **kwargs)
@@ -54,12 +70,19 @@ class Perturbation(keras.layers.Layer):
 class FadeMovingAverage(Perturbation):
     """Fade each cell towards its feature's mean over time.
 
-    ``X'[t, f] = m[t, f] X[t, f] + (1 - m[t, f]) mean_s X[s, f]``.
+    ``X'[t, f] = m[t, f] X[t, f] + (1 - m[t, f]) mean_s X[s, f]`` (s over real steps).
     """
 
-    def call(self, inputs, mask):
+    handles_padding = True
+
+    def call(self, inputs, mask, real=None):
         mask = tf.cast(mask, inputs.dtype)
-        mean = tf.reduce_mean(inputs, axis=-2, keepdims=True)
+        if real is None:
+            mean = tf.reduce_mean(inputs, axis=-2, keepdims=True)
+        else:
+            real = tf.cast(real, inputs.dtype)
+            total = tf.reduce_sum(inputs * real, axis=-2, keepdims=True)
+            mean = total / tf.reduce_sum(real, axis=-2, keepdims=True)
         return mask * inputs + (1.0 - mask) * mean
 
 
@@ -72,6 +95,8 @@ class FadeReference(Perturbation):
         reference: an array broadcastable to the inputs: a scalar, ``(F,)``,
             ``(T, F)`` or ``(N, T, F)``.
     """
+
+    handles_padding = True  # nothing crosses time steps
 
     def __init__(self, reference, **kwargs):
         super().__init__(**kwargs)
@@ -87,7 +112,7 @@ class FadeReference(Perturbation):
             raise ValueError(f"`reference` must be finite. Received: reference={reference!r}.")
         self.reference = ref.astype(np.float32)
 
-    def call(self, inputs, mask):
+    def call(self, inputs, mask, real=None):
         mask = tf.cast(mask, inputs.dtype)
         ref = tf.constant(self.reference, inputs.dtype)
         return ref + mask * (inputs - ref)
@@ -109,18 +134,19 @@ class FadeMovingAverageWindow(Perturbation):
         window_size: W >= 0, steps on each side.
     """
 
+    handles_padding = True
+
     def __init__(self, window_size: int = 2, **kwargs):
         super().__init__(**kwargs)
         self.window_size = check_int(window_size, "window_size", min_val=0)
 
-    def _weights(self, t: int) -> np.ndarray:
+    def _window(self, t: int) -> np.ndarray:
         idx = np.arange(t)
-        inside = np.abs(idx[:, None] - idx[None, :]) <= self.window_size
-        return inside / inside.sum(axis=1, keepdims=True)
+        return (np.abs(idx[:, None] - idx[None, :]) <= self.window_size) * 1.0
 
-    def call(self, inputs, mask):
+    def call(self, inputs, mask, real=None):
         mask = tf.cast(mask, inputs.dtype)
-        avg = _window_average(inputs, self._weights(_time_steps(inputs)))
+        avg = _window_average(inputs, self._window(_time_steps(inputs)), real)
         return avg + mask * (inputs - avg)
 
     def get_config(self):
@@ -138,11 +164,10 @@ class FadeMovingAveragePastWindow(FadeMovingAverageWindow):
         window_size: W >= 0, past steps included besides t itself.
     """
 
-    def _weights(self, t: int) -> np.ndarray:
+    def _window(self, t: int) -> np.ndarray:
         idx = np.arange(t)
         lag = idx[:, None] - idx[None, :]
-        inside = (lag >= 0) & (lag <= self.window_size)
-        return inside / inside.sum(axis=1, keepdims=True)
+        return ((lag >= 0) & (lag <= self.window_size)) * 1.0
 
 
 def _unbroadcast(grad: tf.Tensor, shape: tf.TensorShape) -> tf.Tensor:
@@ -209,13 +234,15 @@ class GaussianBlur(Perturbation):
         eps: keeps the width positive at m = 1; must be > 0.
     """
 
+    handles_padding = True
+
     def __init__(self, sigma_max: float = 2.0, eps: float = 1e-7, **kwargs):
         super().__init__(**kwargs)
         self.sigma_max = check_real(sigma_max, "sigma_max", min_val=0.0, include_min=False)
         # eps keeps the kernel width positive at m = 1
         self.eps = check_real(eps, "eps", min_val=0.0, include_min=False)
 
-    def call(self, inputs, mask):
+    def call(self, inputs, mask, real=None):
         mask = tf.cast(mask, inputs.dtype)
         t = _time_steps(inputs)
         k = min(t - 1, math.ceil(6.5 * (1.0 + self.eps) * self.sigma_max))
@@ -224,16 +251,31 @@ class GaussianBlur(Perturbation):
         # Lags +j and -j share a weight: add their values first. pairs[j][..., t, f] =
         # X[t + j, f] + X[t - j, f] (each 0 outside the series; X[t] once for j = 0),
         # counts[j][t] = how many of the two exist.
+        # With padding, padded steps count as outside the series: their values and
+        # counts are 0 (the cell itself keeps weight 1 so that the sums of padded
+        # cells, whose values are not used, stay finite).
+        values = inputs if real is None else inputs * tf.cast(real, inputs.dtype)
         pad = [[0, 0]] * (inputs.shape.rank - 2) + [[k, k], [0, 0]]
-        padded = tf.pad(inputs, pad)
-        pairs = [padded[..., k : k + t, :]]
+        padded = tf.pad(values, pad)
+        pairs = [inputs]
         pairs += [
             padded[..., k + j : k + j + t, :] + padded[..., k - j : k - j + t, :]
             for j in range(1, k + 1)
         ]
-        steps = np.arange(t)
-        counts = [np.ones(t)] + [(steps + j < t) * 1.0 + (steps - j >= 0) for j in range(1, k + 1)]
-        counts = [tf.constant(c.astype(np.float64)[:, None], inputs.dtype) for c in counts]
+        if real is None:
+            steps = np.arange(t)
+            counts = [np.ones(t)]
+            counts += [(steps + j < t) * 1.0 + (steps - j >= 0) for j in range(1, k + 1)]
+            counts = [tf.constant(c.astype(np.float64)[:, None], inputs.dtype) for c in counts]
+        else:
+            exists = tf.pad(
+                tf.cast(real, inputs.dtype), [[0, 0]] * (real.shape.rank - 2) + pad[-2:]
+            )
+            counts = [tf.ones_like(exists[..., k : k + t, :])]
+            counts += [
+                exists[..., k + j : k + j + t, :] + exists[..., k - j : k - j + t, :]
+                for j in range(1, k + 1)
+            ]
         return _folded_blur(inv, pairs, counts)
 
     def get_config(self):
