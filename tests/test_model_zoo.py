@@ -243,7 +243,7 @@ def _pad(x, k):
     return np.concatenate([np.zeros((len(x), k, F), "float32"), x], axis=1)  # pre-padding
 
 
-@pytest.mark.parametrize("method", ["ig", "eg", "occlusion", "tsr", "sis"])
+@pytest.mark.parametrize("method", ["ig", "eg", "smoothgrad", "occlusion", "tsr", "sis"])
 def test_padded_sequences_explain_like_unpadded_ones(variable_length_model, method):
     model, k = variable_length_model, 3
     short = X[:, :5]
@@ -269,6 +269,9 @@ def test_padded_sequences_explain_like_unpadded_ones(variable_length_model, meth
         ),
         "eg": lambda x, r: PathExplainerTF(model).attributions(
             x, r, num_samples=16, output_indices=1, seed=0
+        ),
+        "smoothgrad": lambda x, r: SmoothGrad(model).attributions(
+            x, num_samples=8, output_indices=1, seed=3
         ),
         "occlusion": lambda x, r: Occlusion(model).attributions(x, output_indices=1),
         "tsr": lambda x, r: TemporalSaliencyRescaling(PathExplainerTF(model)).attributions(

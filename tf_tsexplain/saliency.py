@@ -98,13 +98,24 @@ class _GradientMethod(_ModelMethod):
     derivative_order = 1
 
     def _gradients(
-        self, x, targets, batch_size, verbose, noise=None, sigma=None, absolute=False, frozen=None
+        self,
+        x,
+        targets,
+        batch_size,
+        verbose,
+        noise=None,
+        sigma=None,
+        absolute=False,
+        frozen=None,
+        step_of=None,
     ):
         """Mean gradient (or ``|gradient|``) per input over ``S`` rows ``x + sigma_n *
         noise[s]``.
 
         ``noise`` is ``(S, *x_shape)`` (None: one row per input, the input itself).
-        Rows are ordered input by input, so each chunk covers consecutive inputs.
+        With ``step_of`` (``(N, T)``, see ``_noise_draws``), the noise of row ``n`` at
+        step t is ``noise[s, step_of[n, t]]``. Rows are ordered input by input, so
+        each chunk covers consecutive inputs.
         """
         fn = self._function(
             ("gradients", x.shape[1:], x.dtype.name, absolute),
@@ -125,7 +136,12 @@ class _GradientMethod(_ModelMethod):
                 rows = x[idx]
                 if noise is not None:
                     scale = sigma[idx].reshape((-1,) + (1,) * (x.ndim - 1))
-                    noisy = rows + scale * noise[sample_index[start:stop]]
+                    samples = sample_index[start:stop]
+                    if step_of is None:
+                        draws = noise[samples]
+                    else:
+                        draws = noise[samples[:, None], step_of[idx]]
+                    noisy = rows + scale * draws
                     # padded cells stay padding
                     rows = noisy if frozen is None else np.where(frozen[idx], rows, noisy)
                 first = idx[0]
@@ -139,6 +155,26 @@ class _GradientMethod(_ModelMethod):
                 result[run, first : idx[-1] + 1] += summed.numpy()
                 progress.advance(stop - start)
         return result
+
+
+def _noise_draws(seed, samples: int, x: np.ndarray, frozen) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(noise (S, *x_shape), step_of)``: SmoothGrad's draws ``z_s``, shared by all inputs.
+
+    For sequences ``(N, T, F)`` the draws are made time step by time step, so the
+    draws of a shorter sequence are a prefix of those of a longer one; with padding,
+    ``step_of`` (``(N, T)``) gives each step its rank among its sequence's real steps,
+    so the j-th real step of every sequence gets draw j, wherever the padding is: a
+    padded sequence gets the noise of the same sequence without padding.
+    """
+    rng = np.random.default_rng(seed)
+    if x.ndim != 3:
+        return rng.standard_normal((samples,) + x.shape[1:]).astype(x.dtype), None
+    t, f = x.shape[1:]
+    noise = rng.standard_normal((t, samples, f)).astype(x.dtype).transpose(1, 0, 2)
+    if frozen is None:
+        return noise, None
+    real = ~frozen[:, :, 0]
+    return noise, np.where(real, np.cumsum(real, axis=1) - 1, 0)
 
 
 class Saliency(_GradientMethod):
@@ -308,9 +344,17 @@ class SmoothGrad(_GradientMethod):
         )
         if sigma is None:
             sigma = self._noise_scale(x, noise_level, frozen)
-        noise = np.random.default_rng(seed).standard_normal((s,) + x.shape[1:]).astype(x.dtype)
+        noise, step_of = _noise_draws(seed, s, x, frozen)
         result = self._gradients(
-            x, targets, rows, verbose, noise, sigma, absolute=self.absolute, frozen=frozen
+            x,
+            targets,
+            rows,
+            verbose,
+            noise,
+            sigma,
+            absolute=self.absolute,
+            frozen=frozen,
+            step_of=step_of,
         )
         return self._finish(result, leading, frozen)
 
