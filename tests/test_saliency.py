@@ -105,7 +105,8 @@ def test_smoothgrad_matches_numpy_noise_average():
 def test_smoothgrad_absolute_noise_scale():
     s, seed = 5, 4
     smooth = SmoothGrad(quadratic)
-    z = np.random.default_rng(seed).standard_normal((s, T, F)).astype(np.float32)
+    z = np.random.default_rng(seed).standard_normal((T, s, F)).astype(np.float32)
+    z = z.transpose(1, 0, 2)  # time-major draws
     for stdevs in (0.3, np.array([0.1, 0.0, 0.5, 1.0])):
         got = smooth.attributions(X, num_samples=s, stdevs=stdevs, seed=seed, batch_size=6)
         sigma = np.broadcast_to(np.asarray(stdevs, np.float64), (len(X),))
