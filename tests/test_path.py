@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from conftest import D, F, Quadratic, T
 
-from tf_tsexplain import EmbeddingExplainerTF, PathExplainerTF
+from tf_tsexplain import EmbeddingExplainerTF, PathExplainerTF, split_embedding
 from tf_tsexplain._quadrature import gauss_legendre_01, gauss_log_01
 
 
@@ -343,3 +343,41 @@ def test_hessian_methods_agree_and_auto_picks_by_model_kind(quadratic):
         ValueError, match=r"`hessian_method` must be one of \('auto', 'tiled', 'jacobian'\)"
     ):
         PathExplainerTF(conv, hessian_method="pfor")
+
+
+def test_split_embedding_keeps_the_mask_of_a_mask_zero_token_model():
+    """The head of a mask_zero model masks padding as the whole model does; padded
+    tokens get zero attribution and pre-padding changes nothing on real tokens."""
+    keras.utils.set_random_seed(8)
+    model = keras.Sequential(
+        [
+            keras.Input((7,), dtype="int32"),
+            keras.layers.Embedding(20, 3, mask_zero=True),
+            keras.layers.LSTM(4),
+            keras.layers.Dense(1),
+        ]
+    )
+    short = np.array([[4, 9, 2, 7], [1, 3, 3, 8]])
+    ids = np.concatenate([np.zeros((2, 3), int), short], axis=1)  # pre-padded to 7
+    embed, head = split_embedding(model)
+    x = embed(ids)
+    np.testing.assert_allclose(head(x).numpy(), model(ids).numpy(), rtol=1e-5, atol=1e-6)
+    # a head made of the layers alone reads padding as data: the split matters
+    naive = keras.Sequential([keras.Input((7, 3))] + model.layers[1:])
+    assert not np.allclose(naive(embedding_of(model, ids)).numpy(), model(ids).numpy(), atol=1e-4)
+    kw = dict(num_samples=16, use_expectation=False)
+    phi = EmbeddingExplainerTF(head).attributions(x, np.zeros((7, 3)), **kw)
+    assert np.all(phi[:, :3] == 0.0) and np.all(phi[:, 3:] != 0.0)
+    embed4, head4 = split_embedding(
+        keras.Sequential([keras.Input((4,), dtype="int32")] + model.layers)
+    )
+    alone = EmbeddingExplainerTF(head4).attributions(embed4(short), np.zeros((4, 3)), **kw)
+    np.testing.assert_allclose(phi[:, 3:], alone, rtol=1e-4, atol=1e-6)
+    with pytest.raises(TypeError, match="must be an Embedding"):
+        split_embedding(keras.Sequential([keras.Input((7, 3)), keras.layers.LSTM(2)]))
+    with pytest.raises(ValueError, match="integer ids of shape"):
+        embed(x)
+
+
+def embedding_of(model, ids):
+    return model.layers[0](ids).numpy()

@@ -709,3 +709,63 @@ class EmbeddingExplainerTF(PathExplainerTF):
             return full.sum(axis=(-3, -1))
         # (..., N, E, T*E): sum the E rows of the token and the embedding columns
         return result.reshape(lead + (e, t, e)).sum(axis=(-3, -1))
+
+
+def split_embedding(model) -> tuple:
+    """Split a token model into its embedding and the rest, for EmbeddingExplainerTF.
+
+    ``model``: a ``keras.Sequential`` whose first layer is an ``Embedding`` (token ids
+    ``(N, T)`` -> ``(N, T, E)``), e.g. ``Embedding(V, E, mask_zero=True)``, LSTM,
+    Dense. Returns ``(embed, head)``:
+
+    - ``embed(token_ids) -> embedded (N, T, E) float32``; with ``mask_zero=True`` the
+      vectors of padding tokens (id 0) are set to 0.
+    - ``head``: a Keras model of the embedded sequences made of the model's other
+      layers (the same layer objects, so the same weights). With ``mask_zero=True`` it
+      starts with ``Masking(0.0)``, so the head masks padding as the whole model does
+      (a head built from the layers alone would read padding as data) and every
+      explainer finds the padding on its own: padded tokens get exactly zero
+      attribution. ``head(embed(ids))`` equals ``model(ids)``.
+
+    Example::
+
+        embed, head = split_embedding(model)
+        x = embed(token_ids)
+        phi = EmbeddingExplainerTF(head).attributions(x, np.zeros(x.shape[1:]), ...)
+
+    Raises:
+        TypeError: ``model`` is not a Sequential model starting with an Embedding.
+    """
+    layers = list(getattr(model, "layers", []))
+    if not isinstance(model, keras.Sequential) or not layers:
+        raise TypeError(
+            "`model` must be a keras.Sequential token model starting with an Embedding "
+            f"layer. Received: {type(model).__name__}."
+        )
+    embedding = layers[0]
+    if not isinstance(embedding, keras.layers.Embedding):
+        raise TypeError(
+            "The first layer of `model` must be an Embedding (token ids -> vectors). "
+            f"Received: {type(embedding).__name__}."
+        )
+    mask_zero = bool(embedding.mask_zero)
+    steps = model.inputs[0].shape[1] if getattr(model, "inputs", None) else None
+    dim = int(embedding.output_dim)
+
+    def embed(token_ids) -> np.ndarray:
+        ids = np.asarray(token_ids)
+        if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(
+                f"`token_ids` must be integer ids of shape (N, T). Received: shape "
+                f"{ids.shape}, dtype {ids.dtype}."
+            )
+        vectors = np.asarray(embedding(ids), np.float32)
+        if mask_zero:
+            vectors = np.where((ids != 0)[:, :, None], vectors, np.float32(0.0))
+        return vectors
+
+    head_layers = [keras.Input((steps, dim))]
+    if mask_zero:
+        head_layers.append(keras.layers.Masking(0.0))
+    head = keras.Sequential(head_layers + layers[1:])
+    return embed, head
