@@ -75,3 +75,33 @@ def test_metrics_of_one_map_equal_those_of_its_batch_of_one():
     for kw in (dict(integration="trapezoid"),):
         for fn in (metrics.area_under_precision, metrics.area_under_recall):
             assert fn(truth, s, **kw) == pytest.approx(fn(truth[None], s[None], **kw))
+
+
+def test_padded_maps_score_as_the_maps_without_padding():
+    """Cells of padded steps (holding arbitrary saliency) are left out: a pre-padded and
+    a post-padded map score as the two maps without their padding, also after the
+    per-sample min-max scaling."""
+    rng = np.random.default_rng(4)
+    sal = rng.normal(size=(2, 6, 3))
+    truth = rng.uniform(size=(2, 6, 3)) > 0.6
+    padded_sal = rng.normal(size=(2, 9, 3)) * 5  # junk on padding
+    padded_truth = rng.uniform(size=(2, 9, 3)) > 0.5
+    padded_sal[0, 3:], padded_truth[0, 3:] = sal[0], truth[0]  # pre-padding
+    padded_sal[1, :6], padded_truth[1, :6] = sal[1], truth[1]  # post-padding
+    real = np.zeros((2, 9), bool)
+    real[0, 3:], real[1, :6] = True, True
+    for metric in (
+        metrics.area_under_precision,
+        metrics.area_under_recall,
+        metrics.auroc,
+        metrics.auprc,
+        metrics.mask_information,
+        metrics.mask_entropy,
+    ):
+        plain = metric(truth, np.abs(sal))
+        assert metric(padded_truth, np.abs(padded_sal)) != pytest.approx(plain)
+        assert metric(padded_truth, np.abs(padded_sal), padding_mask=real) == pytest.approx(plain)
+    one = metrics.area_under_recall(padded_truth[0], np.abs(padded_sal[0]), padding_mask=real[0])
+    assert one == pytest.approx(metrics.area_under_recall(truth[0], np.abs(sal[0])))
+    with pytest.raises(ValueError, match="padding_mask"):
+        metrics.auroc(padded_truth, padded_sal, padding_mask=real[:, :4])

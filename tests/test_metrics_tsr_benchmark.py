@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tf_tsexplain import metrics
 from tf_tsexplain.metrics import (
     deletion_insertion_curves,
     tsr_accuracy_drop,
@@ -190,3 +191,47 @@ def test_model_metrics_output_indices_predicted_none_and_an_index():
         tsr_accuracy_drop(softmax, x, labels + 1, sal, replacement, output_indices=1)
     with pytest.raises(ValueError, match="Received: output_indices='argmax'"):
         deletion_insertion_curves(summing_classifier, x, sal, output_indices="argmax")
+
+
+def test_padded_inputs_score_as_the_inputs_without_padding():
+    """Weighted precision/recall, accuracy drop and deletion/insertion curves of
+    pre- and post-padded inputs (junk saliency on padding) equal those of the inputs
+    without padding, for a model that ignores zero padding."""
+    rng = np.random.default_rng(6)
+    w = rng.normal(size=(3,)).astype(np.float32)
+
+    def model(batch):  # padded zero steps add tanh(0) = 0
+        score = tf.reduce_sum(tf.tanh(tf.einsum("ntf,f->nt", batch, w)), axis=1)
+        p = tf.sigmoid(score)
+        return tf.stack([1 - p, p], axis=1)
+
+    x = rng.normal(size=(2, 6, 3)).astype(np.float32)
+    sal = rng.normal(size=(2, 6, 3))
+    truth = rng.uniform(size=(2, 6, 3)) > 0.6
+    px, ps = np.zeros((2, 9, 3), np.float32), rng.normal(size=(2, 9, 3)) * 5
+    pt = rng.uniform(size=(2, 9, 3)) > 0.5
+    px[0, 3:], ps[0, 3:], pt[0, 3:] = x[0], sal[0], truth[0]
+    px[1, :6], ps[1, :6], pt[1, :6] = x[1], sal[1], truth[1]
+    real = np.zeros((2, 9), bool)
+    real[0, 3:], real[1, :6] = True, True
+    np.testing.assert_allclose(model(px).numpy(), model(x).numpy(), rtol=1e-6)
+
+    plain = metrics.tsr_aup_aur(truth, sal)
+    assert metrics.tsr_aup_aur(pt, ps) != pytest.approx(plain)
+    assert metrics.tsr_aup_aur(pt, ps, padding_mask=real) == pytest.approx(plain)
+    labels = np.argmax(model(x).numpy(), axis=1)
+    for by in ("mass", "count"):
+        rep, prep = x[::-1] * 3, np.zeros_like(px)
+        prep[0, 3:], prep[1, :6] = rep[0], rep[1]
+        _, acc = metrics.tsr_accuracy_drop(model, x, labels, sal, rep, by=by)
+        _, got = metrics.tsr_accuracy_drop(
+            model, px, labels, ps, prep + 7 * ~real[:, :, None], by=by, padding_mask=real
+        )
+        np.testing.assert_array_equal(got, acc)
+    curves = metrics.deletion_insertion_curves(model, x, sal, baseline=0.5, steps=6)
+    padded = metrics.deletion_insertion_curves(
+        model, px, ps, baseline=0.5, steps=6, padding_mask=real
+    )
+    for key in ("deletion", "insertion"):
+        np.testing.assert_allclose(padded[key], curves[key], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(curves["deletion"][:, 0], curves["deletion"][:, -1])

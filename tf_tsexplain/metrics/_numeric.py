@@ -5,11 +5,33 @@ from __future__ import annotations
 import numpy as np
 
 
-def minmax_rows(flat: np.ndarray) -> np.ndarray:
-    """Each row of ``(N, D)`` scaled to [0, 1]; a constant row becomes 0."""
-    low = flat.min(axis=1, keepdims=True)
-    span = flat.max(axis=1, keepdims=True) - low
-    return (flat - low) / np.where(span > 0, span, 1.0)
+def minmax_rows(flat: np.ndarray, real: np.ndarray | None = None) -> np.ndarray:
+    """Each row of ``(N, D)`` scaled to [0, 1]; a constant row becomes 0. With
+    ``real`` (``(N, D)`` booleans) the min and max are over the real cells and the
+    other cells become 0."""
+    if real is None:
+        low = flat.min(axis=1, keepdims=True)
+        span = flat.max(axis=1, keepdims=True) - low
+        return (flat - low) / np.where(span > 0, span, 1.0)
+    low = np.where(real, flat, np.inf).min(axis=1, keepdims=True)
+    span = np.where(real, flat, -np.inf).max(axis=1, keepdims=True) - low
+    return np.where(real, (flat - low) / np.where(span > 0, span, 1.0), 0.0)
+
+
+def real_cells(padding_mask, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``(N, D)`` True on the cells of real steps of maps of ``shape`` ``(N, T, ...)``,
+    from a padding mask ``(N, T)`` (True on real steps); None for None."""
+    if padding_mask is None:
+        return None
+    from tf_tsexplain._validation import check_padding_mask
+
+    if len(shape) < 2:
+        raise ValueError(
+            f"`padding_mask` needs maps of shape (N, T, ...); the maps have shape {shape}."
+        )
+    real = check_padding_mask(padding_mask, shape[0], shape[1])
+    cells = np.broadcast_to(real.reshape(real.shape + (1,) * (len(shape) - 2)), shape)
+    return cells.reshape(shape[0], -1)
 
 
 def trapezoid(y: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -1,13 +1,21 @@
-"""Ground-truth mask metrics (Dynamask paper): AUP, AUR, AUROC, AUPRC, information, entropy."""
+"""Ground-truth mask metrics (Dynamask paper): AUP, AUR, AUROC, AUPRC, information, entropy.
+
+Every metric takes ``padding_mask``: ``(N, T)`` booleans, True on real steps (``(T,)``
+for one ``(T, F)`` map). The cells of padded steps are then left out, and the
+per-sample min-max scaling is over real cells, so a padded map scores as the same map
+without its padding.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from tf_tsexplain.metrics._numeric import average_ranks, minmax_rows, trapezoid, xlogx
+from tf_tsexplain.metrics._numeric import average_ranks, minmax_rows, real_cells, trapezoid, xlogx
 
 
-def _truth_and_scores(truth, saliency, normalize: bool) -> tuple[np.ndarray, np.ndarray]:
+def _truth_and_scores(
+    truth, saliency, normalize: bool, padding_mask=None
+) -> tuple[np.ndarray, np.ndarray]:
     t = np.asarray(truth)
     s = np.asarray(saliency, dtype=np.float64)
     if t.dtype != bool:
@@ -20,9 +28,18 @@ def _truth_and_scores(truth, saliency, normalize: bool) -> tuple[np.ndarray, np.
         raise ValueError("`saliency` is empty.")
     if not np.all(np.isfinite(s)):
         raise ValueError("`saliency` contains NaN or Inf values.")
+    if padding_mask is None:
+        if normalize:
+            s = minmax_per_sample(s)
+        return t.ravel(), s.ravel()
+    one = s.ndim == 2  # one (T, F) map, as minmax_per_sample reads it
+    shape = (1,) + s.shape if one else s.shape
+    mask = np.asarray(padding_mask)
+    real = real_cells(mask[None] if one and mask.ndim == 1 else mask, shape)
+    flat = s.reshape(shape[0], -1)
     if normalize:
-        s = minmax_per_sample(s)
-    return t.ravel(), s.ravel()
+        flat = minmax_rows(flat, real)
+    return t.reshape(shape[0], -1)[real], flat[real]
 
 
 def minmax_per_sample(saliency) -> np.ndarray:
@@ -55,7 +72,7 @@ def _curve_at_or_above(t: np.ndarray, s: np.ndarray):
     return s_sorted[last][::-1], precision[::-1], recall[::-1]
 
 
-def precision_recall_by_threshold(truth, saliency, normalize: bool = True):
+def precision_recall_by_threshold(truth, saliency, normalize: bool = True, padding_mask=None):
     """Precision and recall of the cells scored strictly above each threshold.
 
     The thresholds tau are the distinct scores, ascending; at the top score no cell
@@ -70,7 +87,7 @@ def precision_recall_by_threshold(truth, saliency, normalize: bool = True):
     Returns:
         ``(thresholds, precision, recall)``, three 1-D arrays of equal length.
     """
-    t, s = _truth_and_scores(truth, saliency, normalize)
+    t, s = _truth_and_scores(truth, saliency, normalize, padding_mask)
     thresholds, precision, recall = _curve_at_or_above(t, s)
     return thresholds, np.r_[precision[1:], 1.0], np.r_[recall[1:], 0.0]
 
@@ -86,7 +103,7 @@ def _area(x: np.ndarray, y: np.ndarray, integration: str) -> float:
 
 
 def area_under_precision(
-    truth, saliency, normalize: bool = True, integration: str = "step"
+    truth, saliency, normalize: bool = True, integration: str = "step", padding_mask=None
 ) -> float:
     """AUP: the area under precision(tau), the precision of the cells scored strictly
     above tau, for tau from the lowest to the highest score (0 to 1 after the
@@ -98,23 +115,27 @@ def area_under_precision(
     does (``sklearn.metrics.auc(thresholds, prec[1:])``); the two agree on graded
     maps, but trapezoids undervalue maps with few distinct values.
     """
-    thresholds, precision, _ = precision_recall_by_threshold(truth, saliency, normalize)
+    thresholds, precision, _ = precision_recall_by_threshold(
+        truth, saliency, normalize, padding_mask
+    )
     return _area(thresholds, precision, integration)
 
 
-def area_under_recall(truth, saliency, normalize: bool = True, integration: str = "step") -> float:
+def area_under_recall(
+    truth, saliency, normalize: bool = True, integration: str = "step", padding_mask=None
+) -> float:
     """AUR: the area under recall(tau), as :func:`area_under_precision`.
 
     With the step integral and ``normalize``, AUR is the mean scaled score of the
     truly salient cells: 1 for a perfect binary map (0.5 with trapezoids).
     """
-    thresholds, _, recall = precision_recall_by_threshold(truth, saliency, normalize)
+    thresholds, _, recall = precision_recall_by_threshold(truth, saliency, normalize, padding_mask)
     return _area(thresholds, recall, integration)
 
 
-def auroc(truth, saliency) -> float:
+def auroc(truth, saliency, padding_mask=None) -> float:
     """Area under the ROC curve: P(score of a salient cell > score of another), ties 1/2."""
-    t, s = _truth_and_scores(truth, saliency, normalize=False)
+    t, s = _truth_and_scores(truth, saliency, False, padding_mask)
     n_pos, n_neg = t.sum(), (~t).sum()
     if n_pos == 0 or n_neg == 0:
         raise ValueError("AUROC needs both salient and non-salient cells in `truth`.")
@@ -122,10 +143,10 @@ def auroc(truth, saliency) -> float:
     return float((ranks[t].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def auprc(truth, saliency) -> float:
+def auprc(truth, saliency, padding_mask=None) -> float:
     """Area under the precision-recall curve (average precision):
     ``sum_k (R_k - R_{k-1}) P_k`` over the distinct thresholds, descending."""
-    t, s = _truth_and_scores(truth, saliency, normalize=False)
+    t, s = _truth_and_scores(truth, saliency, False, padding_mask)
     if t.sum() == 0:
         raise ValueError("AUPRC needs at least one salient cell in `truth`.")
     _, precision, recall = _curve_at_or_above(t, s)
@@ -133,23 +154,25 @@ def auprc(truth, saliency) -> float:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def mask_information(truth, saliency, normalize: bool = True, eps: float = 1e-5) -> float:
+def mask_information(
+    truth, saliency, normalize: bool = True, eps: float = 1e-5, padding_mask=None
+) -> float:
     """Information of the truly salient cells: ``sum -log2(1 + eps - s)`` over them.
 
     Summed over all samples; ``s`` is min-max scaled per sample first (``normalize``).
     """
-    t, s = _truth_and_scores(truth, saliency, normalize)
+    t, s = _truth_and_scores(truth, saliency, normalize, padding_mask)
     return float(np.sum(-np.log2(1.0 + eps - s[t])))
 
 
-def mask_entropy(truth, saliency, normalize: bool = True) -> float:
+def mask_entropy(truth, saliency, normalize: bool = True, padding_mask=None) -> float:
     """Entropy of the truly salient cells: ``sum H(s)`` over them, with the binary
     entropy ``H(s) = -s log2 s - (1 - s) log2(1 - s)`` in bits (0 at s = 0 or 1).
 
     Summed over all samples; ``s`` is min-max scaled per sample first (``normalize``)
     and must lie in [0, 1].
     """
-    t, s = _truth_and_scores(truth, saliency, normalize)
+    t, s = _truth_and_scores(truth, saliency, normalize, padding_mask)
     v = s[t]
     if v.size and (v.min() < 0 or v.max() > 1):
         raise ValueError("`saliency` must lie in [0, 1] for the entropy (or normalize=True).")

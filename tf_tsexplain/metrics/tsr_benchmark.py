@@ -1,4 +1,9 @@
-"""Saliency-benchmark metrics (TSR paper): weighted precision/recall, accuracy drop, deletion."""
+"""Saliency-benchmark metrics (TSR paper): weighted precision/recall, accuracy drop, deletion.
+
+Every metric takes ``padding_mask``: ``(N, T)`` booleans, True on real steps. The
+cells of padded steps then carry no saliency mass, are never truly salient, are never
+removed or replaced, and fractions of cells count real cells only.
+"""
 
 from __future__ import annotations
 
@@ -7,30 +12,35 @@ import numpy as np
 from tf_tsexplain._model import as_model_fn, predict_in_chunks
 from tf_tsexplain._targets import PREDICTED, resolve_output_indices
 from tf_tsexplain._validation import as_float_array, check_positive_int
-from tf_tsexplain.metrics._numeric import minmax_rows, trapezoid
+from tf_tsexplain.metrics._numeric import minmax_rows, real_cells, trapezoid
 
 TSR_MASS_LEVELS = np.round(np.arange(0.1, 0.91, 0.1), 2)
 
 
-def _tsr_rescaled(saliency: np.ndarray, rescale: bool) -> np.ndarray:
+def _tsr_rescaled(saliency: np.ndarray, rescale: bool, real=None) -> np.ndarray:
     """``|saliency|`` flattened to ``(N, D)``, min-max scaled per sample if asked.
 
     The benchmark's reference scales each sample's ``|saliency|`` to [0, 1] (the
     smallest cell becomes 0, the largest 1; a constant map becomes all zeros, as
-    sklearn's ``minmax_scale``) before it computes masses.
+    sklearn's ``minmax_scale``) before it computes masses. With ``real`` (``(N, D)``
+    booleans) the scaling is over real cells and the others get 0.
     """
     s = np.abs(saliency.astype(np.float64)).reshape(len(saliency), -1)
-    return minmax_rows(s) if rescale else s
+    if rescale:
+        return minmax_rows(s, real)
+    return s if real is None else np.where(real, s, 0.0)
 
 
-def _tsr_maps_and_truth(truth, saliency, rescale) -> tuple[np.ndarray, np.ndarray]:
+def _tsr_maps_and_truth(truth, saliency, rescale, padding_mask) -> tuple[np.ndarray, np.ndarray]:
     g = np.asarray(truth)
     if g.dtype != bool:
         raise TypeError(f"`truth` must be a boolean mask, got dtype {g.dtype}.")
     s = as_float_array(saliency, "saliency", min_rank=2)
     if g.shape != s.shape:
         raise ValueError(f"`truth` has shape {g.shape}; `saliency` has shape {s.shape}.")
-    return _tsr_rescaled(s, rescale), g.reshape(len(g), -1)
+    real = real_cells(padding_mask, s.shape)
+    g = g.reshape(len(g), -1)
+    return _tsr_rescaled(s, rescale, real), g if real is None else g & real
 
 
 def _tsr_levels(levels) -> np.ndarray:
@@ -59,7 +69,7 @@ def _tsr_mass_selection(s: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, 
 
 
 def weighted_precision_recall(
-    truth, saliency, levels=None, rescale: bool = True
+    truth, saliency, levels=None, rescale: bool = True, padding_mask=None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Saliency-weighted precision and recall of the top cells, per sample and level.
 
@@ -87,11 +97,13 @@ def weighted_precision_recall(
         levels: increasing mass fractions in (0, 1].
         rescale: min-max scale each sample's ``|saliency|`` first (the reference's
             choice); False uses ``|saliency|`` as is.
+        padding_mask: ``(N, T)`` booleans, True on real steps: padded cells are
+            left out (no mass, never true).
 
     Returns:
         ``(levels, precision, recall)``, the last two ``(N, L)``.
     """
-    s, g = _tsr_maps_and_truth(truth, saliency, rescale)
+    s, g = _tsr_maps_and_truth(truth, saliency, rescale, padding_mask)
     lv = _tsr_levels(levels)
     order, k = _tsr_mass_selection(s, lv)
     sorted_s = np.take_along_axis(s, order, axis=1)
@@ -108,41 +120,51 @@ def weighted_precision_recall(
     return lv, precision, recall
 
 
-def tsr_aup_aur(truth, saliency, levels=None, rescale: bool = True) -> tuple[float, float]:
+def tsr_aup_aur(
+    truth, saliency, levels=None, rescale: bool = True, padding_mask=None
+) -> tuple[float, float]:
     """Areas under the weighted precision and recall curves (AUP, AUR).
 
-    The curves of :func:`weighted_precision_recall` (same ``levels`` and
-    ``rescale``) are integrated over the mass levels with the trapezoidal rule,
+    The curves of :func:`weighted_precision_recall` (same ``levels``, ``rescale`` and
+    ``padding_mask``) are integrated over the mass levels with the trapezoidal rule,
     divided by the levels' span (so that a constant curve c has area c), and
     averaged over samples.
 
     Returns:
         ``(aup, aur)``, each in [0, 1].
     """
-    lv, precision, recall = weighted_precision_recall(truth, saliency, levels, rescale)
+    lv, precision, recall = weighted_precision_recall(
+        truth, saliency, levels, rescale, padding_mask
+    )
     span = lv[-1] - lv[0]
     aup = trapezoid(precision, lv) / span
     aur = trapezoid(recall, lv) / span
     return float(aup.mean()), float(aur.mean())
 
 
-def _tsr_top_cells(saliency: np.ndarray, counts) -> list[np.ndarray]:
-    """Per count k, a boolean ``(N, D)`` mask of each sample's k largest |saliency|."""
-    flat = np.abs(saliency.reshape(len(saliency), -1))
+def _tsr_top_cells(saliency: np.ndarray, fractions, real=None) -> list[np.ndarray]:
+    """Per fraction p, a boolean ``(N, D)`` mask of each sample's ``round(p * D_n)``
+    cells of largest |saliency| (``D_n``: its real cells; padded cells rank last)."""
+    flat = np.abs(saliency.reshape(len(saliency), -1)).astype(np.float64)
+    d = np.full((len(flat), 1), flat.shape[1])
+    if real is not None:
+        flat = np.where(real, flat, -1.0)
+        d = real.sum(axis=1, keepdims=True)
     order = np.argsort(-flat, axis=1, kind="stable")
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(flat.shape[1])[None], axis=1)
-    return [rank < k for k in counts]
+    return [rank < np.round(p * d).astype(int) for p in fractions]
 
 
-def _tsr_top_mass_cells(saliency: np.ndarray, levels: np.ndarray, rescale: bool):
+def _tsr_top_mass_cells(saliency: np.ndarray, levels: np.ndarray, rescale: bool, real=None):
     """Per level q, a boolean ``(N, D)`` mask of the top cells holding mass q, the
-    sets :func:`weighted_precision_recall` selects."""
-    s = _tsr_rescaled(saliency, rescale)
+    sets :func:`weighted_precision_recall` selects (real cells only)."""
+    s = _tsr_rescaled(saliency, rescale, real)
     order, k = _tsr_mass_selection(s, levels)
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(s.shape[1])[None], axis=1)
-    return [rank < k[:, j : j + 1] for j in range(len(levels))]
+    masks = [rank < k[:, j : j + 1] for j in range(len(levels))]
+    return masks if real is None else [m & real for m in masks]
 
 
 def _tsr_model_scores(model_fn, rows: np.ndarray, targets: np.ndarray | None, batch_size: int):
@@ -180,6 +202,7 @@ def tsr_accuracy_drop(
     by: str = "mass",
     rescale: bool = True,
     output_indices="predicted",
+    padding_mask=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Accuracy as the most salient cells are replaced, e.g. by background noise.
 
@@ -215,6 +238,8 @@ def tsr_accuracy_drop(
             ``(time, class)`` tuple): that output is read as the probability of the
             positive class, the prediction being 1 when it is > 0.5, and ``labels``
             must then be 0 or 1.
+        padding_mask: ``(N, T)`` booleans, True on real steps: padded cells are
+            never replaced, and with ``by="count"`` p is a fraction of real cells.
 
     Returns:
         ``(fractions, accuracy)``, both ``(P,)``.
@@ -234,11 +259,11 @@ def tsr_accuracy_drop(
     fr = np.round(np.arange(0.0, 0.91, 0.1), 2) if fractions is None else np.asarray(fractions)
     if fr.ndim != 1 or np.any((fr < 0) | (fr > 1)):
         raise ValueError(f"`fractions` must be values in [0, 1], got {fr}.")
+    real = real_cells(padding_mask, x.shape)
     if by == "mass":
-        masks = _tsr_top_mass_cells(sal, fr.astype(float), rescale)
+        masks = _tsr_top_mass_cells(sal, fr.astype(float), rescale, real)
     elif by == "count":
-        d = int(np.prod(x.shape[1:]))
-        masks = _tsr_top_cells(sal, [int(round(p * d)) for p in fr])
+        masks = _tsr_top_cells(sal, fr, real)
     else:
         raise ValueError(f"`by` must be 'mass' or 'count', got {by!r}.")
     model_fn = as_model_fn(model)
@@ -278,6 +303,7 @@ def deletion_insertion_curves(
     steps: int = 10,
     output_indices="predicted",
     batch_size: int = 256,
+    padding_mask=None,
 ) -> dict:
     """Deletion and insertion curves of saliency maps.
 
@@ -300,6 +326,8 @@ def deletion_insertion_curves(
             the only output of a single-output model, refused (ValueError) on a
             model with several outputs, since the curves need one scalar per input.
         batch_size: most rows per model call.
+        padding_mask: ``(N, T)`` booleans, True on real steps: padded cells are
+            never deleted or inserted, and p is a fraction of each input's real cells.
 
     Returns:
         dict with ``fractions`` ``(steps + 1,)``, ``deletion`` and ``insertion``
@@ -312,6 +340,7 @@ def deletion_insertion_curves(
         raise ValueError(f"`saliency` {sal.shape} must have the inputs' shape {x.shape}.")
     steps = check_positive_int(steps, "steps")
     check_positive_int(batch_size, "batch_size")
+    real = real_cells(padding_mask, x.shape)
     base = np.asarray(baseline, x.dtype)
     try:
         base = np.broadcast_to(base, x.shape)
@@ -325,10 +354,10 @@ def deletion_insertion_curves(
         output_indices, predict_in_chunks(model_fn, x, batch_size), "deletion_insertion_curves"
     )
     fractions = np.linspace(0.0, 1.0, steps + 1)
-    d = int(np.prod(x.shape[1:]))
-    masks = _tsr_top_cells(sal, [int(round(p * d)) for p in fractions])
+    masks = _tsr_top_cells(sal, fractions, real)
     deleted = np.concatenate([np.where(m.reshape(x.shape), base, x) for m in masks])
-    inserted = np.concatenate([np.where(m.reshape(x.shape), x, base) for m in masks])
+    kept = masks if real is None else [m | ~real for m in masks]  # padding stays padding
+    inserted = np.concatenate([np.where(m.reshape(x.shape), x, base) for m in kept])
     tiled = np.tile(targets, steps + 1)
     deletion = _tsr_model_scores(model_fn, deleted, tiled, batch_size).reshape(steps + 1, n).T
     insertion = _tsr_model_scores(model_fn, inserted, tiled, batch_size).reshape(steps + 1, n).T
