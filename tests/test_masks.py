@@ -715,6 +715,9 @@ def test_masking_layer_padding_is_detected_and_groups_count_real_cells():
     extremal = group.get_extremal_mask(1e9)  # the smallest area of every series
     np.testing.assert_array_equal(extremal.padding_mask, real)
     assert np.all(extremal.mask_tensor[~real] == 0.0)
+    _, ax = extremal.plot_mask(sample=0)  # the 3 pre-padded steps hatched grey
+    assert len(ax.collections) == 1 and np.all(ax.images[0].get_array().mask[:, :3])
+    plt.close("all")
 
 
 def test_multi_input_masks_cover_the_sequence_with_the_other_inputs_held():

@@ -441,3 +441,60 @@ def test_scatter_plot_path_explain_arguments():
     assert not np.allclose(jittered, values[:, 0]) and np.allclose(jittered, values[:, 0], atol=1)
     _, ax = bar_interaction_plot(gamma[0], names, top_k=2, cmap="viridis")
     assert len(ax.patches) == 2
+
+
+# ----------------------------------------------------------------- padding
+def test_padded_steps_are_hatched_grey_and_left_out_of_the_colour_scale():
+    t, f = 120, 6
+    real = np.ones(t, bool)
+    real[:30] = False  # pre-padding
+    attr = RNG.normal(size=(t, f))
+    attr[~real] = 50.0  # junk on padding must not set the colour scale
+    fig, ax = time_feature_heatmap(attr, inputs=RNG.normal(size=(t, f)), padding_mask=real)
+    data = ax.images[0].get_array()
+    assert np.all(data.mask[:, :30]) and not np.any(data.mask[:, 30:])
+    assert ax.images[0].get_clim()[1] == pytest.approx(np.abs(attr[real]).max())
+    assert len(ax.collections) == 1  # one hatched span over the run of padding
+    pixel = _pixel(fig, ax, 10, 2)
+    assert np.allclose(pixel, pixel[0], atol=0.08) and 0.6 < pixel[0] < 0.95  # grey
+    assert "padding" in ax.get_xlabel()
+    with pytest.raises(ValueError, match="padding_mask"):
+        time_feature_heatmap(attr, padding_mask=real[:50])
+    with pytest.raises(ValueError, match="padding_mask"):
+        time_feature_heatmap(attr, padding_mask=np.zeros(t, bool))
+
+
+def test_attribution_over_time_averages_real_samples_and_cuts_padding():
+    n, t, f = 5, 40, 3
+    attr = RNG.normal(size=(n, t, f))
+    real = np.ones((n, t), bool)
+    real[0, :20], real[1, :30] = False, False
+    real[:, :5] = False  # no sample is real there
+    attr[~real] = 100.0
+    fig, ax = attribution_over_time(attr, padding_mask=real, how="mean")
+    line = ax.lines[0]
+    j = ["f0", "f1", "f2"].index(line.get_label())
+    want = np.array(
+        [attr[real[:, s], s, j].mean() if real[:, s].any() else np.nan for s in range(t)]
+    )
+    np.testing.assert_allclose(line.get_ydata(), want)
+    assert np.all(np.isnan(line.get_ydata()[:5]))
+    assert len(ax.collections) == 1
+
+
+def test_sis_and_comparison_plots_with_padding():
+    from tf_tsexplain.sis import SISResult
+
+    t, f = 100, 4
+    real = np.ones(t, bool)
+    real[80:] = False  # post-padding
+    mask = np.zeros((t, 1), bool)
+    mask[[10, 11, 40]] = True
+    result = SISResult(np.argwhere(mask), np.argwhere(mask), np.zeros(3), mask)
+    x = RNG.normal(size=(t, f))
+    fig, ax = sis_plot(x, [result], padding_mask=real)
+    assert len(ax.patches) == 2  # the SIS outlines only: runs 10-11 and 40
+    assert len(ax.collections) == 1
+    assert np.all(ax.images[0].get_array().mask[:, 80:])
+    fig, axes = comparison_grid({"a": x, "b": np.abs(x)}, padding_mask=real)
+    assert all(len(a.collections) == 1 for a in axes.flat)

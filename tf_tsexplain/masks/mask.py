@@ -258,7 +258,8 @@ class Mask(MaskBase):
         title: str | None = None,
         **kwargs,
     ):
-        """Heatmap of the mask (time on x, features on y), via ``time_feature_heatmap``.
+        """Heatmap of the mask (time on x, features on y), via ``time_feature_heatmap``;
+        padded steps are hatched grey.
 
         Args:
             sample: which series of a batch.
@@ -281,8 +282,12 @@ class Mask(MaskBase):
         if title is None:
             ratio = np.ravel(self.keep_ratio)[sample if np.size(self.keep_ratio) > 1 else 0]
             title = f"Mask (area {ratio:g})"
+        real = self.padding_mask
+        if real is not None:
+            real = (real if real.ndim == 1 else real[sample])[ids_t]
         fig, ax = time_feature_heatmap(
             m[np.ix_(ids_t, ids_f)],
+            padding_mask=real,
             feature_names=names,
             ax=ax,
             title=title,

@@ -125,3 +125,43 @@ def flatten_features(attributions, feature_values, feature_names, time_aggregati
         n, t, _ = attr.shape
         return attr.reshape(n, -1), values.reshape(n, -1), cell_names(names, t)
     return aggregate(attr, "time", time_aggregation), values.mean(axis=1), names
+
+
+PADDING_COLOUR = "0.85"  # padded steps: light grey, hatched, in every sequence plot
+
+
+def check_steps_padding(padding_mask, steps: int, samples: int | None = None) -> np.ndarray | None:
+    """A padding mask for a plot: ``(T,)`` (one sequence) or ``(N, T)`` (with
+    ``samples``), True on real steps; None for None."""
+    if padding_mask is None:
+        return None
+    from tf_tsexplain._validation import check_padding_mask
+
+    mask = np.asarray(padding_mask)
+    if samples is None or mask.ndim == 1:
+        if mask.ndim != 1:
+            raise ValueError(
+                f"`padding_mask` must have shape ({steps},) for one sequence. Received: "
+                f"shape {mask.shape}."
+            )
+        return check_padding_mask(mask[None], 1, steps)[0]
+    return check_padding_mask(mask, samples, steps)
+
+
+def shade_padding(ax, real: np.ndarray, label: bool = True) -> None:
+    """Grey, hatched spans over the runs of padded steps (``real`` False) of an axes
+    whose x axis is the time step (collections, not patches, labelled "padding")."""
+    edges = np.flatnonzero(np.diff(np.r_[False, ~real, False].astype(int)))
+    for n, (start, stop) in enumerate(zip(edges[::2], edges[1::2], strict=True)):
+        ax.fill_between(
+            [start - 0.5, stop - 0.5],
+            0,
+            1,
+            transform=ax.get_xaxis_transform(),
+            facecolor=PADDING_COLOUR,
+            edgecolor="0.6",
+            hatch="//",
+            lw=0,
+            zorder=3,
+            label="padding" if n == 0 and label else None,
+        )

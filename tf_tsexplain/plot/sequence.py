@@ -14,10 +14,12 @@ from tf_tsexplain.plot._common import (
     as_numeric,
     auto_cmap,
     check_same_shape,
+    check_steps_padding,
     heatmap_size,
     label_step,
     new_axes,
     set_time_ticks,
+    shade_padding,
     signed_limits,
 )
 
@@ -45,6 +47,7 @@ def time_feature_heatmap(
     colorbar: bool = True,
     figsize=None,
     colorbar_label: str = "attribution",
+    padding_mask=None,
 ):
     """Heatmap of one ``(T, F)`` attribution map: time on x, features on y.
 
@@ -65,6 +68,8 @@ def time_feature_heatmap(
         figsize: size of a new figure (default: grows with T and F, at most 16 x
             10 inches; long sequences get a tick every 10, 20, 50, ... steps).
         colorbar_label: the colour bar's label.
+        padding_mask: ``(T,)`` booleans, True on real steps: padded steps are drawn
+            grey and hatched and left out of the colour scale.
 
     Returns:
         ``(figure, axes)``.
@@ -72,14 +77,18 @@ def time_feature_heatmap(
     attr = as_numeric(attributions, "attributions", 2)
     t, f = attr.shape
     names = check_labels(feature_names, f, "feature_names", _default_names(f))
+    real = check_steps_padding(padding_mask, t)
     values = None
     if inputs is not None:
         values = as_numeric(inputs, "inputs", 2)
         check_same_shape(attr, values, "attributions", "inputs")
+    if real is not None:
+        attr = np.where(real[:, None], attr, np.nan)
+        values = None if values is None else np.where(real[:, None], values, np.nan)
     fig, ax = new_axes(ax, figsize or heatmap_size(t, f))
     low, high = signed_limits(attr)
     image = ax.imshow(
-        attr.T,
+        np.ma.masked_invalid(attr.T),
         aspect="auto",
         cmap=auto_cmap(attr, cmap),
         vmin=low,
@@ -87,14 +96,17 @@ def time_feature_heatmap(
         interpolation="nearest",
     )
     if values is not None:
-        span = values.max(axis=0) - values.min(axis=0)
-        scaled = (values - values.min(axis=0)) / np.where(span > 0, span, 1.0)
+        low_v = np.nanmin(values, axis=0)
+        span = np.nanmax(values, axis=0) - low_v
+        scaled = (values - low_v) / np.where(span > 0, span, 1.0)
         for row in range(f):  # row centre at y = row; draw within +-0.4, higher values up
             lw = 1.0 if t <= 200 else 0.6
             ax.plot(np.arange(t), row + 0.4 - 0.8 * scaled[:, row], color="black", lw=lw)
+    if real is not None:
+        shade_padding(ax, real)
     _feature_ticks(ax, names)
     set_time_ticks(ax, t)
-    ax.set_xlabel("time step")
+    ax.set_xlabel("time step" if real is None or real.all() else "time step (hatched: padding)")
     if title:
         ax.set_title(title)
     if colorbar:
@@ -110,6 +122,7 @@ def attribution_over_time(
     ax=None,
     title: str | None = None,
     figsize=None,
+    padding_mask=None,
 ):
     """One line per feature: its attribution at every time step.
 
@@ -124,6 +137,9 @@ def attribution_over_time(
         ax, title: as usual.
         figsize: size of a new figure (default: 7 x 3.5 inches, wider for long
             sequences, at most 16); the legend sits right of the axes.
+        padding_mask: True on real steps, ``(T,)`` for one sequence or ``(N, T)``:
+            averages over samples count each step's real samples only; steps with
+            none are cut from the lines and shaded.
 
     Returns:
         ``(figure, axes)``; the lines are ``axes.lines`` in decreasing importance.
@@ -131,19 +147,33 @@ def attribution_over_time(
     attr = as_numeric(attributions, "attributions", (2, 3))
     if how not in ("mean", "mean_abs"):
         raise ValueError(f"`how` must be 'mean' or 'mean_abs', got {how!r}.")
+    steps = attr.shape[-2]
+    real = check_steps_padding(padding_mask, steps, attr.shape[0] if attr.ndim == 3 else None)
     if attr.ndim == 3:
-        attr = np.abs(attr).mean(0) if how == "mean_abs" else attr.mean(0)
+        values = np.abs(attr) if how == "mean_abs" else attr
+        if real is None:
+            attr = values.mean(0)
+        else:
+            weights = np.broadcast_to(real.reshape(-1, steps, 1) * 1.0, values.shape)
+            count = weights.sum(0)
+            attr = np.where(count > 0, (values * weights).sum(0) / np.maximum(count, 1), np.nan)
+            real = real.reshape(-1, steps).any(axis=0)
+    elif real is not None:
+        attr = np.where(real[:, None], attr, np.nan)
     t, f = attr.shape
     names = check_labels(feature_names, f, "feature_names", _default_names(f))
-    order = np.argsort(-np.abs(attr).sum(0), kind="stable")
+    order = np.argsort(-np.nansum(np.abs(attr), axis=0), kind="stable")
     order = order[: MAX_LINES if top_k is None else check_positive_int(top_k, "top_k")]
     fig, ax = new_axes(ax, figsize or (min(MAX_WIDTH, max(7.0, 0.02 * t + 5.5)), 3.5))
     lw = 1.5 if t <= 100 else 1.0
     for j in order:
         ax.plot(np.arange(t), attr[:, j], label=names[j], lw=lw)
     ax.axhline(0.0, color="grey", lw=0.8)
+    padded = real is not None and not real.all()
+    if padded:
+        shade_padding(ax, real, label=False)  # the legend holds features only
     ax.set_xlim(0, t - 1)
-    ax.set_xlabel("time step")
+    ax.set_xlabel("time step (hatched: padding)" if padded else "time step")
     ax.set_ylabel(
         "mean |attribution|" if how == "mean_abs" and np.ndim(attributions) == 3 else "attribution"
     )
@@ -221,6 +251,7 @@ def comparison_grid(
     feature_names: Sequence[str] | None = None,
     ncols: int = 1,
     figsize=None,
+    padding_mask=None,
 ):
     """Several methods' ``(T, F)`` maps of the same input, side by side.
 
@@ -234,6 +265,8 @@ def comparison_grid(
         ncols: panels per row.
         figsize: figure size (default: a heatmap's size per panel, at most 16 inches
             wide in all).
+        padding_mask: ``(T,)`` booleans, True on real steps: padding hatched grey
+            on every panel.
 
     Returns:
         ``(figure, axes array)`` with one Axes per method, in the order given.
@@ -257,6 +290,7 @@ def comparison_grid(
         time_feature_heatmap(
             values, inputs=inputs, feature_names=feature_names, ax=ax, title=name,
             colorbar_label="",  # units differ by method; the title names it
+            padding_mask=padding_mask,
         )  # fmt: skip
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
@@ -294,6 +328,7 @@ def sis_plot(
     ax=None,
     title: str | None = None,
     figsize=None,
+    padding_mask=None,
 ):
     """A sequence with the cells of its sufficient input subsets outlined.
 
@@ -304,6 +339,8 @@ def sis_plot(
             broadcast to cells. SIS k gets the k-th colour of the "tab10" cycle.
         feature_names: F row labels.
         ax, title, figsize: as usual.
+        padding_mask: ``(T,)`` booleans, True on real steps: padded steps are
+            hatched grey (a SIS never holds them).
 
     Returns:
         ``(figure, axes)``; the outlines are ``axes.patches``: one per run of
@@ -320,8 +357,13 @@ def sis_plot(
         if mask.ndim != 2 or any(m not in (1, s) for m, s in zip(mask.shape, (t, f), strict=True)):
             raise ValueError(f"A SIS mask of shape {mask.shape} does not fit inputs {(t, f)}.")
         cells.append(mask)
+    real = check_steps_padding(padding_mask, t)
+    if real is not None:
+        values = np.where(real[:, None], values, np.nan)
     fig, ax = new_axes(ax, figsize or heatmap_size(t, f))
-    image = ax.imshow(values.T, aspect="auto", cmap="Greys", interpolation="nearest")
+    image = ax.imshow(
+        np.ma.masked_invalid(values.T), aspect="auto", cmap="Greys", interpolation="nearest"
+    )
     colours = plt.get_cmap("tab10")
     for k, mask in enumerate(cells):
         for n, (x0, y0, width, height) in enumerate(_outlines(mask, t, f)):
@@ -335,6 +377,8 @@ def sis_plot(
             )
             outline.set_label(f"SIS {k + 1}" if n == 0 else None)  # one legend entry per SIS
             ax.add_patch(outline)
+    if real is not None and not real.all():
+        shade_padding(ax, real)
     if ax.patches:
         ax.legend(
             loc="lower right",
