@@ -170,16 +170,15 @@ def test_every_explainer_on_every_model_kind(kind):
             np.testing.assert_array_equal(a, b, err_msg=f"{name}: repeated call differs")
         if kind == "masking_lstm":  # padded cells: exactly zero
             assert np.all(result[~REAL] == 0.0), name
-    if kind != "two_inputs":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            sis = SISExplainer(model, threshold=0.0, mask_over="time").explain(
-                x, output_indices=target, max_sis=1
-            )
-        assert len(sis) == N
-        if kind == "masking_lstm":  # SIS never select padded steps
-            for i, collection in enumerate(sis):
-                assert all(REAL[i, t] for result in collection for t, _ in result.sis)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sis = SISExplainer(model, threshold=0.0, mask_over="time").explain(
+            x, output_indices=target, max_sis=1
+        )  # a two-input model: SIS over its sequence input
+    assert len(sis) == N and all(len(c) == 1 and c[0].mask.shape == (T, 1) for c in sis)
+    if kind == "masking_lstm":  # SIS never select padded steps
+        for i, collection in enumerate(sis):
+            assert all(REAL[i, t] for result in collection for t, _ in result.sis)
 
 
 @pytest.mark.parametrize("kind", KINDS)
