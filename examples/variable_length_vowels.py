@@ -8,11 +8,13 @@ classified by a Masking + LSTM(32) model; then, for a few test utterances:
 
 - expected gradients (references: training utterances) of the predicted speaker;
 - TSR of integrated gradients;
-- SIS over time steps (which frames alone keep the prediction).
+- SIS over time steps (which frames alone keep the prediction);
+- a dynamic mask (Dynamask): the 20% of cells that keep the predicted speaker's
+  probability when the rest is blurred over time.
 
 The padding comes from the model's Masking layer: every method leaves padded frames
-unchanged and gives them exactly zero attribution (printed), and the figures show
-padding in grey.
+unchanged and gives them exactly zero attribution (printed; the mask's blur stops at
+the padding and its area counts real cells), and the figures hatch padding grey.
 
     pip install ".[examples]"          # aeon
     python examples/variable_length_vowels.py --out examples_out/vowels
@@ -35,6 +37,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tf_tsexplain import PathExplainerTF, SISExplainer, TemporalSaliencyRescaling  # noqa: E402
+from tf_tsexplain.masks import GaussianBlur, Mask, log_loss  # noqa: E402
+from tf_tsexplain.plot import comparison_grid  # noqa: E402
 
 
 def load_vowels():
@@ -58,26 +62,14 @@ def pad(sequences, steps, mean, std):
     return out, real
 
 
-def draw(path, maps, x, real, titles):
-    """One heatmap per method (rows: channels, columns: frames), padding in grey."""
-    fig, axes = plt.subplots(len(maps), 1, figsize=(9, 2.2 * len(maps)), squeeze=False)
-    for ax, m, title in zip(axes[:, 0], maps, titles, strict=True):
-        shown = np.ma.masked_where(~np.broadcast_to(real[:, None], m.shape), m)
-        limit = np.abs(m).max() or 1.0
-        cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.85")  # padding in grey
-        image = ax.imshow(shown.T, aspect="auto", cmap=cmap, vmin=-limit, vmax=limit)
-        ax.set_title(title, fontsize=10)
-        ax.set_ylabel("channel")
-        ax.set_yticks(range(0, m.shape[1], 2))
-        ax.set_xticks(range(0, m.shape[0], 2))
-        fig.colorbar(image, ax=ax, fraction=0.03)
-    axes[-1, 0].set_xlabel("frame (grey: padding)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def main(out: Path, data=None, epochs: int = 30, n_explain: int = 4, seed: int = 0) -> dict:
+def main(
+    out: Path,
+    data=None,
+    epochs: int = 30,
+    n_explain: int = 4,
+    seed: int = 0,
+    mask_epochs: int = 300,
+) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     x_train, y_train, x_test, y_test = load_vowels() if data is None else data
     steps = max(len(s) for s in list(x_train) + list(x_test))
@@ -109,9 +101,15 @@ def main(out: Path, data=None, epochs: int = 30, n_explain: int = 4, seed: int =
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sis = SISExplainer(model, threshold=0.7, mask_over="time").explain(x, max_sis=1)
+    mask = Mask(GaussianBlur(sigma_max=2.0), task="classification").fit(
+        x, model, loss_function=log_loss, output_indices="predicted", keep_ratio=0.2,
+        n_epoch=mask_epochs, learning_rate=1.0, time_reg_factor=0.5,
+    )  # fmt: skip
+    dynamic = mask.mask_tensor
     on_padding = {
         "expected gradients": float(np.abs(eg[~real_x]).sum()),
         "TSR": float(np.abs(tsr[~real_x]).sum()),
+        "dynamic mask": float(dynamic[~real_x].sum()),
     }
     sis_frames = [sorted(int(t) for t, _ in c[0].sis) if c else [] for c in sis]
     print(f"attribution mass on padded frames: {on_padding}")
@@ -122,13 +120,15 @@ def main(out: Path, data=None, epochs: int = 30, n_explain: int = 4, seed: int =
         for t in sis_frames[i]:
             sis_map[t] = 1.0
         path = out / f"vowels_{i}.png"
-        draw(
-            path,
-            [eg[i], tsr[i], sis_map],
-            x[i],
-            real_x[i],
-            ["expected gradients", "TSR (integrated gradients)", "first SIS (time steps)"],
-        )
+        maps = {
+            "expected gradients": eg[i],
+            "TSR (integrated gradients)": tsr[i],
+            "first SIS (time steps)": sis_map,
+            "dynamic mask (area 0.2)": dynamic[i],
+        }
+        fig, _ = comparison_grid(maps, ncols=2, padding_mask=real_x[i])
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
         figures.append(path)
     print(f"wrote {', '.join(str(p) for p in figures)}")
     return {
@@ -136,6 +136,7 @@ def main(out: Path, data=None, epochs: int = 30, n_explain: int = 4, seed: int =
         "eg": eg,
         "tsr": tsr,
         "sis_frames": sis_frames,
+        "mask": dynamic,
         "real": real_x,
         "on_padding": on_padding,
         "figures": figures,

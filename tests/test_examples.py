@@ -49,10 +49,13 @@ def test_variable_length_example_keeps_padding_out(tmp_path):
         return x, y
 
     data = (*ragged(120), *ragged(20))
-    result = _load("variable_length_vowels").main(tmp_path, data=data, epochs=15, n_explain=3)
+    result = _load("variable_length_vowels").main(
+        tmp_path, data=data, epochs=15, n_explain=3, mask_epochs=40
+    )
     assert result["accuracy"] > 0.8
     real = result["real"]
-    assert result["on_padding"] == {"expected gradients": 0.0, "TSR": 0.0}
+    assert result["on_padding"] == {"expected gradients": 0.0, "TSR": 0.0, "dynamic mask": 0.0}
+    assert result["mask"][real].max() > 0.5  # the mask keeps some real cells
     assert np.abs(result["eg"][real]).sum() > 0
     for frames, row in zip(result["sis_frames"], real, strict=True):
         assert all(row[t] for t in frames)  # SIS never select padded frames
