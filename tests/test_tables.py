@@ -119,3 +119,26 @@ def test_shapley_features_frame_and_importance():
     np.testing.assert_allclose(table["mean"], [-0.4, 0.2, 0.1, 0.05])
     with pytest.raises(ValueError, match="`feature_names` has 2 entries for 3 features"):
         shapley_features_frame(values, feature_names=["a", "b"])
+
+
+def test_aggregate_with_padding_leaves_padded_cells_out():
+    rng = np.random.default_rng(3)
+    attr = rng.normal(size=(2, 5, 3))
+    real = np.array([[False, False, True, True, True], [True, True, True, True, False]])
+    junk = np.where(real[:, :, None], attr, 40.0)
+    for how in ("sum_abs", "mean_abs", "sum", "mean", "max_abs"):
+        got = aggregate(junk, "time", how, padding_mask=real)
+        want = np.stack(
+            [
+                aggregate(attr[0, 2:][None], "time", how)[0],
+                aggregate(attr[1, :4][None], "time", how)[0],
+            ]
+        )
+        np.testing.assert_allclose(got, want, err_msg=how)
+    by_step = aggregate(junk, "sample", "mean", padding_mask=real)
+    np.testing.assert_allclose(by_step[0], attr[1, 0])  # only sample 1 is real at step 0
+    np.testing.assert_allclose(by_step[2], attr[:, 2].mean(0))
+    per_step = aggregate(junk, "feature", "sum", padding_mask=real)
+    assert np.isnan(per_step[0, 0]) and np.isnan(per_step[1, 4])
+    with pytest.raises(ValueError, match="padding_mask"):
+        aggregate(junk, "time", padding_mask=real[:, :3])

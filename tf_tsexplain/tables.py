@@ -93,7 +93,9 @@ def to_frame(
     return frame
 
 
-def aggregate(attributions, over: str = "time", how: str = "mean_abs") -> np.ndarray:
+def aggregate(
+    attributions, over: str = "time", how: str = "mean_abs", padding_mask=None
+) -> np.ndarray:
     """Reduce ``(N, T, F)`` attributions over one axis.
 
     Signed sums and means let positive and negative contributions cancel: a feature
@@ -110,6 +112,10 @@ def aggregate(attributions, over: str = "time", how: str = "mean_abs") -> np.nda
             and sample), ``"feature"`` -> ``(N, T)``, ``"sample"`` -> ``(T, F)``.
         how: ``"sum_abs"``, ``"mean_abs"`` (default), ``"sum"``, ``"mean"`` or
             ``"max_abs"``.
+        padding_mask: ``(N, T)`` booleans, True on real steps (``(T,)`` for one
+            map): padded cells are left out, so means are over real cells; a value
+            with no real cell to reduce (a padded step with ``over="feature"``, a
+            step no sample reaches with ``over="sample"``) is NaN.
 
     Returns:
         The reduced array.
@@ -118,7 +124,22 @@ def aggregate(attributions, over: str = "time", how: str = "mean_abs") -> np.nda
         raise ValueError(f"`over` must be one of {sorted(_AXES)}, got {over!r}.")
     if how not in _HOW:
         raise ValueError(f"`how` must be one of {sorted(_HOW)}, got {how!r}.")
-    return _HOW[how](_as_sequences(attributions), _AXES[over])
+    attr = _as_sequences(attributions)
+    axis = _AXES[over]
+    if padding_mask is None:
+        return _HOW[how](attr, axis)
+    mask = np.asarray(padding_mask)
+    real = check_padding_mask(mask[None] if mask.ndim == 1 else mask, len(attr), attr.shape[1])
+    cells = np.broadcast_to(real[:, :, None], attr.shape)
+    count = cells.sum(axis=axis)
+    values = np.abs(attr) if how.endswith("_abs") else attr
+    if how == "max_abs":
+        reduced = np.where(cells, values, -np.inf).max(axis=axis)
+    else:
+        reduced = np.where(cells, values, 0.0).sum(axis=axis)
+        if how.startswith("mean"):
+            reduced = reduced / np.maximum(count, 1)
+    return np.where(count > 0, reduced, np.nan)
 
 
 def interactions_frame(
