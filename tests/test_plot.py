@@ -498,3 +498,27 @@ def test_sis_and_comparison_plots_with_padding():
     assert np.all(ax.images[0].get_array().mask[:, 80:])
     fig, axes = comparison_grid({"a": x, "b": np.abs(x)}, padding_mask=real)
     assert all(len(a.collections) == 1 for a in axes.flat)
+
+
+def test_summary_plot_with_padding_counts_real_steps_only():
+    from tf_tsexplain.tables import aggregate
+
+    n, t, f = 30, 12, 3
+    attr, values = RNG.normal(size=(n, t, f)), RNG.normal(size=(n, t, f))
+    real = np.ones((n, t), bool)
+    real[: n // 2, :6] = False
+    junk = np.where(real[:, :, None], attr, 30.0)
+    fig, ax = summary_plot(junk, values, time_aggregation="mean_abs", padding_mask=real)
+    want = aggregate(attr, "time", "mean_abs", padding_mask=real)
+    row_name = ax.get_yticklabels()[0].get_text()
+    column = ["f0", "f1", "f2"].index(row_name)
+    np.testing.assert_allclose(
+        np.sort(ax.collections[0].get_offsets()[:, 0]), np.sort(want[:, column])
+    )
+    fig, ax = summary_plot(junk, values, time_aggregation="cells", padding_mask=real)
+    drawn = [np.isfinite(c.get_offsets()[:, 0]).sum() for c in ax.collections[: -0 or None]]
+    names = [label.get_text() for label in ax.get_yticklabels()]
+    for count, name in zip(drawn, names, strict=False):
+        step = int(name.split("@")[1])
+        assert count == real[:, step].sum()  # padded cells are not drawn
+    assert np.nanmax(np.abs(np.concatenate([c.get_offsets()[:, 0] for c in ax.collections]))) < 30

@@ -99,13 +99,17 @@ AGGREGATION_LABELS = {
 }
 
 
-def flatten_features(attributions, feature_values, feature_names, time_aggregation="cells"):
+def flatten_features(
+    attributions, feature_values, feature_names, time_aggregation="cells", padding_mask=None
+):
     """Sequence arrays ``(N, T, F)`` -> per-feature columns ``(N, D)`` and D names.
 
     ``time_aggregation="cells"`` keeps every (time, feature) cell as a column named
     ``"name@t"``; "sum", "mean", "sum_abs", "mean_abs" or "max_abs" reduce the
     attributions over time (see ``tf_tsexplain.tables.aggregate``), and the feature
-    values are then averaged over time. ``(N, D)`` arrays pass through.
+    values are then averaged over time. ``(N, D)`` arrays pass through. With
+    ``padding_mask`` (``(N, T)``, True on real steps) padded cells are NaN in "cells"
+    columns and left out of the reductions.
     """
     from tf_tsexplain._validation import check_labels
     from tf_tsexplain.tables import aggregate  # plots take arrays; tables own aggregation
@@ -116,15 +120,25 @@ def flatten_features(attributions, feature_values, feature_names, time_aggregati
     f = attr.shape[-1]
     names = check_labels(feature_names, f, "feature_names", [f"f{i}" for i in range(f)])
     if attr.ndim == 2:
+        if padding_mask is not None:
+            raise ValueError("`padding_mask` is for sequences (N, T, F); these are (N, D).")
         return attr, values, names
     if time_aggregation not in TIME_AGGREGATIONS:
         raise ValueError(
             f"`time_aggregation` must be one of {TIME_AGGREGATIONS}, got {time_aggregation!r}."
         )
+    n, t, _ = attr.shape
+    real = check_steps_padding(padding_mask, t, n)
     if time_aggregation == "cells":
-        n, t, _ = attr.shape
+        if real is not None:
+            attr = np.where(real[:, :, None], attr, np.nan)
+            values = np.where(real[:, :, None], values, np.nan)
         return attr.reshape(n, -1), values.reshape(n, -1), cell_names(names, t)
-    return aggregate(attr, "time", time_aggregation), values.mean(axis=1), names
+    reduced = aggregate(attr, "time", time_aggregation, padding_mask=real)
+    if real is None:
+        return reduced, values.mean(axis=1), names
+    weights = real[:, :, None] * 1.0
+    return reduced, (values * weights).sum(axis=1) / weights.sum(axis=1), names
 
 
 PADDING_COLOUR = "0.85"  # padded steps: light grey, hatched, in every sequence plot

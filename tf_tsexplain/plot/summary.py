@@ -22,7 +22,7 @@ _HALF_ROW = 0.42  # the points of a row stay within +-0.42 of its centre
 
 
 def _standardize(values: np.ndarray) -> np.ndarray:
-    return (values - values.mean(axis=0)) / (values.std(axis=0) + _EPS)
+    return (values - np.nanmean(values, axis=0)) / (np.nanstd(values, axis=0) + _EPS)
 
 
 def _colour_bounds(values: np.ndarray) -> tuple[float, float]:
@@ -77,7 +77,9 @@ def swarm_offsets(values: np.ndarray, low: float, high: float, bins: int = _SWAR
     above and below the centre (0, +1, -1, +2, ...), in order of value, so a stack's
     height is the local density. Returns integer layers, deterministic."""
     span = high - low if high > low else 1.0
-    cell = np.clip(((values - low) / span * bins).astype(int), 0, bins - 1)
+    missing = np.isnan(values)  # padded cells: a bin of their own, never drawn
+    scaled = np.where(missing, 0.0, (values - low) / span * bins)
+    cell = np.where(missing, bins, np.clip(scaled.astype(int), 0, bins - 1))
     order = np.lexsort((values, cell))
     sorted_cells = cell[order]
     starts = np.r_[0, np.flatnonzero(np.diff(sorted_cells)) + 1]
@@ -102,6 +104,7 @@ def summary_plot(
     *,
     time_aggregation: str | None = None,
     ax=None,
+    padding_mask=None,
     **kwargs,
 ):
     """One beeswarm row per feature: attribution on x, coloured by the feature value.
@@ -148,6 +151,9 @@ def summary_plot(
             row) and resolution.
         time_aggregation: for sequences, see above (None = "sum_abs").
         ax: an Axes to draw on instead of a new figure.
+        padding_mask: for sequences, ``(N, T)`` booleans, True on real steps:
+            aggregates over time and mean feature values count real steps only;
+            with ``"cells"`` padded cells are not drawn.
         **kwargs: passed to ``Axes.scatter`` (e.g. ``s``, ``cmap``, ``alpha``).
 
     Returns:
@@ -161,7 +167,9 @@ def summary_plot(
     how = time_aggregation
     if how is None:
         how = "sum_abs" if attr.ndim == 3 else "cells"
-    x, values, names = flatten_features(attr, feature_values, feature_names, how)
+    x, values, names = flatten_features(
+        attr, feature_values, feature_names, how, padding_mask=padding_mask
+    )
     heights = None
     if interactions is not None:
         gamma = _select_interactions(interactions, interaction_feature, attr.shape)
@@ -169,7 +177,7 @@ def summary_plot(
             heights = gamma.sum(axis=1)  # signed: the height keeps the sign
         else:
             heights = gamma.reshape(len(gamma), -1)
-    order = np.argsort(-np.abs(x).mean(axis=0), kind="stable")
+    order = np.argsort(-np.nan_to_num(np.nanmean(np.abs(x), axis=0)), kind="stable")
     if plot_top_k is None:
         order = order[:MAX_ROWS]
     else:
@@ -186,7 +194,7 @@ def summary_plot(
     if dpi:
         fig.set_dpi(dpi)
     if heights is None:
-        x_low, x_high = float(shown.min()), float(shown.max())
+        x_low, x_high = float(np.nanmin(shown)), float(np.nanmax(shown))
         layers = np.stack(
             [swarm_offsets(shown[:, r], x_low, x_high) for r in range(len(order))], axis=1
         )
