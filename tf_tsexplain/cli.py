@@ -806,18 +806,7 @@ def run_export(args) -> dict:
         overwrite=args.overwrite,
         padding_mask=args.padding_mask_input,
     )
-    explain_inputs = info.get("explain_inputs", ("inputs",))
-    explain_outputs = info.get(
-        "explain_outputs",
-        (
-            "predictions",
-            "explained_index",
-            "explained_prediction",
-            "baseline_prediction",
-            "attributions",
-            "approximation_error",
-        ),
-    )
+    explain_inputs, explain_outputs = info["explain_inputs"], info["explain_outputs"]
     shapes = info["input_shape"]
     if isinstance(shapes, dict):
         shown = ", ".join(f"{k} (None, {', '.join(map(str, v))})" for k, v in shapes.items())

@@ -61,6 +61,17 @@ def check_baseline(method: str, baseline, shape: tuple[int, ...], name: str = "b
     return b
 
 
+def check_input_names(value: Mapping, names: list[str], label: str) -> None:
+    """Raise ValueError unless the keys of ``value`` are exactly ``names`` (any order)."""
+    missing = [k for k in names if k not in value]
+    extra = [k for k in value if k not in names]
+    if missing or extra:
+        raise ValueError(
+            f"{label} must have the model's input names {list(names)} as keys; missing "
+            f"{missing}, unexpected {extra}."
+        )
+
+
 def check_baselines(method: str, baseline, names: list[str] | None, shapes: list[tuple]):
     """Per input, :func:`check_baseline` of its part of ``baseline``.
 
@@ -74,13 +85,7 @@ def check_baselines(method: str, baseline, names: list[str] | None, shapes: list
     if baseline is None:
         parts = [None] * len(names)
     elif isinstance(baseline, Mapping):
-        missing = [k for k in names if k not in baseline]
-        extra = [k for k in baseline if k not in names]
-        if missing or extra:
-            raise ValueError(
-                f"`baseline` must have the model's input names {names} as keys; missing "
-                f"{missing}, unexpected {extra}."
-            )
+        check_input_names(baseline, names, "`baseline`")
         parts = [baseline[k] for k in names]
     elif isinstance(baseline, list | tuple) and len(baseline) == len(names):
         parts = list(baseline)

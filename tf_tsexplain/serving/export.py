@@ -129,10 +129,10 @@ def export_explainer(
             ``serving_default`` does not take it.
 
     Returns:
-        ``{"export_dir", "method", "input_shape", "output_shape", "signatures"}``;
-        for a multi-input model ``input_shape`` is a dict by input name, and
-        ``"explain_inputs"``, ``"explain_outputs"`` list the ``explain``
-        signature's names.
+        ``{"export_dir", "method", "input_shape", "output_shape", "signatures",
+        "explain_inputs", "explain_outputs"}`` (the last two: the ``explain``
+        signature's input and output names); for a multi-input model
+        ``input_shape`` is a dict of shapes by input name.
 
     Raises:
         TypeError: an argument of the wrong kind (e.g. ``batch_size=2.5``), or a
@@ -276,10 +276,9 @@ def export_explainer(
         "input_shape": dict(zip(labels, shapes, strict=True)) if multi else shapes[0],
         "output_shape": tuple(output_shape),
         "signatures": ("serving_default", "explain"),
+        "explain_inputs": tuple(explain_specs),
+        "explain_outputs": tuple(explain_outputs),
     }
-    if multi or padded:
-        info["explain_inputs"] = tuple(explain_specs)
-        info["explain_outputs"] = tuple(explain_outputs)
     return info
 
 

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from tf_tsexplain._structure import model_input_names
 from tf_tsexplain._validation import as_float_array, check_bool
+from tf_tsexplain.serving._common import check_input_names
 
 
 class SignatureModel:
@@ -84,13 +85,7 @@ class SignatureModel:
                 f"Signature {self.signature_name!r} takes the inputs {list(self.input_names)} "
                 f"by name: call it with a dict of arrays. Received: {type(batch).__name__}."
             )
-        missing = [k for k in self.input_names if k not in batch]
-        extra = [k for k in batch if k not in self.input_names]
-        if missing or extra:
-            raise ValueError(
-                f"Signature {self.signature_name!r} takes the inputs {list(self.input_names)}; "
-                f"missing {missing}, unexpected {extra}."
-            )
+        check_input_names(batch, self.input_names, f"A call of {self.signature_name!r}")
         return {k: tf.convert_to_tensor(batch[k]) for k in self.input_names}
 
     def _call(self, batch: dict):
@@ -302,13 +297,7 @@ def check_model_inputs(model, inputs, allow_nonfinite: bool = False):
             f"The model takes the inputs {names}: pass `inputs` as a dict of arrays by "
             f"input name. Received: {type(inputs).__name__}."
         )
-    missing = [k for k in names if k not in inputs]
-    extra = [k for k in inputs if k not in names]
-    if missing or extra:
-        raise ValueError(
-            f"`inputs` must have the model's input names {names} as keys; missing "
-            f"{missing}, unexpected {extra}."
-        )
+    check_input_names(inputs, names, "`inputs`")
     checked = {
         k: _check_one(inputs[k], expected_inputs[k], f"inputs[{k!r}]", allow_nonfinite)
         for k in names
