@@ -53,7 +53,7 @@ def build_two_input_artifacts(root):
     }
     lengths = np.array([5, 3, 1, 4])
     mask = np.arange(TS)[None] < lengths[:, None]  # post padding
-    x["sequence"][~mask] = 0.0
+    x["sequence"][~mask] = -1.0  # the pad value: not the baseline, so padding matters
     baseline = {"sequence": np.zeros((TS, FS), np.float32), "static": np.full(S, 0.5, np.float32)}
     model.save(root / "two.keras")
     np.save(root / "seq.npy", x["sequence"])

@@ -210,6 +210,8 @@ def test_multi_input_explain_signature_by_input_names(two_input_artifacts):
         assert got[f"attributions_{name}"].shape == x[name].shape
         np.testing.assert_allclose(got[f"attributions_{name}"], expected[name], atol=1e-6)
     assert np.all(got["attributions_sequence"][~mask] == 0.0)  # exactly zero on padding
+    unmasked = sig(**x, padding_mask=tf.ones(mask.shape, tf.bool))["attributions_sequence"]
+    assert np.abs(unmasked.numpy()[~mask]).min() > 0  # the mask is what makes them zero
     assert np.abs(got["attributions_sequence"][mask]).min() > 0
     # f(baseline) per instance: the baseline keeps each instance's padded steps
     kept = np.where(mask[:, :, None], art["baseline"]["sequence"], x["sequence"])
@@ -236,8 +238,8 @@ def test_masking_model_export_zero_on_padding_and_expected_gradients(tmp_path):
     # a Masking model declares its padding: the signature finds it without an input
     keras.utils.set_random_seed(5)
     model = keras.Sequential(
-        [keras.Input((T, F)), keras.layers.Masking(0.0), keras.layers.GRU(3)]
-        + [keras.layers.Dense(1)]
+        [keras.Input((T, F)), keras.layers.Masking(0.0), keras.layers.Dense(3, "tanh")]
+        + [keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)]
     )
     x = np.random.default_rng(2).normal(size=(3, T, F)).astype(np.float32)
     x[0, 4:] = 0.0
@@ -252,6 +254,10 @@ def test_masking_model_export_zero_on_padding_and_expected_gradients(tmp_path):
     local = explain_instances(model, x, "expected_gradients", refs, num_samples=8)
     for key in ("attributions", "baseline_prediction", "approximation_error"):
         np.testing.assert_allclose(local[key], got[key], atol=1e-6)
+    # without the padding, references turn padding into data along the paths
+    every_step = np.ones((3, T), bool)
+    loose = explain_instances(model, x, "expected_gradients", refs, 8, padding_mask=every_step)
+    assert np.abs(loose["attributions"][0, 4:]).min() > 0
 
 
 def test_multi_input_export_bad_input(two_input_artifacts, tmp_path):

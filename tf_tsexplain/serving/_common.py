@@ -87,7 +87,12 @@ def check_baselines(method: str, baseline, names: list[str] | None, shapes: list
     elif isinstance(baseline, Mapping):
         check_input_names(baseline, names, "`baseline`")
         parts = [baseline[k] for k in names]
-    elif isinstance(baseline, list | tuple) and len(baseline) == len(names):
+    elif isinstance(baseline, list | tuple):
+        if len(baseline) != len(names):
+            raise ValueError(
+                f"`baseline` must hold {len(names)} arrays, one per model input {names}. "
+                f"Received: {len(baseline)}."
+            )
         parts = list(baseline)
     else:
         raise TypeError(

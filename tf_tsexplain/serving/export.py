@@ -167,7 +167,10 @@ def export_explainer(
     # The shared checks run on flat rows (N, D), whatever the inputs' structure.
     structure = InputStructure("dict", labels, shapes)
     flat_fn = structure.model_fn(call) if multi else call
-    probe = np.zeros((1, structure.size) if multi else (1, *shapes[0]), np.float32)
+    # A probe of zeros is all padding for Masking(0.0): one value that no Masking
+    # layer masks, so that the probe has real steps (pooling over none is NaN).
+    fill = 0.0 if not masking else 1.0 + max(abs(v) for v in masking.values())
+    probe = np.full((1, structure.size) if multi else (1, *shapes[0]), fill, np.float32)
     output_shape = probe_output(flat_fn, probe)
     check_differentiable(flat_fn, probe)
     # Checked by the shared resolution; "predicted" is then computed per instance
