@@ -87,3 +87,12 @@ def artifacts(tmp_path_factory):
     from serving_support import build_artifacts
 
     return build_artifacts(tmp_path_factory.mktemp("serving"))
+
+
+@pytest.fixture(scope="session")
+def two_input_artifacts(tmp_path_factory):
+    """Multi-input serving and CLI tests: a sequence + static-covariate model, saved as
+    .keras and exported once with a padding_mask input (see serving_support)."""
+    from serving_support import build_two_input_artifacts
+
+    return build_two_input_artifacts(tmp_path_factory.mktemp("serving_two"))

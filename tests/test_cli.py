@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from serving_support import ENV, F, T, ig
+from serving_support import ENV, F, T, ig, two_input_ig
 
 from tf_tsexplain.cli import main, read_inputs
 from tf_tsexplain.serving import load_model, saved_model_info
@@ -253,6 +253,13 @@ def test_help_and_usage_errors_do_not_import_tensorflow(tmp_path):
         (["explain", str(x_file), str(tmp_path / "none.npy"), "--out", "o"], "INPUTS file"),
         (["explain", "m", str(x_file), "--out", "o", "--num-samples", "0"], "`--num-samples`"),
         (["demo", "--epochs", "0"], "`--epochs` must be >= 1"),
+        (["explain", str(x_file), "--input", f"s={tmp_path}/none.npy", "--out", "o"], "s: file"),
+        (["explain", str(x_file), "--input", "seq", "--out", "o"], "NAME=PATH"),
+        (
+            ["explain", str(x_file), str(x_file), "--lengths", str(x_file), "--padding-mask"]
+            + [str(x_file), "--out", "o"],
+            "not both",
+        ),
     ]:
         imported, status, _, err, _ = _child(argv)
         assert not imported, argv
@@ -278,3 +285,109 @@ def test_errors_after_tensorflow_loads_are_one_line_and_logging_is_quiet(artifac
     imported, status, level, err, _ = _child([*argv, "--verbose"], TF_CPP_MIN_LOG_LEVEL="1")
     assert (imported, status, level) == (True, 1, "1")
     assert "out of range" in err[-1] and len(err) > 1, err  # before it: cuInit failing (no GPU)
+
+
+# ---------------------------------------------------------------- several inputs
+def test_cli_two_inputs_write_per_input_outputs(two_input_artifacts, tmp_path, capsys):
+    art = two_input_artifacts
+    root, model, x, mask = art["root"], art["model"], art["x"], art["mask"]
+    out = tmp_path / "named"
+    common = [
+        "--output-index",
+        "1",
+        "--num-samples",
+        "16",
+        "--baseline",
+        str(root / "baseline.npz"),
+    ]
+    code = main(
+        ["explain", str(root / "two.keras"), "--out", str(out), *common]
+        + ["--input", f"sequence={root / 'seq.npy'}", "--input", f"static={root / 'static.npy'}"]
+        + ["--padding-mask", str(root / "mask.npy"), "--feature-names", "static=a,b,c"]
+    )
+    assert code == 0, capsys.readouterr().err
+    expected = two_input_ig(model, x, mask)
+    for name in ("sequence", "static"):
+        np.testing.assert_allclose(
+            np.load(out / f"attributions_{name}.npy"), expected[name], atol=1e-6
+        )
+    assert np.all(np.load(out / "attributions_sequence.npy")[~mask] == 0.0)
+    table = pd.read_csv(out / "attributions_sequence.csv")
+    assert len(table) == mask.sum() * x["sequence"].shape[2]  # padded steps dropped
+    static = pd.read_csv(out / "attributions_static.csv")
+    assert "time" not in static and list(static.feature[:3]) == ["a", "b", "c"]
+    np.testing.assert_allclose(static.value.to_numpy().reshape(4, 3), x["static"], atol=1e-6)
+    assert pd.read_csv(out / "instances.csv").approximation_error.max() < 1e-4
+    assert (out / "heatmap_sequence_0.png").is_file() and not (out / "attributions.npy").exists()
+    # one .npz of inputs and --lengths give the same files
+    code = main(
+        ["explain", str(root / "two.keras"), str(root / "both.npz"), "--out", str(tmp_path / "z")]
+        + [*common, "--lengths", str(root / "lengths.npy"), "--padding", "post", "--plot", "none"]
+    )
+    assert code == 0, capsys.readouterr().err
+    for name in ("sequence", "static"):
+        np.testing.assert_array_equal(
+            np.load(tmp_path / "z" / f"attributions_{name}.npy"),
+            np.load(out / f"attributions_{name}.npy"),
+        )
+
+
+def test_cli_export_two_inputs(two_input_artifacts, tmp_path, capsys):
+    root = two_input_artifacts["root"]
+    code = main(
+        ["export", str(root / "two.keras"), str(tmp_path / "e"), "--output-index", "1"]
+        + ["--method", "saliency", "--baseline", str(root / "baseline.npz")]
+        + ["--padding-mask-input"]
+    )
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "explain (sequence, static, padding_mask) -> " in printed.out
+    assert "attributions_sequence, attributions_static" in printed.out
+    assert '"sequence": ..., "static": ..., "padding_mask": ...' in printed.out
+    info = saved_model_info(tmp_path / "e")
+    assert info["method"] == "saliency" and info["padding_mask"] == ["sequence"]
+    _fails(
+        ["export", str(root / "two.keras"), str(tmp_path / "f"), "--output-index", "1"]
+        + ["--baseline", str(root / "seq.npy")],
+        capsys, "must be a .npz file with an array per input name",
+    )  # fmt: skip
+    _fails(
+        ["export", str(root / "two.keras"), str(tmp_path / "f"), "--output-index", "1"]
+        + ["--padding-mask-input", "static"],
+        capsys, "sequence inputs (T, F)", "'static'",
+    )  # fmt: skip
+    assert not (tmp_path / "f").exists()
+
+
+def test_cli_two_inputs_bad_input(two_input_artifacts, tmp_path, capsys):
+    root = two_input_artifacts["root"]
+    out = tmp_path / "o"
+    explain = ["explain", str(root / "two.keras"), "--out", str(out), "--output-index", "1"]
+    seq, static = f"sequence={root / 'seq.npy'}", f"static={root / 'static.npy'}"
+    named = [*explain, "--input", seq, "--input", static]
+    _fails([*explain, "--input", "sequence"], capsys, "--input must be NAME=PATH.npy")
+    _fails([*explain, "--input", seq, "--input", seq], capsys, "'sequence' is given twice")
+    with_npz = [*explain[:2], str(root / "both.npz"), *explain[2:]]
+    _fails([*with_npz, "--input", seq], capsys, "not both")
+    _fails(explain, capsys, "give INPUTS")
+    _fails(
+        [*explain, "--input", f"seq={root / 'seq.npy'}", "--input", static],
+        capsys, "input names ['sequence', 'static']", "missing ['sequence'], unexpected ['seq']",
+    )  # fmt: skip
+    one = [*explain[:2], str(root / "seq.npy"), *explain[2:]]
+    _fails(one, capsys, "takes the inputs ['sequence', 'static']")
+    _fails(
+        [*explain, "--input", seq, "--input", f"static={root / 'seq.npy'}"],
+        capsys, "`inputs['static']` has shape (4, 5, 2); the model expects (None, 3)",
+    )  # fmt: skip
+    np.save(tmp_path / "short.npy", two_input_artifacts["mask"][:, :4])
+    _fails(
+        [*named, "--padding-mask", str(tmp_path / "short.npy")], capsys, "--padding-mask", "(4, 5)"
+    )
+    np.save(tmp_path / "long.npy", np.array([5, 6, 1, 2]))
+    _fails([*named, "--lengths", str(tmp_path / "long.npy")], capsys, "--lengths", "[1, 5]")
+    _fails([*named, "--padding", "pre"], capsys, "--padding goes with --lengths")
+    _fails([*named, "--baseline", str(root / "seq.npy")], capsys, "must be a .npz file")
+    _fails([*named, "--feature-names", "a,b,c"], capsys, "NAME=a,b,c")
+    _fails([*named, "--feature-names", "static=a,b"], capsys, "2 names for input 'static'")
+    assert not out.exists()

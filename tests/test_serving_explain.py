@@ -82,3 +82,56 @@ def test_wrong_kinds_name_the_argument(artifacts):
         explain_instances(model, x, method="shap", output_indices=0)
     with pytest.raises(TypeError, match="`inputs`"):
         explain_instances(model, [["a"]], output_indices=0)
+
+
+def test_multi_input_in_process_equals_the_signature(two_input_artifacts):
+    art = two_input_artifacts
+    model, x, mask = art["model"], art["x"], art["mask"]
+    sig = tf.saved_model.load(str(art["root"] / "two_ig")).signatures["explain"]
+    served = {k: v.numpy() for k, v in sig(**x, padding_mask=tf.constant(mask)).items()}
+    local = explain_instances(
+        model, x, baseline=art["baseline"], num_samples=16, output_indices=1, padding_mask=mask
+    )
+    assert sorted(local) == sorted(served)
+    for key in served:
+        np.testing.assert_allclose(local[key], served[key], atol=1e-6, err_msg=key)
+    # saliency: the gradient, exactly zero on padded steps; Taylor error over both inputs
+    sal = explain_instances(model, x, "saliency", output_indices=1, padding_mask=mask)
+    parts = [tf.constant(x["sequence"]), tf.constant(x["static"])]
+    with tf.GradientTape() as tape:
+        tape.watch(parts)
+        y = model(parts)[:, 1]
+    seq_grad, static_grad = (g.numpy() for g in tape.gradient(y, parts))
+    assert np.all(sal["attributions_sequence"][~mask] == 0.0)
+    np.testing.assert_allclose(sal["attributions_sequence"][mask], seq_grad[mask], atol=1e-6)
+    np.testing.assert_allclose(sal["attributions_static"], static_grad, atol=1e-6)
+    taylor = (sal["attributions_sequence"] * x["sequence"]).sum(axis=(1, 2)) + (
+        sal["attributions_static"] * x["static"]
+    ).sum(axis=1)
+    gap = sal["explained_prediction"] - sal["baseline_prediction"]
+    np.testing.assert_allclose(sal["approximation_error"], np.abs(taylor - gap), atol=1e-5)
+
+
+def test_multi_input_bad_input(two_input_artifacts):
+    model, x = two_input_artifacts["model"], two_input_artifacts["x"]
+    with pytest.raises(ValueError, match=r"`padding_mask` must have shape \(4, 5\)"):
+        explain_instances(model, x, output_indices=1, padding_mask=np.ones((4, 6), bool))
+    with pytest.raises(ValueError, match=r"`baseline\['sequence'\]` must have shape \(5, 2\)"):
+        explain_instances(
+            model,
+            x,
+            baseline={"sequence": np.zeros((4, 2)), "static": 0 * x["static"][0]},
+            output_indices=1,
+        )
+    with pytest.raises(ValueError, match=r"needs `baseline\['sequence'\]`: the reference set"):
+        explain_instances(
+            model,
+            x,
+            "expected_gradients",
+            {"sequence": None, "static": x["static"]},
+            output_indices=1,
+        )
+    with pytest.raises(
+        ValueError, match=r"input names \['sequence', 'static'\] as keys; missing \['static'\]"
+    ):
+        explain_instances(model, {"sequence": x["sequence"]}, output_indices=1)

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from serving_support import ENV, F, T, ig
+from serving_support import ENV, F, T, ig, two_input_ig
 
 from tf_tsexplain.serving import explain_instances, export_explainer, saved_model_info
 
@@ -191,3 +191,101 @@ def test_export_predicted_is_the_arg_max_per_instance(artifacts, tmp_path):
     local = explain_instances(model, x, "saliency", output_indices="predicted")
     np.testing.assert_array_equal(local["explained_index"], arg_max)
     np.testing.assert_allclose(local["attributions"], out["attributions"], atol=1e-5)
+
+
+# ---------------------------------------------------------------- multi-input, padding
+def test_multi_input_explain_signature_by_input_names(two_input_artifacts):
+    art = two_input_artifacts
+    model, x, mask = art["model"], art["x"], art["mask"]
+    loaded = tf.saved_model.load(str(art["root"] / "two_ig"))
+    sig = loaded.signatures["explain"]
+    assert sorted(sig.structured_input_signature[1]) == ["padding_mask", "sequence", "static"]
+    got = {k: v.numpy() for k, v in sig(**x, padding_mask=tf.constant(mask)).items()}
+    assert sorted(got) == sorted(
+        ["predictions", "explained_index", "explained_prediction", "baseline_prediction"]
+        + ["attributions_sequence", "attributions_static", "approximation_error"]
+    )
+    expected = two_input_ig(model, x, mask)
+    for name in ("sequence", "static"):
+        assert got[f"attributions_{name}"].shape == x[name].shape
+        np.testing.assert_allclose(got[f"attributions_{name}"], expected[name], atol=1e-6)
+    assert np.all(got["attributions_sequence"][~mask] == 0.0)  # exactly zero on padding
+    unmasked = sig(**x, padding_mask=tf.ones(mask.shape, tf.bool))["attributions_sequence"]
+    assert np.abs(unmasked.numpy()[~mask]).min() > 0  # the mask is what makes them zero
+    assert np.abs(got["attributions_sequence"][mask]).min() > 0
+    # f(baseline) per instance: the baseline keeps each instance's padded steps
+    kept = np.where(mask[:, :, None], art["baseline"]["sequence"], x["sequence"])
+    static = np.broadcast_to(art["baseline"]["static"], x["static"].shape)
+    base = model([kept, static]).numpy()[:, 1]
+    np.testing.assert_allclose(got["baseline_prediction"], base, atol=1e-6)
+    pred = model([x["sequence"], x["static"]]).numpy()
+    np.testing.assert_allclose(got["predictions"], pred, atol=1e-6)
+    # completeness across both inputs together
+    total = got["attributions_sequence"].sum(axis=(1, 2)) + got["attributions_static"].sum(1)
+    np.testing.assert_allclose(total, pred[:, 1] - base, atol=1e-4)
+    np.testing.assert_allclose(
+        got["approximation_error"], np.abs(total - pred[:, 1] + base), atol=1e-6
+    )
+    served = loaded.signatures["serving_default"](**x)["predictions"].numpy()
+    np.testing.assert_allclose(served, pred, atol=1e-6)
+    info = saved_model_info(art["root"] / "two_ig")
+    assert info["input_names"] == ["sequence", "static"]
+    assert info["explain_inputs"] == ["sequence", "static", "padding_mask"]
+    assert info["padding_mask"] == ["sequence"]
+
+
+def test_masking_model_export_zero_on_padding_and_expected_gradients(tmp_path):
+    # a Masking model declares its padding: the signature finds it without an input
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential(
+        [keras.Input((T, F)), keras.layers.Masking(0.0), keras.layers.Dense(3, "tanh")]
+        + [keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)]
+    )
+    x = np.random.default_rng(2).normal(size=(3, T, F)).astype(np.float32)
+    x[0, 4:] = 0.0
+    x[2, :2] = 0.0
+    refs = np.random.default_rng(3).normal(size=(6, T, F)).astype(np.float32)
+    export_explainer(model, tmp_path / "eg", "expected_gradients", refs, num_samples=8)
+    sig = tf.saved_model.load(str(tmp_path / "eg")).signatures["explain"]
+    assert list(sig.structured_input_signature[1]) == ["inputs"]
+    got = {k: v.numpy() for k, v in sig(inputs=tf.constant(x)).items()}
+    assert np.all(got["attributions"][0, 4:] == 0.0) and np.all(got["attributions"][2, :2] == 0)
+    assert np.abs(got["attributions"][1]).min() > 0
+    local = explain_instances(model, x, "expected_gradients", refs, num_samples=8)
+    for key in ("attributions", "baseline_prediction", "approximation_error"):
+        np.testing.assert_allclose(local[key], got[key], atol=1e-6)
+    # without the padding, references turn padding into data along the paths
+    every_step = np.ones((3, T), bool)
+    loose = explain_instances(model, x, "expected_gradients", refs, 8, padding_mask=every_step)
+    assert np.abs(loose["attributions"][0, 4:]).min() > 0
+
+
+def test_multi_input_export_bad_input(two_input_artifacts, tmp_path):
+    model = two_input_artifacts["model"]
+    with pytest.raises(ValueError, match=r"`baseline` must have the model's input names.*'seq'"):
+        export_explainer(model, tmp_path / "a", baseline={"seq": 0, "static": 0}, output_indices=1)
+    with pytest.raises(TypeError, match=r"`baseline` of a model with inputs"):
+        export_explainer(model, tmp_path / "a", baseline=np.zeros((5, 2)), output_indices=1)
+    with pytest.raises(ValueError, match=r"`baseline\['static'\]` must have shape \(3,\)"):
+        export_explainer(
+            model, tmp_path / "a", baseline={"sequence": np.zeros((5, 2)), "static": np.zeros(4)},
+            output_indices=1,
+        )  # fmt: skip
+    refs = {"sequence": np.zeros((4, 5, 2)), "static": np.zeros((3, 3))}
+    with pytest.raises(ValueError, match=r"same number of rows.*'sequence': 4, 'static': 3"):
+        export_explainer(model, tmp_path / "a", "expected_gradients", refs, output_indices=1)
+    with pytest.raises(ValueError, match=r"`padding_mask` names no input.*'seq'"):
+        export_explainer(model, tmp_path / "a", output_indices=1, padding_mask="seq")
+    with pytest.raises(ValueError, match=r"sequence inputs \(T, F\).*'static'"):
+        export_explainer(model, tmp_path / "a", output_indices=1, padding_mask="static")
+    with pytest.raises(TypeError, match=r"`padding_mask` must be True, False.*Received"):
+        export_explainer(model, tmp_path / "a", output_indices=1, padding_mask=1)
+    with pytest.raises(TypeError, match=r"`input_shape` must be a dict"):
+        export_explainer(model, tmp_path / "a", output_indices=1, input_shape=(5, 2))
+    with pytest.raises(ValueError, match=r"`input_shape` must have the model's input names"):
+        export_explainer(model, tmp_path / "a", output_indices=1, input_shape={"sequence": (5, 2)})
+    inputs = [keras.Input((T, F), name="padding_mask"), keras.Input((2,), name="b")]
+    clash = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(inputs[0])))
+    with pytest.raises(ValueError, match="rename the Keras Input"):
+        export_explainer(clash, tmp_path / "a")
+    assert not (tmp_path / "a").exists()

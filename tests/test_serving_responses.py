@@ -34,3 +34,35 @@ def test_parse_explain_response_row_and_columnar(artifacts):
         parse_explain_response({"error": "Serving signature name: 'x' not found"})
     with pytest.raises(ValueError, match="not valid JSON"):
         parse_explain_response("{not json")
+
+
+def test_parse_multi_input_response_per_input(two_input_artifacts):
+    art = two_input_artifacts
+    x, mask = art["x"], art["mask"]
+    sig = tf.saved_model.load(str(art["root"] / "two_ig")).signatures["explain"]
+    out = {k: v.numpy() for k, v in sig(**x, padding_mask=tf.constant(mask)).items()}
+    rows = [{k: v[i].tolist() for k, v in out.items()} for i in range(len(mask))]
+    frames = parse_explain_response(
+        json.dumps({"predictions": rows}), feature_names={"static": ["age", "income", "tenure"]}
+    )
+    assert list(frames) == ["sequence", "static"]
+    seq, static = frames["sequence"], frames["static"]
+    np.testing.assert_allclose(
+        seq.attribution.to_numpy().reshape(x["sequence"].shape), out["attributions_sequence"]
+    )
+    assert "time" not in static and list(static.feature[:3]) == ["age", "income", "tenure"]
+    np.testing.assert_allclose(
+        static.attribution.to_numpy().reshape(x["static"].shape), out["attributions_static"]
+    )
+    errors = static.groupby("sample").approximation_error.first().to_numpy()
+    np.testing.assert_allclose(errors, out["approximation_error"], rtol=1e-6)
+    columnar = {"outputs": {k: v.tolist() for k, v in out.items()}}
+    for name, frame in parse_explain_response(columnar).items():
+        pd.testing.assert_frame_equal(frame, parse_explain_response({"predictions": rows})[name])
+    with pytest.raises(TypeError, match="`feature_names` must be a dict"):
+        parse_explain_response(columnar, feature_names=["a", "b"])
+    with pytest.raises(ValueError, match=r"`time_index` names \['seq'\]"):
+        parse_explain_response(columnar, time_index={"seq": range(5)})
+    bad = {"outputs": {"attributions_sequence": [1.0, 2.0]}}
+    with pytest.raises(ValueError, match=r"'attributions_sequence' must be .* got shape \(2,\)"):
+        parse_explain_response(bad)

@@ -246,19 +246,28 @@ def is_ragged(inputs) -> bool:
     return all(len(s) == 2 for s in shapes) and len({s[0] for s in shapes}) > 1
 
 
+def masking_values(model) -> list[float | None]:
+    """Per input of a Keras model, the ``mask_value`` of a ``Masking`` layer applied
+    directly to it (None where there is none, and for other models: no inputs)."""
+    inputs = getattr(model, "inputs", None) if isinstance(model, keras.Model) else None
+    if not inputs:
+        return []
+    values: list[float | None] = [None] * len(inputs)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Masking):
+            for k, tensor in enumerate(inputs):
+                if layer.input is tensor:
+                    values[k] = layer.mask_value
+    return values
+
+
 def keras_padding(model, arrays: list[np.ndarray]) -> list[np.ndarray | None]:
     """The model's own padding per input: ``(N, T)`` True on real steps, from a
     ``Masking`` layer applied directly to that input (None where there is none)."""
-    inputs = getattr(model, "inputs", None) if isinstance(model, keras.Model) else None
     out: list[np.ndarray | None] = [None] * len(arrays)
-    if not inputs:
-        return out
-    for layer in model.layers:
-        if not isinstance(layer, keras.layers.Masking):
-            continue
-        for k, tensor in enumerate(inputs[: len(arrays)]):
-            if layer.input is tensor and arrays[k].ndim == 3:
-                out[k] = np.any(arrays[k] != layer.mask_value, axis=-1)
+    for k, value in enumerate(masking_values(model)[: len(arrays)]):
+        if value is not None and arrays[k].ndim == 3:
+            out[k] = np.any(arrays[k] != value, axis=-1)
     return out
 
 

@@ -4,7 +4,10 @@
   with a known ground truth, explains some of its predictions and writes the results
   (:func:`tf_tsexplain.demo.run_demo`).
 - ``tf-tsexplain explain MODEL INPUTS --out DIR`` explains a saved model (SavedModel
-  directory or ``.keras`` file) on inputs from a ``.npy`` or ``.csv`` file.
+  directory or ``.keras`` file) on inputs from a ``.npy`` or ``.csv`` file; a model
+  with several inputs takes ``--input NAME=PATH.npy`` per input (or one ``.npz``
+  with an array per input name), and padded sequences ``--padding-mask`` or
+  ``--lengths`` with ``--padding``.
 - ``tf-tsexplain export MODEL EXPORT_DIR`` writes a SavedModel with an ``explain``
   signature next to ``serving_default``, for TF Serving.
 
@@ -99,12 +102,14 @@ def _add_model_arguments(parser) -> None:
         "--baseline",
         default="zeros",
         help="integrated gradients / saliency: 'zeros' (default), 'mean' (mean of the "
-        "references, or of the inputs) or a .npy file of shape (T, F)",
+        "references, or of the inputs) or a .npy file of shape (T, F); for a model with "
+        "several inputs a .npz file with one baseline per input name",
     )
     parser.add_argument(
         "--references",
         help="expected gradients: .npy file of reference sequences (R, T, F), e.g. a few "
-        "hundred training sequences (required for that method)",
+        "hundred training sequences (required for that method); for a model with several "
+        "inputs a .npz file with the references of each input name (same R)",
     )
     parser.add_argument(
         "--num-samples",
@@ -151,17 +156,55 @@ def _add_explain_parser(sub) -> None:
         "file either tidy (columns sample, time, feature, value) or wide (one sequence: "
         "one row per time step, one numeric column per feature, header = feature "
         "names).  Example: tf-tsexplain explain model.keras x_test.npy --out expl "
-        "--output-index predicted --plot 0,1",
+        "--output-index predicted --plot 0,1.  A model with several inputs (e.g. a "
+        "sequence and static covariates): --input sequence=x_seq.npy --input "
+        "static=x_static.npy (the model's input names), or INPUTS = one .npz file with "
+        "an array per input name; the results are then written per input "
+        "(attributions_<name>.npy, attributions_<name>.csv).",
     )
     _add_model_arguments(explain)
-    explain.add_argument("inputs", metavar="INPUTS", help="a .npy or .csv file of sequences")
+    explain.add_argument(
+        "inputs",
+        metavar="INPUTS",
+        nargs="?",
+        help="a .npy or .csv file of sequences, or a .npz file with an array per input name",
+    )
+    explain.add_argument(
+        "--input",
+        dest="named_inputs",
+        action="append",
+        metavar="NAME=PATH",
+        help="one input of a model with several inputs: its name and a .npy file "
+        "(repeat for every input; instead of INPUTS)",
+    )
+    explain.add_argument(
+        "--padding-mask",
+        metavar="PATH",
+        help="padded sequences: .npy file of booleans (N, T), True on real steps (for "
+        "every sequence input of T steps)",
+    )
+    explain.add_argument(
+        "--lengths",
+        metavar="PATH",
+        help="padded sequences: .npy file of the N sequence lengths (instead of --padding-mask)",
+    )
+    explain.add_argument(
+        "--padding",
+        choices=("pre", "post"),
+        help="with --lengths: where the padding is, 'post' (real steps first; default) or "
+        "'pre' (real steps last, the default of keras.utils.pad_sequences)",
+    )
     explain.add_argument("--out", required=True, help="output folder (created if needed)")
     explain.add_argument(
         "--plot",
         default="0",
         help="samples to draw a heatmap for: comma-separated indices, 'all' or 'none' (default: 0)",
     )
-    explain.add_argument("--feature-names", help="comma-separated feature names")
+    explain.add_argument(
+        "--feature-names",
+        action="append",
+        help="comma-separated feature names; with several inputs NAME=a,b,c (repeat per input)",
+    )
     explain.add_argument(
         "--allow-nonfinite", action="store_true", help="accept NaN/Inf input values"
     )
@@ -183,6 +226,16 @@ def _add_export_parser(sub) -> None:
     export.add_argument("export_dir", metavar="EXPORT_DIR", help="new directory for the SavedModel")
     export.add_argument(
         "--overwrite", action="store_true", help="replace EXPORT_DIR if it is not empty"
+    )
+    export.add_argument(
+        "--padding-mask-input",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="INPUT",
+        help="add the explain input padding_mask, bool (batch, T), True on real steps, "
+        "for padded sequences of a model without a Masking layer (applied to every "
+        "sequence input, or to INPUT only)",
     )
 
 
@@ -333,6 +386,73 @@ def _load_array(path: str, what: str):
         raise ValueError(f"cannot read {what} {path!r}: {err}") from None
 
 
+def _load_arrays(path: str, what: str) -> dict:
+    """A .npz file as a dict of numpy arrays by name (no pickled objects)."""
+    import numpy as np
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{what} file {path!r} does not exist.")
+    try:
+        with np.load(p, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (ValueError, OSError) as err:
+        raise ValueError(f"cannot read {what} {path!r}: {err}") from None
+
+
+def _named_paths(entries: list[str]) -> dict[str, str]:
+    """``--input NAME=PATH`` entries as ``{name: path}``, checked without TensorFlow."""
+    paths: dict[str, str] = {}
+    for entry in entries:
+        name, sep, path = entry.partition("=")
+        name = name.strip()
+        if not sep or not name or not path:
+            raise ValueError(f"--input must be NAME=PATH.npy; got {entry!r}.")
+        if name in paths:
+            raise ValueError(f"--input {name!r} is given twice.")
+        if Path(path).suffix != ".npy":
+            raise ValueError(f"--input {name}: the file must be a .npy file; got {path!r}.")
+        if not Path(path).is_file():
+            raise ValueError(f"--input {name}: file {path!r} does not exist.")
+        paths[name] = path
+    return paths
+
+
+def read_named_inputs(args):
+    """The inputs of ``explain``: ``(inputs, feature names or None)``, with ``inputs``
+    one array (INPUTS .npy/.csv) or a dict of arrays by input name (``--input``
+    entries, or an INPUTS .npz)."""
+    if args.named_inputs and args.inputs is not None:
+        raise ValueError("give either INPUTS or --input NAME=PATH entries, not both.")
+    if args.named_inputs:
+        return {
+            name: _load_array(path, f"--input {name}")
+            for name, path in _named_paths(args.named_inputs).items()
+        }, None
+    if args.inputs is None:
+        raise ValueError(
+            "give INPUTS (a .npy, .npz or .csv file), or --input NAME=PATH.npy for each "
+            "input of a model with several inputs."
+        )
+    if Path(args.inputs).suffix == ".npz":
+        arrays = _load_arrays(args.inputs, "INPUTS")
+        if not arrays:
+            raise ValueError(f"INPUTS {args.inputs!r} holds no arrays.")
+        return arrays, None
+    return read_inputs(args.inputs)
+
+
+def _padding_arrays(args):
+    """``(padding mask, lengths)`` arrays from --padding-mask / --lengths (or None)."""
+    if args.padding_mask is not None and args.lengths is not None:
+        raise ValueError("give --padding-mask or --lengths, not both.")
+    if args.padding is not None and args.lengths is None:
+        raise ValueError("--padding goes with --lengths (where the padding of each length is).")
+    mask = None if args.padding_mask is None else _load_array(args.padding_mask, "--padding-mask")
+    lengths = None if args.lengths is None else _load_array(args.lengths, "--lengths")
+    return mask, lengths
+
+
 def read_inputs(path: str):
     """Sequences from a .npy or .csv file: ``(inputs (N, T, F), feature names or None)``.
 
@@ -344,7 +464,7 @@ def read_inputs(path: str):
     if not p.is_file():
         raise ValueError(f"INPUTS file {path!r} does not exist.")
     if p.suffix not in (".npy", ".csv"):
-        raise ValueError(f"INPUTS must be a .npy or .csv file; got {path!r}.")
+        raise ValueError(f"INPUTS must be a .npy, .npz or .csv file; got {path!r}.")
     import numpy as np
     import pandas as pd
 
@@ -418,28 +538,46 @@ def _load_for_cli(args):
     )
 
 
-def _baseline_for_cli(args, inputs):
-    """(baseline array or None, description) from --baseline/--references."""
+def _baseline_for_cli(args, inputs, names=None):
+    """(baseline or None, description) from --baseline/--references: one array, or for
+    a model with inputs ``names`` a dict of arrays by input name (.npz files)."""
     import numpy as np
+
+    def load(path, what):
+        if names is None:
+            return _load_array(path, what)
+        if Path(path).suffix != ".npz":
+            raise ValueError(
+                f"{what} of a model with several inputs {names} must be a .npz file with an "
+                f"array per input name; got {path!r}."
+            )
+        return _load_arrays(path, what)
 
     if args.method == "expected_gradients":
         if args.references is None:
             raise ValueError(
                 "--method expected_gradients needs --references FILE.npy: reference "
-                "sequences (R, T, F), e.g. a sample of the training data."
+                "sequences (R, T, F), e.g. a sample of the training data (.npz by input "
+                "name for several inputs)."
             )
-        return _load_array(args.references, "--references"), f"references {args.references}"
+        return load(args.references, "--references"), f"references {args.references}"
     if args.baseline == "zeros":
         return None, "zeros"
     if args.baseline == "mean":
-        if args.references is None and len(inputs) < 2:
+        first = next(iter(inputs.values())) if isinstance(inputs, dict) else inputs
+        rows = None if first is None else len(first)
+        if args.references is None and (rows is None or rows < 2):
             raise ValueError(
                 "--baseline mean of a single input is the input itself (all attributions "
                 "0); give --references FILE.npy to average, or another baseline."
             )
-        source = inputs if args.references is None else _load_array(args.references, "--references")
+        source = inputs if args.references is None else load(args.references, "--references")
+        if isinstance(source, dict):
+            return {k: np.asarray(v, np.float64).mean(axis=0) for k, v in source.items()}, (
+                "mean of each input"
+            )
         return np.asarray(source, np.float64).mean(axis=0), "mean sequence"
-    return _load_array(args.baseline, "--baseline"), f"baseline {args.baseline}"
+    return load(args.baseline, "--baseline"), f"baseline {args.baseline}"
 
 
 def _plot_indices(text: str, n: int) -> list[int]:
@@ -464,22 +602,36 @@ def run_explain(args) -> dict:
     _check_numbers(args, ("num_samples", 1), ("batch_size", 1), ("seed", 0))
     output_index = _parse_output_index(args.output_index)
     _check_model_path(args.model)
-    raw, csv_names = read_inputs(args.inputs)
+    raw, csv_names = read_named_inputs(args)
+    mask, lengths = _padding_arrays(args)
     import numpy as np
-    import pandas as pd
 
     model = _load_for_cli(args)
-    from tf_tsexplain.serving import check_model_inputs, explain_instances
-    from tf_tsexplain.tables import to_frame
+    from tf_tsexplain.serving import check_model_inputs, explain_instances, model_inputs
 
+    expected = model_inputs(model)
+    if expected is None and isinstance(raw, dict):
+        if len(raw) != 1:
+            raise ValueError(
+                f"the model takes one input; got --input for {len(raw)} names "
+                f"{sorted(raw)}: give INPUTS or a single --input."
+            )
+        raw = next(iter(raw.values()))
+    elif expected is not None and not isinstance(raw, dict):
+        raise ValueError(
+            f"the model takes the inputs {list(expected)}: give --input NAME=PATH.npy for "
+            "each (or INPUTS as one .npz file with an array per input name)."
+        )
     x = check_model_inputs(model, raw, allow_nonfinite=args.allow_nonfinite)
-    names = args.feature_names.split(",") if args.feature_names else csv_names
-    if names is not None and len(names) != x.shape[2]:
-        raise ValueError(f"--feature-names has {len(names)} names for {x.shape[2]} features.")
-    plots = _plot_indices(args.plot, len(x))
-    baseline, baseline_text = _baseline_for_cli(args, x)
+    parts = x if isinstance(x, dict) else {"": x}
+    n = len(next(iter(parts.values())))
+    names = _feature_names_for_cli(args.feature_names, csv_names, parts)
+    padding_mask = _padding_mask_for_cli(mask, lengths, args.padding, parts)
+    plots = _plot_indices(args.plot, n)
+    baseline, baseline_text = _baseline_for_cli(args, x, list(x) if isinstance(x, dict) else None)
+    shapes = ", ".join(f"{k + ' ' if k else ''}{tuple(v.shape[1:])}" for k, v in parts.items())
     print(
-        f"explaining {len(x)} input(s) of shape {x.shape[1:]} with {args.method} "
+        f"explaining {n} input(s) of shape {shapes} with {args.method} "
         f"({baseline_text}, {args.num_samples} path points)"
     )
     result = explain_instances(
@@ -493,31 +645,106 @@ def run_explain(args) -> dict:
         seed=args.seed,
         verbose=True,
         allow_nonfinite=args.allow_nonfinite,
+        padding_mask=padding_mask,
     )
-    attributions = result["attributions"]
     out = Path(args.out)  # created only now: bad input leaves no folder behind
     out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "attributions": out / "attributions.npy",
-        "table": out / "attributions.csv",
-        "instances": out / "instances.csv",
-    }
-    np.save(paths["attributions"], attributions)
-    to_frame(attributions, feature_names=names, inputs=x).to_csv(paths["table"], index=False)
-    instances = pd.DataFrame(
-        {
-            key: result[key]
-            for key in (
-                "explained_index",
-                "explained_prediction",
-                "baseline_prediction",
-                "approximation_error",
+    paths = _write_results(out, args, result, parts, names, padding_mask, plots)
+    error = float(np.max(result["approximation_error"]))
+    print(f"max approximation error |sum(attr) - (f(x) - f(baseline))| = {error:.3g}")
+    for key, path in paths.items():
+        print(f"  {key:>14}: {path}")
+    return paths
+
+
+def _feature_names_for_cli(given, csv_names, parts: dict) -> dict:
+    """Feature names per input (key "" for a single input), checked against the inputs."""
+    if not given:
+        return {"": csv_names} if "" in parts else {}
+    if "" in parts:
+        if len(given) > 1:
+            raise ValueError("--feature-names is given more than once for a single input.")
+        names = {"": given[0].split(",")}
+    else:
+        names = {}
+        for entry in given:
+            name, sep, listed = entry.partition("=")
+            if not sep or name not in parts:
+                raise ValueError(
+                    f"--feature-names with several inputs must be NAME=a,b,c with NAME one "
+                    f"of {list(parts)}; got {entry!r}."
+                )
+            names[name] = listed.split(",")
+    for key, listed in names.items():
+        features = parts[key].shape[-1]
+        if len(listed) != features:
+            which = f" for input {key!r}" if key else ""
+            raise ValueError(
+                f"--feature-names has {len(listed)} names{which} for {features} features."
             )
-        }
-    )
-    instances.insert(0, "sample", np.arange(len(x)))
+    return names
+
+
+def _padding_mask_for_cli(mask, lengths, padding, parts: dict):
+    """The ``(N, T)`` padding mask of the sequence inputs, from --padding-mask or
+    --lengths/--padding, checked against the inputs (None without either)."""
+    if mask is None and lengths is None:
+        return None
+    from tf_tsexplain._structure import mask_from_lengths
+    from tf_tsexplain._validation import check_padding_mask
+
+    flag = "--padding-mask" if mask is not None else "--lengths"
+    steps = {v.shape[1] for v in parts.values() if v.ndim == 3}
+    if len(steps) != 1:
+        raise ValueError(
+            f"{flag} needs sequence inputs (N, T, F) of one length T; the inputs have "
+            f"shapes {[v.shape for v in parts.values()]}."
+        )
+    (t,) = steps
+    n = len(next(iter(parts.values())))
+    if mask is not None:
+        return check_padding_mask(mask, n, t, name="--padding-mask")
+    if lengths.shape != (n,):
+        raise ValueError(
+            f"--lengths must hold {n} lengths (one per input); got shape {lengths.shape}."
+        )
+    try:
+        return mask_from_lengths(lengths, t, padding or "post")
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"--lengths: {err}".replace("`lengths` ", "")) from None
+
+
+def _write_results(out: Path, args, result: dict, parts: dict, names: dict, mask, plots):
+    """Attributions (.npy, tidy .csv: one pair per input with several inputs),
+    instances.csv and heatmaps into ``out``; returns the paths written."""
+    import numpy as np
+    import pandas as pd
+
+    from tf_tsexplain.tables import to_frame
+
+    paths = {}
+    for key, x in parts.items():
+        label = f"attributions_{key}" if key else "attributions"
+        attributions = result[label]
+        paths[label] = out / f"{label}.npy"
+        np.save(paths[label], attributions)
+        table_key = f"table_{key}" if key else "table"
+        paths[table_key] = out / f"{label}.csv"
+        features = names.get(key)
+        if x.ndim == 2:  # static covariates: no time axis
+            frame = to_frame(attributions[:, None], feature_names=features, inputs=x[:, None])
+            frame = frame.drop(columns="time")
+        else:
+            padded = mask if mask is not None and mask.shape[1] == x.shape[1] else None
+            frame = to_frame(attributions, feature_names=features, inputs=x, padding_mask=padded)
+        frame.to_csv(paths[table_key], index=False)
+    columns = ("explained_index", "explained_prediction", "baseline_prediction")
+    instances = pd.DataFrame({k: result[k] for k in (*columns, "approximation_error")})
+    instances.insert(0, "sample", np.arange(len(instances)))
+    paths["instances"] = out / "instances.csv"
     instances.to_csv(paths["instances"], index=False)
-    if plots:
+    sequences = [k for k, x in parts.items() if x.ndim == 3]
+    if plots and sequences:
         import matplotlib
 
         matplotlib.use("Agg")  # files only: no display needed
@@ -525,21 +752,21 @@ def run_explain(args) -> dict:
 
         from tf_tsexplain.plot import time_feature_heatmap
 
-        for i in plots:
-            fig, _ = time_feature_heatmap(
-                attributions[i],
-                inputs=x[i],
-                feature_names=names,
-                title=f"{args.method}, sample {i} (output {result['explained_index'][i]}, "
-                f"f = {result['explained_prediction'][i]:.3g}; lines: inputs)",
-            )
-            paths[f"heatmap_{i}"] = out / f"heatmap_{i}.png"
-            fig.savefig(paths[f"heatmap_{i}"], dpi=110, bbox_inches="tight")
-            plt.close(fig)
-    error = float(np.max(result["approximation_error"]))
-    print(f"max approximation error |sum(attr) - (f(x) - f(baseline))| = {error:.3g}")
-    for key, path in paths.items():
-        print(f"  {key:>14}: {path}")
+        for key in sequences:
+            label = f"attributions_{key}" if key else "attributions"
+            for i in plots:
+                name = f"heatmap_{key}_{i}" if key else f"heatmap_{i}"
+                fig, _ = time_feature_heatmap(
+                    result[label][i],
+                    inputs=parts[key][i],
+                    feature_names=names.get(key),
+                    title=f"{args.method}, {key + ', ' if key else ''}sample {i} (output "
+                    f"{result['explained_index'][i]}, f = "
+                    f"{result['explained_prediction'][i]:.3g}; lines: inputs)",
+                )
+                paths[name] = out / f"{name}.png"
+                fig.savefig(paths[name], dpi=110, bbox_inches="tight")
+                plt.close(fig)
     return paths
 
 
@@ -553,10 +780,20 @@ def run_export(args) -> dict:
     _check_model_path(args.model)
     if args.baseline == "mean" and args.method != "expected_gradients" and not args.references:
         raise ValueError("--baseline mean needs --references FILE.npy to take the mean of.")
-    baseline, baseline_text = _baseline_for_cli(args, None)
+    for flag, path in (("--baseline", args.baseline), ("--references", args.references)):
+        if path in (None, "zeros", "mean"):
+            continue
+        if Path(path).suffix not in (".npy", ".npz"):
+            raise ValueError(f"{flag} must be a .npy (or, for several inputs, .npz) file.")
+        if not Path(path).is_file():
+            raise ValueError(f"{flag} file {path!r} does not exist.")
     model = _load_for_cli(args)
-    from tf_tsexplain.serving import export_explainer
+    from tf_tsexplain.serving import export_explainer, model_inputs
 
+    expected = model_inputs(model)
+    baseline, baseline_text = _baseline_for_cli(
+        args, None, None if expected is None else list(expected)
+    )
     info = export_explainer(
         model,
         args.export_dir,
@@ -567,17 +804,32 @@ def run_export(args) -> dict:
         batch_size=args.batch_size,
         seed=args.seed,
         overwrite=args.overwrite,
+        padding_mask=args.padding_mask_input,
     )
-    t, f = info["input_shape"]
-    print(f"wrote {info['export_dir']} ({args.method}, {baseline_text}; input (None, {t}, {f}))")
+    explain_inputs, explain_outputs = info["explain_inputs"], info["explain_outputs"]
+    shapes = info["input_shape"]
+    if isinstance(shapes, dict):
+        shown = ", ".join(f"{k} (None, {', '.join(map(str, v))})" for k, v in shapes.items())
+        print(f"wrote {info['export_dir']} ({args.method}, {baseline_text}; inputs {shown})")
+    else:
+        t, f = shapes
+        print(
+            f"wrote {info['export_dir']} ({args.method}, {baseline_text}; input (None, {t}, {f}))"
+        )
     print(
-        "  signatures: serving_default -> predictions; explain -> predictions, "
-        "explained_index, explained_prediction, baseline_prediction, attributions, "
-        "approximation_error"
+        "  signatures: serving_default -> predictions; explain ("
+        + ", ".join(explain_inputs)
+        + ") -> "
+        + ", ".join(explain_outputs)
+    )
+    instance = (
+        "<(T, F) list>"
+        if explain_inputs == ("inputs",)
+        else "{" + ", ".join(f'"{k}": ...' for k in explain_inputs) + "}"
     )
     print(
         "  TF Serving REST: POST /v1/models/<name>:predict with "
-        '{"signature_name": "explain", "instances": [<(T, F) list>, ...]}'
+        f'{{"signature_name": "explain", "instances": [{instance}, ...]}}'
     )
     return info
 

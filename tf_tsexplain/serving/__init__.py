@@ -5,7 +5,7 @@ has no explain endpoint; this package closes the gap both ways. One job per modu
 
 - :mod:`~tf_tsexplain.serving.loading`: artifacts (SavedModel directories, ``.keras``
   files) as models every explainer accepts (:func:`load_model`,
-  :class:`SignatureModel`, :func:`check_model_inputs`);
+  :class:`SignatureModel`, :func:`check_model_inputs`, :func:`model_inputs`);
 - :mod:`~tf_tsexplain.serving.export`: :func:`export_explainer` writes a SavedModel
   whose ``explain`` signature serves attributions next to ``serving_default`` (its
   outputs are listed there), :func:`saved_model_info` reads its settings back;
@@ -23,6 +23,7 @@ from tf_tsexplain.serving.loading import (
     check_model_inputs,
     load_model,
     model_input_shape,
+    model_inputs,
 )
 from tf_tsexplain.serving.responses import parse_explain_response
 
@@ -36,6 +37,7 @@ __all__ = [
     "export_explainer",
     "load_model",
     "model_input_shape",
+    "model_inputs",
     "parse_explain_response",
     "saved_model_info",
 ]
