@@ -195,11 +195,11 @@ def test_resume_after_interruption_writes_each_shard_once(job, tmp_path, monkeyp
         written.append(path.name + "/" + path.parent.name)
         real_write(table, path)
 
-    def crash_on_third(self, x):
+    def crash_on_third(self, *args):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt  # the job is killed while explaining shard 2
-        return real_explain(self, x)
+        return real_explain(self, *args)
 
     monkeypatch.setattr(batch_module, "_write_atomic", record)
     monkeypatch.setattr(batch_module.JobExplainer, "explain", crash_on_third)
