@@ -511,6 +511,11 @@ class JobExplainer:
                     f"The source holds samples{label} of shape {_shape_text(got)} {axes}; the "
                     f"model expects {_shape_text(want)}."
                 )
+            if free and None not in (got[0], want[0]) and got[0] > want[0]:
+                raise ValueError(
+                    f"The source holds a sequence{label} of {got[0]} time steps; the job pads "
+                    f"sequences to the model's {want[0]}."
+                )
             shape = tuple(w if w is not None else g for g, w in zip(got, want, strict=True))
             if None in shape:
                 raise ValueError(
@@ -693,7 +698,7 @@ def _pad_sequences(value, steps: int, padding: str, fill: float, block, label: s
     if lengths.max() > steps or lengths.min() < 1:
         i = int(np.flatnonzero((lengths > steps) | (lengths < 1))[0])
         raise ValueError(
-            f"Sample {block.ids[i]!r} holds a sequence{label} of {int(lengths[i])} time steps; "
+            f"Sample {block.ids[i].tolist()!r} holds a sequence{label} of {int(lengths[i])} time steps; "
             f"the job pads sequences to the model's {steps} (and needs at least one)."
         )
     features = seqs[0].shape[1]
@@ -2126,6 +2131,13 @@ def explain_to_parquet(
     )
     given = padding_masks(padding_mask, lengths, explainer.names, src.count)
     explainer.check_source(src, padded=set(given))
+    for name, (label, arr) in given.items():  # in-memory lengths: checked before any work
+        if label == "lengths" and not isinstance(arr, np.memmap) and len(arr):
+            mask_from_lengths(
+                arr[[int(np.argmin(arr)), int(np.argmax(arr))]],
+                explainer.input_shapes[name][0],
+                explainer.padding,
+            )
     settings = job_settings(explainer, src, shard_size, runner="local")
     settings["padding_mask"] = _jsonable({k: a for k, (_, a) in given.items()})
     out = Path(out_dir)
