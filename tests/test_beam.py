@@ -20,6 +20,7 @@ from apache_beam.io.localfilesystem import LocalFileSystem  # noqa: E402
 import tf_tsexplain  # noqa: E402
 from tf_tsexplain import PathExplainerTF  # noqa: E402
 from tf_tsexplain.batch import (  # noqa: E402
+    Block,
     attribution_schema,
     load_attributions,
     read_attributions,
@@ -29,7 +30,6 @@ from tf_tsexplain.batch import (  # noqa: E402
 from tf_tsexplain.beam import (  # noqa: E402
     ExplainModelHandler,
     ExplainToParquet,
-    SequenceCoder,
     run_pipeline,
 )
 from tf_tsexplain.cli import main  # noqa: E402
@@ -116,27 +116,33 @@ def test_pipeline_parquet_and_tfrecord_sources_in_process(job, tmp_path):
 
 def test_model_handler_loads_in_the_worker(job):
     handler = ExplainModelHandler(job["path"], min_batch_size=3, max_batch_size=7, **SETTINGS)
-    assert handler.batch_elements_kwargs() == {"min_batch_size": 3, "max_batch_size": 7}
+    kwargs = handler.batch_elements_kwargs()
+    assert (kwargs["min_batch_size"], kwargs["max_batch_size"]) == (3, 7)
+    assert kwargs["element_size_fn"](Block(0, np.arange(4), {})) == 4  # blocks weigh samples
     shipped = pickle.loads(pickle.dumps(handler))  # what a runner sends: path and settings
     assert len(pickle.dumps(handler)) < 10_000
     explainer = shipped.load_model()
-    results = shipped.run_inference(list(job["x"][:5]), explainer)
+    blocks = [  # elements are blocks of samples, explained together
+        Block(0, np.arange(3), {"inputs": job["x"][:3]}),
+        Block(3, np.arange(3, 5), {"inputs": job["x"][3:5]}),
+    ]
+    results = shipped.run_inference(blocks, explainer)
+    assert [r.example for r in results] == blocks
     np.testing.assert_allclose(
-        np.stack([r.inference["attributions"] for r in results]), job["ref"][:5], atol=1e-6
+        np.concatenate([r.inference[2]["attributions"]["inputs"] for r in results]),
+        job["ref"][:5],
+        atol=1e-6,
     )
-    assert set(results[0].inference) == {
+    assert set(results[0].inference[2]) == {
         "attributions",
         "explained_index",
         "explained_prediction",
         "baseline_prediction",
         "approximation_error",
     }
+    assert handler.get_num_bytes(blocks) == job["x"][:5].nbytes
     with pytest.raises(ValueError, match="inference_args"):
         handler.validate_inference_args({"x": 1})
-    coder = SequenceCoder()  # sequences travel as raw bytes, not pickles
-    back = coder.decode(coder.encode(job["x"][3]))
-    assert back.dtype == np.float32 and np.array_equal(back, job["x"][3])
-    assert coder.estimate_size(job["x"][3]) == job["x"][3].nbytes + 24
 
 
 def test_worker_that_cannot_load_the_model(job, tmp_path):

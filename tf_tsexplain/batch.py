@@ -524,7 +524,13 @@ class JobExplainer:
                     "F))) so that every shard is padded to the same T."
                 )
             shapes[name] = shape
+        self.configure(shapes, [n for n in self.names if n in padded])
+
+    def configure(self, shapes: Mapping, padded) -> None:
+        """Fix the per-sample shape of each input and the padded inputs (what
+        :meth:`check_source` found; a Beam worker is given them)."""
         self.padded = [n for n in self.names if n in padded]
+        shapes = {n: tuple(shapes[n]) for n in self.names}
         if self.input_shapes != shapes:
             self._prepare(shapes)
 
