@@ -219,7 +219,8 @@ class ExplainModelHandler(ModelHandler):
             )
 
     def get_num_bytes(self, batch_) -> int:
-        return int(sum(np.asarray(v).nbytes for b in batch_ for v in b.inputs.values()))
+        values = [v for b in batch_ for v in b.inputs.values()]
+        return int(sum(a.nbytes for v in values for a in (v if isinstance(v, list) else [v])))
 
     def get_metrics_namespace(self) -> str:
         return "tf_tsexplain"
