@@ -483,6 +483,14 @@ def test_multi_input_sources_equal_in_process(multi, tmp_path):
     data = tf.data.Dataset.from_tensor_slices((np.arange(12) + 50, x))
     _run_multi(multi, data, tmp_path / "tfdata")
     _check_multi(multi, tmp_path / "tfdata", np.arange(12) + 50)
+    # the command line: NAME=PATH per input
+    code = main(
+        ["explain-batch", str(root / "model.keras"), f"seq={root}/seq.npy,static={root}/static.npy"]
+        + ["--out", str(tmp_path / "cli"), "--num-samples", "8", "--output-index", "1"]
+    )
+    assert code == 0
+    _, attributions, _ = load_attributions(tmp_path / "cli")
+    assert attributions["seq"].shape == (12, T, F) and attributions["static"].shape == (12, S)
 
 
 def test_multi_input_resume_compares_settings_per_input(multi, tmp_path, monkeypatch):
@@ -588,6 +596,16 @@ def test_padded_sources_equal_in_process_without_padded_rows(padded, tmp_path):
     _check_padded(padded, tmp_path / "ragged")
     _run_padded(padded, padded["x"], tmp_path / "lengths", lengths=padded["lengths"])
     _check_padded(padded, tmp_path / "lengths")
+    padded["model"].save(tmp_path / "masked.keras")
+    np.save(tmp_path / "x.npy", padded["x"])
+    np.save(tmp_path / "lengths.npy", padded["lengths"])
+    code = main(
+        ["explain-batch", str(tmp_path / "masked.keras"), str(tmp_path / "x.npy"), "--out"]
+        + [str(tmp_path / "cli"), "--num-samples", "8", "--batch-size", "32", "--shard-size"]
+        + ["4", "--output-index", "predicted", "--lengths", str(tmp_path / "lengths.npy")]
+    )
+    assert code == 0
+    _check_padded(padded, tmp_path / "cli")
     ids = np.arange(12) * 3
     data = tf.data.Dataset.from_generator(
         lambda: iter(zip(ids.tolist(), padded["seqs"], strict=True)),

@@ -704,8 +704,8 @@ def _pad_sequences(value, steps: int, padding: str, fill: float, block, label: s
     if lengths.max() > steps or lengths.min() < 1:
         i = int(np.flatnonzero((lengths > steps) | (lengths < 1))[0])
         raise ValueError(
-            f"Sample {block.ids[i].tolist()!r} holds a sequence{label} of {int(lengths[i])} time steps; "
-            f"the job pads sequences to the model's {steps} (and needs at least one)."
+            f"Sample {block.ids[i].tolist()!r} holds a sequence{label} of {int(lengths[i])} "
+            f"time steps; the job pads sequences to the model's {steps} (and needs at least one)."
         )
     features = seqs[0].shape[1]
     out = np.full((len(seqs), steps, features), fill, np.float32)
@@ -2203,6 +2203,19 @@ def run_explain_batch(args) -> dict:
     baseline = _cli_baseline(args)
     output_index = _cli_output_index(args.output_index)
     names = args.feature_names.split(",") if args.feature_names else None
+    source = args.source
+    parts = [part.split("=", 1) for part in source.split(",")]
+    if len(parts) > 1 or "=" in source and not Path(source).exists():
+        if not all(len(p) == 2 and p[0] and p[1] for p in parts):
+            raise ValueError(
+                f"SOURCE of a model of several inputs is NAME=PATH,NAME=PATH. Received: {source!r}."
+            )
+        source = dict(parts)
+    padding = {"padding": args.padding} if args.padding else {}
+    if args.lengths is not None:
+        if args.runner == "beam":
+            raise ValueError("--lengths is for local jobs; give Beam variable-length sequences.")
+        padding["lengths"] = _cli_load(args.lengths, "--lengths")
     common = {
         "method": args.method,
         "baseline": baseline,
@@ -2212,13 +2225,14 @@ def run_explain_batch(args) -> dict:
         "shard_size": args.shard_size,
         "feature_names": names,
         "safe_mode": not args.unsafe,
+        **padding,
         **options,
     }
     if args.runner == "beam":
         from tf_tsexplain.beam import run_pipeline
 
         summary = run_pipeline(
-            args.model, args.source, args.out, pipeline_args=list(args.pipeline_args), **common
+            args.model, source, args.out, pipeline_args=list(args.pipeline_args), **common
         )
     else:
         if args.pipeline_args:
@@ -2227,7 +2241,7 @@ def run_explain_batch(args) -> dict:
                 f"{' '.join(args.pipeline_args)}."
             )
         summary = explain_to_parquet(
-            args.model, args.source, args.out, resume=not args.no_resume, **common
+            args.model, source, args.out, resume=not args.no_resume, **common
         )
     print(
         " ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items())
@@ -2235,20 +2249,21 @@ def run_explain_batch(args) -> dict:
     return summary
 
 
-def _cli_baseline(args):
-    def load(path, flag):
-        p = Path(path)
-        if p.suffix != ".npy" or not p.is_file():
-            raise ValueError(f"{flag} must be an existing .npy file. Received: {flag} {path}.")
-        return np.load(p, allow_pickle=False)
+def _cli_load(path, flag):
+    p = Path(path)
+    if p.suffix != ".npy" or not p.is_file():
+        raise ValueError(f"{flag} must be an existing .npy file. Received: {flag} {path}.")
+    return np.load(p, mmap_mode="r", allow_pickle=False)
 
+
+def _cli_baseline(args):
     if args.references is not None:
         if args.baseline not in (None, "zeros"):
             raise ValueError("Give --baseline or --references (expected gradients), not both.")
-        return load(args.references, "--references")
+        return np.asarray(_cli_load(args.references, "--references"))
     if args.baseline in (None, "zeros"):
         return None
-    return load(args.baseline, "--baseline")
+    return np.asarray(_cli_load(args.baseline, "--baseline"))
 
 
 def _cli_output_index(text):
