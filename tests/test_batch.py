@@ -40,6 +40,13 @@ JOB = {"num_samples": 8, "batch_size": 32, "shard_size": 8, "output_indices": "p
 NAMES = ["a", "b", "c"]
 
 
+def _ig(model, x, baseline, **kwargs):
+    """The in-process reference: integrated gradients with the jobs' settings."""
+    return PathExplainerTF(model).attributions(
+        x, baseline, use_expectation=False, num_samples=8, batch_size=32, **kwargs
+    )
+
+
 @pytest.fixture(scope="module")
 def job(tmp_path_factory):
     root = tmp_path_factory.mktemp("batch")
@@ -50,14 +57,7 @@ def job(tmp_path_factory):
     model.save(root / "model.keras")
     x = np.random.default_rng(0).normal(size=(N, T, F)).astype(np.float32)
     np.save(root / "x.npy", x)
-    ref = PathExplainerTF(model).attributions(
-        x,
-        np.zeros((1, T, F), np.float32),
-        use_expectation=False,
-        num_samples=8,
-        output_indices="predicted",
-        batch_size=32,
-    )
+    ref = _ig(model, x, np.zeros((1, T, F), np.float32), output_indices="predicted")
     return {"root": root, "model": model, "x": x, "ref": ref}
 
 
@@ -421,9 +421,7 @@ def multi(tmp_path_factory):
     # the job resolves "predicted" itself (an explainer's "predicted" on a dict of inputs
     # fails in _explainer.predict): the same classes, given per input
     predicted = model.predict([x["seq"], x["static"]], verbose=0).argmax(axis=1)
-    ref = PathExplainerTF(model).attributions(
-        x, base, use_expectation=False, num_samples=8, output_indices=predicted, batch_size=32
-    )
+    ref = _ig(model, x, base, output_indices=predicted)
     return {"root": root, "model": model, "x": x, "base": base, "ref": ref}
 
 
@@ -560,15 +558,8 @@ def padded(tmp_path_factory):
     for i, s in enumerate(seqs):
         x[i, : len(s)] = s
     real = np.arange(T)[None] < lengths[:, None]
-    ref = PathExplainerTF(model).attributions(
-        x,
-        np.zeros((1, T, F), np.float32),
-        use_expectation=False,
-        num_samples=8,
-        output_indices="predicted",
-        batch_size=32,
-        padding_mask=real,
-    )
+    zeros = np.zeros((1, T, F), np.float32)
+    ref = _ig(model, x, zeros, output_indices="predicted", padding_mask=real)
     assert np.all(ref[~real] == 0)
     return {"model": model, "seqs": seqs, "x": x, "lengths": lengths, "real": real, "ref": ref}
 
@@ -623,15 +614,9 @@ def test_padded_sources_equal_in_process_without_padded_rows(padded, tmp_path):
         pre[i, T - len(s) :] = s
     _run_padded(padded, padded["seqs"], tmp_path / "pre", padding="pre")
     _, attributions, _ = load_attributions(tmp_path / "pre")
-    in_process = PathExplainerTF(padded["model"]).attributions(
-        pre,
-        np.zeros((1, T, F), np.float32),
-        use_expectation=False,
-        num_samples=8,
-        output_indices="predicted",
-        batch_size=32,
-        padding_mask=padded["real"][:, ::-1],
-    )
+    zeros = np.zeros((1, T, F), np.float32)
+    real = padded["real"][:, ::-1]
+    in_process = _ig(padded["model"], pre, zeros, output_indices="predicted", padding_mask=real)
     assert np.array_equal(attributions, in_process)
 
 
