@@ -430,6 +430,13 @@ class JobExplainer:
         self.output_shape = tuple(info["output_shape"])
         self._loaded = tf.saved_model.load(str(path))
         self._signature = self._loaded.signatures["explain"]
+        taken = sorted(self._signature.structured_input_signature[1])
+        if taken != ["inputs"]:
+            raise ValueError(
+                f"{path} is an export whose explain signature takes the inputs {taken}: jobs "
+                "run export directories of single-input models only. Give the model itself "
+                "(its .keras file or SavedModel) to explain a model of several inputs."
+            )
 
     def _pack(self, parts: Mapping):
         """Per-input values as the explainers take them: one array, or a dict."""
