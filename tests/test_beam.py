@@ -282,8 +282,6 @@ def test_pipeline_multi_input_and_variable_length_equal_in_process(tmp_path):
     np.testing.assert_allclose(attributions["static"], ref["static"], atol=1e-6)
     with pytest.raises(ValueError, match=r"no data for the model's input\(s\) \['static'\]"):
         run_pipeline(model, {"seq": files["seq"]}, tmp_path / "o3", num_samples=8)
-    with pytest.raises(ValueError, match=r"model takes the inputs \['seq', 'static'\]"):
-        run_pipeline(model, files["seq"], tmp_path / "o3", num_samples=8)
 
     keras.utils.set_random_seed(9)
     masked = keras.Sequential(

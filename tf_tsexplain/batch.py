@@ -743,6 +743,20 @@ def _jsonable(value):
     }
 
 
+def _describe_array(array) -> dict:
+    """An array in the settings: a memory-mapped one by its file (not read whole),
+    others by their digest."""
+    if isinstance(array, np.memmap) and array.filename:
+        stat = os.stat(array.filename)
+        return {
+            "file": str(array.filename),
+            "shape": list(array.shape),
+            "bytes": stat.st_size,
+            "modified": stat.st_mtime,
+        }
+    return _jsonable(array)
+
+
 def _digest_list(arrays) -> dict:
     """What identifies a list of arrays (ragged sequences) in the settings."""
     digest = hashlib.blake2b(digest_size=16)
@@ -2152,7 +2166,7 @@ def explain_to_parquet(
                 explainer.padding,
             )
     settings = job_settings(explainer, src, shard_size, runner="local")
-    settings["padding_mask"] = _jsonable({k: a for k, (_, a) in given.items()})
+    settings["padding_mask"] = {k: _describe_array(a) for k, (_, a) in given.items()}
     out = Path(out_dir)
     prepare_out_dir(out, settings, resume=resume)
     done = _complete_shards(out)
