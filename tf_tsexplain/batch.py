@@ -33,8 +33,18 @@ readers skip) and renamed into place; a shard is complete once its ``instances``
 file exists. A job killed mid-shard leaves no partial file visible, and
 ``resume=True`` redoes only the shards that are not complete.
 
-Sources and results are handled as named arrays (one name, ``"inputs"``, today) so
-that multi-input models can add names later without changing the flow.
+Several inputs (Keras functional models): sources, baselines and feature names are
+matched to the model's inputs by name (:func:`open_source`), blocks and results are
+dicts by input name (one name, ``"inputs"``, for single-input models), the
+``attributions`` table gains a dictionary-encoded ``input`` column after ``sample``,
+and the rows of a static input ``(N, S)`` have a null ``time`` (null, not 0: a 0
+would read as the first step of a sequence).
+
+Padding: variable-length sequences are padded to the model's T, and arrays may come
+with ``padding_mask``/``lengths``; the explainers get the real steps as their
+``padding_mask`` (padded cells keep their values and get zero attribution), padded
+cells have no row in ``attributions`` (as ``tables.to_frame(padding_mask=)``), and
+``instances`` records the real steps (``length``, or ``length_<input>``).
 """
 
 from __future__ import annotations
