@@ -7,8 +7,12 @@ Needs the optional extra: ``pip install "tf_tsexplain[beam]"`` (apache-beam >= 2
   there (only the model path and plain settings travel to workers: a traced
   ``tf.function`` does not pickle), with TensorFlow's thread pools capped so that the
   worker processes of a machine share its cores.
-- :class:`ExplainToParquet`: reads sequences (``.npy`` files, Parquet tidy or wide,
-  TFRecord of ``tf.train.Example``), explains them with ``RunInference`` and writes
+- :class:`ExplainToParquet`: reads samples (``.npy`` files, one per input for a
+  model of several inputs; Parquet tidy or wide; TFRecord of ``tf.train.Example``;
+  or ``(id, sample)`` pairs whose samples are arrays or dicts by input name, of any
+  length) into blocks of samples (:class:`tf_tsexplain.batch.Block`: Beam's
+  elements are blocks, so that its per-element costs are paid per block), explains
+  them with ``RunInference`` (padding variable-length sequences) and writes
   ``attributions/`` and ``instances/`` with ``WriteToParquetBatched``: the columns of
   :func:`tf_tsexplain.batch.explain_to_parquet`, read back with the same functions
   (:func:`~tf_tsexplain.batch.read_attributions`, ...).
