@@ -20,6 +20,7 @@ from apache_beam.io.localfilesystem import LocalFileSystem  # noqa: E402
 import tf_tsexplain  # noqa: E402
 from tf_tsexplain import PathExplainerTF  # noqa: E402
 from tf_tsexplain.batch import (  # noqa: E402
+    Block,
     attribution_schema,
     load_attributions,
     read_attributions,
@@ -29,7 +30,6 @@ from tf_tsexplain.batch import (  # noqa: E402
 from tf_tsexplain.beam import (  # noqa: E402
     ExplainModelHandler,
     ExplainToParquet,
-    SequenceCoder,
     run_pipeline,
 )
 from tf_tsexplain.cli import main  # noqa: E402
@@ -116,27 +116,33 @@ def test_pipeline_parquet_and_tfrecord_sources_in_process(job, tmp_path):
 
 def test_model_handler_loads_in_the_worker(job):
     handler = ExplainModelHandler(job["path"], min_batch_size=3, max_batch_size=7, **SETTINGS)
-    assert handler.batch_elements_kwargs() == {"min_batch_size": 3, "max_batch_size": 7}
+    kwargs = handler.batch_elements_kwargs()
+    assert (kwargs["min_batch_size"], kwargs["max_batch_size"]) == (3, 7)
+    assert kwargs["element_size_fn"](Block(0, np.arange(4), {})) == 4  # blocks weigh samples
     shipped = pickle.loads(pickle.dumps(handler))  # what a runner sends: path and settings
     assert len(pickle.dumps(handler)) < 10_000
     explainer = shipped.load_model()
-    results = shipped.run_inference(list(job["x"][:5]), explainer)
+    blocks = [  # elements are blocks of samples, explained together
+        Block(0, np.arange(3), {"inputs": job["x"][:3]}),
+        Block(3, np.arange(3, 5), {"inputs": job["x"][3:5]}),
+    ]
+    results = shipped.run_inference(blocks, explainer)
+    assert [r.example for r in results] == blocks
     np.testing.assert_allclose(
-        np.stack([r.inference["attributions"] for r in results]), job["ref"][:5], atol=1e-6
+        np.concatenate([r.inference[2]["attributions"]["inputs"] for r in results]),
+        job["ref"][:5],
+        atol=1e-6,
     )
-    assert set(results[0].inference) == {
+    assert set(results[0].inference[2]) == {
         "attributions",
         "explained_index",
         "explained_prediction",
         "baseline_prediction",
         "approximation_error",
     }
+    assert handler.get_num_bytes(blocks) == job["x"][:5].nbytes
     with pytest.raises(ValueError, match="inference_args"):
         handler.validate_inference_args({"x": 1})
-    coder = SequenceCoder()  # sequences travel as raw bytes, not pickles
-    back = coder.decode(coder.encode(job["x"][3]))
-    assert back.dtype == np.float32 and np.array_equal(back, job["x"][3])
-    assert coder.estimate_size(job["x"][3]) == job["x"][3].nbytes + 24
 
 
 def test_worker_that_cannot_load_the_model(job, tmp_path):
@@ -240,3 +246,74 @@ def test_cli_beam_runner(job, tmp_path, capsys):
         + ["--runner", "beam"]
     )
     assert code == 1 and "do not resume" in capsys.readouterr().err
+
+
+def test_pipeline_multi_input_and_variable_length_equal_in_process(tmp_path):
+    """Dict elements for a two-input model (a dict of .npy files, and (id, dict) pairs)
+    and variable-length sequences on a Masking model, on FnApiRunner in process."""
+    keras.utils.set_random_seed(8)
+    seq, static = keras.Input((T, F), name="seq"), keras.Input((2,), name="static")
+    hidden = keras.layers.Concatenate()([keras.layers.LSTM(4)(seq), static])
+    two = keras.Model([seq, static], keras.layers.Dense(1)(hidden))
+    two.save(tmp_path / "two.keras")
+    rng = np.random.default_rng(4)
+    x = {"seq": rng.normal(size=(10, T, F)), "static": rng.normal(size=(10, 2))}
+    x = {k: v.astype(np.float32) for k, v in x.items()}
+    ref = PathExplainerTF(two).attributions(
+        x,
+        {"seq": np.zeros((1, T, F)), "static": np.zeros((1, 2))},
+        use_expectation=False,
+        num_samples=8,
+    )
+    np.save(tmp_path / "seq.npy", x["seq"])
+    np.save(tmp_path / "static.npy", x["static"])
+    files = {"seq": str(tmp_path / "seq.npy"), "static": str(tmp_path / "static.npy")}
+    model = str(tmp_path / "two.keras")
+    run_pipeline(model, files, tmp_path / "o1", num_samples=8, shard_size=4)
+    ids, attributions, _ = load_attributions(tmp_path / "o1")
+    np.testing.assert_array_equal(ids, np.arange(10))
+    for name in ("seq", "static"):
+        np.testing.assert_allclose(attributions[name], ref[name], atol=1e-6)
+    assert read_attributions(tmp_path / "o1").schema == attribution_schema(multi=True)
+    pairs = [(f"k{i}", {"seq": x["seq"][i], "static": x["static"][i]}) for i in range(10)]
+    run_pipeline(model, pairs, tmp_path / "o2", num_samples=8, shard_size=4)
+    ids, attributions, _ = load_attributions(tmp_path / "o2")
+    assert list(ids) == [f"k{i}" for i in range(10)]
+    np.testing.assert_allclose(attributions["static"], ref["static"], atol=1e-6)
+    with pytest.raises(ValueError, match=r"no data for the model's input\(s\) \['static'\]"):
+        run_pipeline(model, {"seq": files["seq"]}, tmp_path / "o3", num_samples=8)
+
+    keras.utils.set_random_seed(9)
+    masked = keras.Sequential(
+        [
+            keras.Input((T, F)),
+            keras.layers.Masking(0.0),
+            keras.layers.LSTM(4),
+            keras.layers.Dense(1),
+        ]
+    )
+    masked.save(tmp_path / "masked.keras")
+    lengths = np.array([6, 2, 5, 1, 4, 3, 6])
+    seqs = [rng.normal(size=(k, F)).astype(np.float32) for k in lengths]
+    padded = np.zeros((len(seqs), T, F), np.float32)
+    for i, s in enumerate(seqs):
+        padded[i, : len(s)] = s
+    real = np.arange(T)[None] < lengths[:, None]
+    expected = PathExplainerTF(masked).attributions(
+        padded, np.zeros((1, T, F)), use_expectation=False, num_samples=8, padding_mask=real
+    )
+    run_pipeline(
+        str(tmp_path / "masked.keras"),
+        list(enumerate(seqs)),
+        tmp_path / "o4",
+        num_samples=8,
+        shard_size=3,
+    )
+    ids, attributions, _ = load_attributions(tmp_path / "o4")
+    np.testing.assert_allclose(attributions, expected, atol=1e-6)
+    assert read_attributions(tmp_path / "o4").num_rows == lengths.sum() * F  # no padded row
+    instances = read_instances(tmp_path / "o4").to_pandas().sort_values("sample")
+    np.testing.assert_array_equal(instances.length, lengths)
+    with pytest.raises(ValueError, match="different numbers of features"):
+        bad = [(0, seqs[0]), (1, np.zeros((3, F + 1), np.float32))]
+        run_pipeline(str(tmp_path / "masked.keras"), bad, tmp_path / "o5", num_samples=8)

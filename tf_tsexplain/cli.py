@@ -250,7 +250,8 @@ def _add_explain_batch_parser(sub) -> None:
         "with memory bounded by --shard-size. A local job resumes where it stopped. " + SAFETY_NOTE,
         epilog="SOURCE: a .npy file (N, T, F) (memory-mapped), a Parquet file or directory "
         "(tidy sample, time, feature, value, or one row per sequence), or TFRecord files; "
-        "globs match several files. Beam options follow '--', e.g. tf-tsexplain "
+        "globs match several files; a model of several inputs takes NAME=PATH,NAME=PATH. "
+        "Beam options follow '--', e.g. tf-tsexplain "
         "explain-batch model.keras 'x-*.npy' --out expl --runner beam -- "
         "--direct_num_workers=2 --direct_running_mode=multi_processing",
     )
@@ -274,6 +275,8 @@ def _add_explain_batch_parser(sub) -> None:
         "--shard-size", type=int, default=10_000, help="sequences per output file (default 10000)"
     )
     job.add_argument("--feature-names", help="comma-separated feature names")
+    job.add_argument("--lengths", help="a .npy file (N,) of real steps per padded sequence")
+    job.add_argument("--padding", choices=("pre", "post"), help="side of padding (default post)")
     job.add_argument("--runner", choices=("local", "beam"), default="local")
     job.add_argument("--no-resume", action="store_true", help="refuse an existing job directory")
     job.add_argument("--unsafe", action="store_true", help="load .keras files without safe mode")

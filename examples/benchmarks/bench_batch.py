@@ -15,7 +15,7 @@ An LSTM(32) regressor on sequences of 20 steps x 5 features; integrated gradient
 
 Prints the machine, the load average around each measurement, every figure and ratio.
 
-    python examples/benchmarks/bench_batch.py [--quick]
+    python examples/benchmarks/bench_batch.py [--quick] [--parts ac]
 """
 
 from __future__ import annotations
@@ -118,6 +118,9 @@ def beam_job(model_path: Path, source: Path, out: Path, workers: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2,000 / 20,000 sequences")
+    parser.add_argument(
+        "--parts", default="abc", help="which of (a), (b), (c) to run, e.g. 'ac' (default abc)"
+    )
     parser.add_argument("--rss-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
@@ -145,79 +148,84 @@ def main() -> None:
         in_process(model, warm)  # TensorFlow's runtime, once for all
         job(model, warm, root / "warm")
 
-        # (a) job vs one in-process call, alternating rounds
+        # (a) job vs one in-process call, alternating rounds (the calls are (c)'s reference)
         calls, jobs = [], []
         for _ in range(2):
             x = np.load(root / "small.npy")
             calls.append(in_process(model, x))
             del x
-            jobs.append(job(model, str(root / "small.npy"), root / "out_a"))
-        t_call, t_job = min(calls), min(jobs)
+            if "a" in args.parts:
+                jobs.append(job(model, str(root / "small.npy"), root / "out_a"))
+        t_call = min(calls)
         print(f"\n(a) {small:,} sequences from .npy (load during (a): {load()})")
         print(
             f"    in-process attributions call : {t_call:7.2f} s  "
             f"(rounds {calls[0]:.2f}, {calls[1]:.2f})"
         )
-        print(
-            f"    explain_to_parquet            : {t_job:7.2f} s  "
-            f"(rounds {jobs[0]:.2f}, {jobs[1]:.2f})"
-        )
-        ratio = t_job / t_call
-        print(
-            f"    ratio job / call              : {ratio:7.3f}x  target <= 1.2x: "
-            f"{'met' if ratio <= 1.2 else 'NOT met'}"
-        )
-        print(
-            f"    per sequence: call {1e3 * t_call / small:.3f} ms, "
-            f"job {1e3 * t_job / small:.3f} ms"
-        )
-
-        # (b) peak RSS in fresh processes
-        rss_small = rss_of(root / "model.keras", root / "small.npy", root / "out_b1")
-        rss_large = rss_of(root / "model.keras", root / "large.npy", root / "out_b2")
-        growth = rss_large["peak_mib"] / rss_small["peak_mib"]
-        print(f"\n(b) peak RSS of the job in a fresh process (load: {load()})")
-        print(
-            f"    {small:>7,} sequences: {rss_small['peak_mib']:7.0f} MiB "
-            f"({rss_small['seconds']:.1f} s)"
-        )
-        print(
-            f"    {large:>7,} sequences: {rss_large['peak_mib']:7.0f} MiB "
-            f"({rss_large['seconds']:.1f} s)"
-        )
-        print(
-            f"    ratio {growth:.3f}x for {large // small}x the sequences  target within 1.2x: "
-            f"{'met' if growth <= 1.2 else 'NOT met'}"
-        )
-
-        # (c) Beam on FnApiRunner: a warm-up run (Beam's runner modules, imported on
-        # first use), then the 1-worker pipeline in rounds alternating with the call
-        beam_job(root / "model.keras", root / "warm.npy", root / "out_c0", workers=1)
-        ones, near = [], []
-        for _ in range(2):
-            ones.append(beam_job(root / "model.keras", root / "small.npy", root / "out_c1", 1))
-            x = np.load(root / "small.npy")
-            near.append(in_process(model, x))
-            del x
-        one, t_near = min(ones), min(near)
-        two = beam_job(root / "model.keras", root / "small.npy", root / "out_c2", workers=2)
-        print(f"\n(c) Beam pipeline, FnApiRunner, {small:,} sequences (load: {load()})")
-        print(
-            f"    1 worker (in process)         : {one:7.2f} s  (rounds {ones[0]:.2f}, "
-            f"{ones[1]:.2f}) = {one / t_call:.3f}x (a)'s in-process call  target <= 1.3x: "
-            f"{'met' if one / t_call <= 1.3 else 'NOT met'}"
-        )
-        print(
-            f"    (in-process calls alternating with these rounds: {near[0]:.2f}, {near[1]:.2f} s;"
-            f" ratio to their best {one / t_near:.3f}x)"
-        )
-        print(
-            f"    2 worker processes            : {two:7.2f} s  = {two / t_call:.3f}x (a)'s "
-            "in-process call (includes starting 2 Python/TensorFlow workers)"
-        )
+        if "a" in args.parts:
+            report_a(small, calls, jobs)
+        if "b" in args.parts:
+            report_b(root, small, large)
+        if "c" in args.parts:
+            report_c(root, model, small, t_call)
         print(f"\nload average at end: {load()}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def report_a(small, calls, jobs) -> None:
+    t_call, t_job = min(calls), min(jobs)
+    print(
+        f"    explain_to_parquet            : {t_job:7.2f} s  (rounds {jobs[0]:.2f}, {jobs[1]:.2f})"
+    )
+    ratio = t_job / t_call
+    print(
+        f"    ratio job / call              : {ratio:7.3f}x  target <= 1.2x: "
+        f"{'met' if ratio <= 1.2 else 'NOT met'}"
+    )
+    print(f"    per sequence: call {1e3 * t_call / small:.3f} ms, job {1e3 * t_job / small:.3f} ms")
+
+
+def report_b(root, small, large) -> None:
+    """(b) peak RSS in fresh processes."""
+    rss_small = rss_of(root / "model.keras", root / "small.npy", root / "out_b1")
+    rss_large = rss_of(root / "model.keras", root / "large.npy", root / "out_b2")
+    growth = rss_large["peak_mib"] / rss_small["peak_mib"]
+    print(f"\n(b) peak RSS of the job in a fresh process (load: {load()})")
+    for n, rss in ((small, rss_small), (large, rss_large)):
+        print(f"    {n:>7,} sequences: {rss['peak_mib']:7.0f} MiB ({rss['seconds']:.1f} s)")
+    print(
+        f"    ratio {growth:.3f}x for {large // small}x the sequences  target within 1.2x: "
+        f"{'met' if growth <= 1.2 else 'NOT met'}"
+    )
+
+
+def report_c(root, model, small, t_call) -> None:
+    """(c) Beam on FnApiRunner: a warm-up run (Beam's runner modules, imported on first
+    use), then the 1-worker pipeline in rounds alternating with the in-process call."""
+    beam_job(root / "model.keras", root / "warm.npy", root / "out_c0", workers=1)
+    ones, near = [], []
+    for _ in range(2):
+        ones.append(beam_job(root / "model.keras", root / "small.npy", root / "out_c1", 1))
+        x = np.load(root / "small.npy")
+        near.append(in_process(model, x))
+        del x
+    one, t_near = min(ones), min(near)
+    two = beam_job(root / "model.keras", root / "small.npy", root / "out_c2", workers=2)
+    print(f"\n(c) Beam pipeline, FnApiRunner, {small:,} sequences (load: {load()})")
+    print(
+        f"    1 worker (in process)         : {one:7.2f} s  (rounds {ones[0]:.2f}, "
+        f"{ones[1]:.2f}) = {one / t_call:.3f}x (a)'s in-process call  target <= 1.3x: "
+        f"{'met' if one / t_call <= 1.3 else 'NOT met'}"
+    )
+    print(
+        f"    (in-process calls alternating with these rounds: {near[0]:.2f}, {near[1]:.2f} s;"
+        f" ratio to their best {one / t_near:.3f}x)"
+    )
+    print(
+        f"    2 worker processes            : {two:7.2f} s  = {two / t_call:.3f}x (a)'s "
+        "in-process call (includes starting 2 Python/TensorFlow workers)"
+    )
 
 
 if __name__ == "__main__":
