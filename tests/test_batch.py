@@ -644,3 +644,32 @@ def test_padded_bad_inputs(padded, tmp_path):
     with pytest.raises(ValueError, match="a sequence of 8 time steps.*model's 6"):
         _run_padded(padded, too_long, tmp_path / "o")
     assert not (tmp_path / "o").exists()
+
+
+def test_export_directory_of_a_two_input_model_with_its_padding_input(
+    two_input_artifacts, tmp_path
+):
+    """An export of several inputs (and a padding_mask input) runs as a job: inputs fed
+    by name, per-input outputs equal the signature's, padded steps have no rows."""
+    art = two_input_artifacts
+    export, x, mask = str(art["root"] / "two_ig"), art["x"], art["mask"]
+    out = explain_to_parquet(
+        export, x, tmp_path / "out", padding_mask={"sequence": mask}, shard_size=3, verbose=False
+    )
+    assert out["shards_written"] == 2
+    served = tf.saved_model.load(export).signatures["explain"](
+        sequence=tf.constant(x["sequence"]),
+        static=tf.constant(x["static"]),
+        padding_mask=tf.constant(mask),
+    )
+    _, attributions, _ = load_attributions(tmp_path / "out")
+    for name in ("sequence", "static"):
+        np.testing.assert_allclose(
+            attributions[name], served[f"attributions_{name}"].numpy(), atol=1e-7
+        )
+    table = read_attributions(tmp_path / "out").to_pandas()
+    rows = table[table["input"] == "sequence"]
+    assert len(rows) == mask.sum() * x["sequence"].shape[2]  # no row for padded steps
+    assert np.abs(served["attributions_sequence"].numpy()[~mask]).max() == 0.0
+    with pytest.raises(ValueError, match="takes the inputs"):
+        explain_to_parquet(export, x["sequence"], tmp_path / "o2", verbose=False)

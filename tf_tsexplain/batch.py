@@ -90,7 +90,7 @@ from tf_tsexplain.saliency import (
     SmoothGrad,
 )
 from tf_tsexplain.serving import load_model, model_input_shape, saved_model_info
-from tf_tsexplain.serving._common import check_baseline
+from tf_tsexplain.serving._common import attribution_names, check_baseline
 from tf_tsexplain.tsr import TemporalSaliencyRescaling
 
 JOB_FILE = "_job.json"
@@ -435,18 +435,42 @@ class JobExplainer:
         self.options = {"num_samples": info["num_samples"]}
         self.output_indices = info["output_indices"]
         self.baseline = None
-        self.model_shapes = {INPUT_NAME: tuple(info["input_shape"])}
+        if info.get("input_names"):  # a model of several inputs, fed by name
+            self.names = list(info["input_names"])
+            self.model_shapes = {k: tuple(info["input_shapes"][k]) for k in self.names}
+        else:
+            self.model_shapes = {INPUT_NAME: tuple(info["input_shape"])}
         self.input_shapes = dict(self.model_shapes)
         self.output_shape = tuple(info["output_shape"])
+        # the inputs the signature's padding_mask input covers (its settings list them)
+        self._export_padded = list(info.get("padding_mask") or [])
+        if not self.multi:
+            self._export_padded = [INPUT_NAME] if self._export_padded else []
         self._loaded = tf.saved_model.load(str(path))
         self._signature = self._loaded.signatures["explain"]
         taken = sorted(self._signature.structured_input_signature[1])
-        if taken != ["inputs"]:
+        expected = sorted(self.names + (["padding_mask"] if self._export_padded else []))
+        if taken != expected:
             raise ValueError(
-                f"{path} is an export whose explain signature takes the inputs {taken}: jobs "
-                "run export directories of single-input models only. Give the model itself "
-                "(its .keras file or SavedModel) to explain a model of several inputs."
+                f"{path}: its explain signature takes the inputs {taken}, but its settings "
+                f"({saved_model_info.__name__}) say {expected}; export it again."
             )
+
+    def _explain_export(self, inputs: Mapping, real: Mapping) -> dict:
+        """One block through the export's ``explain`` signature (inputs by name)."""
+        feed = {k: tf.constant(v, tf.float32) for k, v in inputs.items()}
+        if self._export_padded:  # one mask for the padded inputs (they share T)
+            n = len(next(iter(inputs.values())))
+            first = self._export_padded[0]
+            mask = real.get(first, np.ones((n, self.input_shapes[first][0]), bool))
+            feed["padding_mask"] = tf.constant(mask)
+        out = self._signature(**feed)
+        result = {k: out[k].numpy() for k in INSTANCE_COLUMNS}
+        names = attribution_names(self.names if self.multi else None)
+        result["attributions"] = {
+            k: out[name].numpy() for k, name in zip(self.names, names, strict=True)
+        }
+        return result
 
     def _pack(self, parts: Mapping):
         """Per-input values as the explainers take them: one array, or a dict."""
@@ -508,10 +532,12 @@ class JobExplainer:
             or n in self._pad_values
             or (self._declared and len(source.shapes[n]) == 2)
         }
-        if self.export_info is not None and padded:
+        if self.export_info is not None and not padded <= set(self._export_padded):
             raise ValueError(
-                "An export directory's explain signature takes no padding: explain padded "
-                "sequences with the model itself (its .keras file or SavedModel)."
+                f"The inputs {sorted(padded - set(self._export_padded))} are padded, but this "
+                "export's explain signature takes no padding for them: export it with "
+                "export_explainer(..., padding_mask=True), or explain padded sequences with "
+                "the model itself (its .keras file or SavedModel)."
             )
         shapes = {}
         for name in self.names:
@@ -646,10 +672,7 @@ class JobExplainer:
         """
         real = dict(real or {})
         if self.export_info is not None:
-            out = self._signature(inputs=tf.constant(inputs[INPUT_NAME], tf.float32))
-            result = {k: out[k].numpy() for k in INSTANCE_COLUMNS}
-            result["attributions"] = {INPUT_NAME: out["attributions"].numpy()}
-            return result
+            return self._explain_export(inputs, real)
         x = self._pack(inputs)
         n = len(next(iter(inputs.values())))
         predictions = self._predictor.predict(x, batch_size=self.batch_size)
