@@ -27,8 +27,9 @@ by the series of a chunk, as the original's (its weights are reset to their valu
 the start of every chunk, so chunks do not depend on each other).
 
 Padding (``padding_mask``, ``(N, T)``, True on real steps): padded cells are never
-perturbed (their mask is fixed at 1) and are left out of the area and network
-penalties and of ``get_information``.
+perturbed (their mask is fixed at 1, or at 0 in deletion mode, where 1 means
+replaced) and are left out of the area and network penalties and of
+``get_information``.
 """
 
 from __future__ import annotations
@@ -766,5 +767,7 @@ class _ExtremalLoop:
             progress.advance(count)
         _, error, replacement = self._parts(*args[:7], hyper[1], hyper[2])
         real = np.asarray(real, np.float32)[..., None]
-        mask = real * self.mask.numpy() + (1.0 - real)  # 1 on padded cells
+        mask = real * self.mask.numpy()  # padded cells: kept, so 1 (0 in deletion mode)
+        if not self.deletion_mode:
+            mask += 1.0 - real
         return mask, replacement.numpy(), error.numpy()
