@@ -125,9 +125,13 @@ def test_padding_multi_input_and_deletion():
 
     # deletion mode: the mask marks what to replace to reach f(zeros)
     wide = away_from_zero(x.shape, 1)
-    deleted = ExtremalMask(deletion_mode=True, **FAST).fit(wide, f, n_epoch=40, learning_rate=0.05)
+    deleted = ExtremalMask(deletion_mode=True, **FAST).fit(
+        wide, f, n_epoch=40, learning_rate=0.05, padding_mask=pad
+    )
     np.testing.assert_allclose(deleted.target, np.zeros((2, 10)))
-    assert metrics.auroc(np.broadcast_to(truth[0], x.shape), deleted.mask_tensor) == 1.0
+    assert (deleted.mask_tensor[0, 7:] == 0).all()  # padded: kept, i.e. not deleted
+    assert metrics.auroc(truth[0], deleted.mask_tensor[1]) == 1.0
+    assert metrics.auroc(truth[0, :7], deleted.mask_tensor[0, :7]) == 1.0
 
 
 def test_bad_input_is_refused_before_the_fit():
