@@ -499,7 +499,6 @@ class ExtremalMask(Mask):
                 nn[:k],
                 err[:k],
             )
-        progress.finish()
         self._fitted = FittedMasks(
             masks=masks[None],
             errors=final_errors[None],
