@@ -96,13 +96,27 @@ def test_padding_multi_input_and_deletion():
     mask = ExtremalMask(area_penalty="sorted", **FAST)
     mask.fit(x, f, n_epoch=40, learning_rate=0.05, keep_ratio=0.2, padding_mask=pad)
     m = mask.mask_tensor
-    assert (m[0, 7:] == 1).all() and (m[0, :7] < 1).any()
+    assert (m[0, 7:] == 0).all() and (m[0, :7] > 0).any()  # padding: 0, as Mask reports it
     area = (m[0, :7]).mean()
     assert mask.keep_ratio[0] == pytest.approx(area, rel=1e-5)
     # padded cells (at 1) carry no information
     real_only = -np.log2(1 + mask.eps - m[0, :7].astype(np.float64)).sum()
     assert mask.get_information()[0] == pytest.approx(real_only, rel=1e-6)
     np.testing.assert_array_equal(mask.padding_mask, pad)
+
+    # the model's own Masking layer gives the padding when padding_mask is None
+    masked_model = keras.Sequential(
+        [
+            keras.Input((10, 4)),
+            keras.layers.Masking(0.0),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),
+        ]
+    )
+    padded_x = np.where(pad[..., None], away_from_zero(x.shape, 3), 0.0).astype(np.float32)
+    own = ExtremalMask(**FAST).fit(padded_x, masked_model, n_epoch=3)
+    np.testing.assert_array_equal(own.padding_mask, pad)
+    assert (own.mask_tensor[0, 7:] == 0).all()
 
     # two inputs: the sequence is explained, the static input is held fixed
     static = np.array([[1.0, 2.0], [3.0, -1.0]], np.float32)
@@ -129,7 +143,7 @@ def test_padding_multi_input_and_deletion():
         wide, f, n_epoch=40, learning_rate=0.05, padding_mask=pad
     )
     np.testing.assert_allclose(deleted.target, np.zeros((2, 10)))
-    assert (deleted.mask_tensor[0, 7:] == 0).all()  # padded: kept, i.e. not deleted
+    assert (deleted.mask_tensor[0, 7:] == 0).all()
     assert metrics.auroc(truth[0], deleted.mask_tensor[1]) == 1.0
     assert metrics.auroc(truth[0, :7], deleted.mask_tensor[0, :7]) == 1.0
 

@@ -27,9 +27,9 @@ by the series of a chunk, as the original's (its weights are reset to their valu
 the start of every chunk, so chunks do not depend on each other).
 
 Padding (``padding_mask``, ``(N, T)``, True on real steps): padded cells are never
-perturbed (their mask is fixed at 1, or at 0 in deletion mode, where 1 means
-replaced) and are left out of the area and network penalties and of
-``get_information``.
+perturbed (during the fit their mask is fixed at "keep") and are left out of the area
+and network penalties; as with :class:`Mask`, they hold mask value 0 in the results and
+are left out of ``get_information`` and greyed in ``plot_mask``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ import tensorflow as tf
 
 from tf_tsexplain._batching import Progress, chunks, rows_per_call
 from tf_tsexplain._model import as_model_fn, check_differentiable, probe_output, row_bytes
+from tf_tsexplain._structure import keras_padding
 from tf_tsexplain._targets import resolve_output_indices, select_output
 from tf_tsexplain._validation import (
     check_batch_size,
@@ -56,7 +57,7 @@ from tf_tsexplain.masks._fit import check_probabilities, check_series, resolve_t
 from tf_tsexplain.masks._series import batch_function
 from tf_tsexplain.masks.base import FittedMasks
 from tf_tsexplain.masks.losses import PROBABILITY_LOSSES, cross_entropy, log_loss_target, mse
-from tf_tsexplain.masks.mask import Mask, information_bits
+from tf_tsexplain.masks.mask import Mask
 
 AREA_PENALTIES = ("l1", "sorted")
 _TIED = 1e-6  # mask values this close to the k-th largest share the sorted target
@@ -307,7 +308,6 @@ class ExtremalMask(Mask):
         SeriesConvNet(self.units, self.kernel_size)  # checks kernel_size
         self._loops: dict = {}
         self._replacement = None
-        self._padding = None
 
     def fit(
         self,
@@ -358,8 +358,9 @@ class ExtremalMask(Mask):
                 package's ``output_indices`` (an int, one per series, a
                 ``(time, class)`` tuple, one per series, or "predicted").
             padding_mask: None or ``(N, T)`` booleans, True on real steps (``(T,)``
-                for one series): padded cells are never perturbed (mask fixed at 1)
-                and are not counted in the penalties.
+                for one series): padded cells are never perturbed and are not
+                counted in the penalties (reported as 0, as by :class:`Mask`). None:
+                the model's own ``Masking`` layer, if it has one on the input.
             input_name: with several inputs, the key (dict) or index (list / tuple)
                 of the explained sequence input.
             f_input: "auto", "batch" or "series", as for :meth:`Mask.fit` (one input).
@@ -405,6 +406,8 @@ class ExtremalMask(Mask):
                     f"the others has shape {arr.shape}."
                 )
             rest.append(arr)
+        if padding_mask is None and rebuild is None:  # the model's own Masking layer
+            padding_mask = keras_padding(f, [x])[0]
         padding = self._check_padding(padding_mask, n, t, single)
         if rebuild is None:
             model_fn, _ = batch_function(as_model_fn(f), x, single, f_input)
@@ -506,9 +509,9 @@ class ExtremalMask(Mask):
             target=target,
             single=single,
             loss_function=loss_function,
+            real=None if padding.all() else padding,
         )
         self._replacement = replacement
-        self._padding = padding
         area = (masks * padding[..., None]).sum(axis=(1, 2)) / (padding.sum(axis=1) * nf)
         self._keep_ratio = float(area[0]) if single else area
         return self
@@ -560,27 +563,6 @@ class ExtremalMask(Mask):
         """The learned replacement values ``NN(x)``, shaped as ``mask_tensor``."""
         self._state()
         return self._squeeze(self._replacement, 0)
-
-    @property
-    def padding_mask(self) -> np.ndarray:
-        """``(N, T)`` (``(T,)`` for one series) booleans, True on real steps."""
-        self._state()
-        return self._squeeze(self._padding, 0)
-
-    def get_information(self, ids_time=None, ids_feature=None, normalize=False, eps=None):
-        """As :meth:`Mask.get_information`, over real cells only (padded cells, fixed
-        at 1, carry no information)."""
-        eps = self.eps if eps is None else check_real(eps, "eps", min_val=0.0, include_min=False)
-        real = np.broadcast_to(self.padding_mask[..., None], self.mask_tensor.shape)
-        masked = np.where(real, self.mask_tensor, 0.0)
-        t, nf = masked.shape[-2:]
-        ids_t = np.arange(t) if ids_time is None else np.asarray(ids_time, int)
-        ids_f = np.arange(nf) if ids_feature is None else np.asarray(ids_feature, int)
-        self.extract_submask(ids_time, ids_feature)  # checks the indices
-        value = information_bits(masked[..., ids_t, :][..., ids_f], eps)
-        if normalize:
-            value = value / np.maximum(information_bits(masked, eps), 1e-12)
-        return float(value) if np.ndim(value) == 0 else value
 
     def plot_mask(self, sample: int = 0, *args, title: str | None = None, **kwargs):
         """Heatmap of the mask, as :meth:`Mask.plot_mask`; returns ``(figure, axes)``."""
@@ -766,7 +748,5 @@ class _ExtremalLoop:
             progress.advance(count)
         _, error, replacement = self._parts(*args[:7], hyper[1], hyper[2])
         real = np.asarray(real, np.float32)[..., None]
-        mask = real * self.mask.numpy()  # padded cells: kept, so 1 (0 in deletion mode)
-        if not self.deletion_mode:
-            mask += 1.0 - real
+        mask = real * self.mask.numpy()  # padded cells hold no mask value: 0, as Mask
         return mask, replacement.numpy(), error.numpy()
