@@ -122,3 +122,57 @@ def test_sequence_regression_target_and_truth():
     assert not np.allclose(x, other)
     with pytest.raises(ValueError, match="`n_steps` must be >= 6"):
         sequence_regression(10, n_steps=4)
+
+
+def test_dynamask_state_data_follows_its_definition():
+    from tf_tsexplain.datasets import (
+        DYNAMASK_STATE_MEANS,
+        dynamask_state_covariances,
+        dynamask_state_data,
+    )
+
+    x, y, truth, states = dynamask_state_data(600, 200, standardize=False, seed=1)
+    assert x.shape == truth.shape == (600, 200, 3) and y.shape == states.shape == (600, 200)
+    # switch rates: 0 -> 1 at 0.05 whatever the duration; 1 stays with 0.95 - d / 500,
+    # d = steps already stayed (counted from an observed switch into the state)
+    prev, nxt = states[:, :-1], states[:, 1:]
+    from_zero = prev == 0
+    rate = (nxt[from_zero] == 1).mean()
+    assert abs(rate - 0.05) < 4 * np.sqrt(0.05 * 0.95 / from_zero.sum())
+    entered = np.full(states.shape, -1)
+    for step in range(1, 200):
+        switched = states[:, step] != states[:, step - 1]
+        entered[:, step] = np.where(switched, step, entered[:, step - 1])
+    d = np.arange(199)[None, :] - entered[:, :-1]
+    observed = (entered[:, :-1] >= 0) & (prev == 1)
+    for low, high in ((0, 5), (5, 12), (12, 40)):
+        cells = observed & (d >= low) & (d < high)
+        expected = (0.95 - d[cells] / 500).mean()
+        stay = (nxt[cells] == 1).mean()
+        assert cells.sum() > 300 and abs(stay - expected) < 4 * np.sqrt(0.05 / cells.sum())
+    assert (d[observed] > 20).any()  # long stays in state 1 happen
+    # means and covariances by state, within sampling error
+    cov = dynamask_state_covariances()
+    assert cov[0, 0, 1] == cov[1, 0, 2] == 0.01 and cov[0, 0, 2] == 0 and cov[0, 1, 1] == 0.801
+    for state in (0, 1):
+        cells = x[states == state]
+        se = np.sqrt(0.801 / len(cells))
+        np.testing.assert_allclose(cells.mean(0), DYNAMASK_STATE_MEANS[state], atol=5 * se)
+        np.testing.assert_allclose(np.cov(cells.T), cov[state], atol=0.03)
+    # truth: the important feature (1 in state 0, 2 in state 1) at every step
+    np.testing.assert_array_equal(truth.argmax(-1), 1 + states)
+    assert (truth.sum(-1) == 1).all()
+    # labels: Bernoulli(sigmoid(2 x[important])) of the raw features
+    drive = np.where(states == 0, x[..., 1], x[..., 2])
+    p = 1 / (1 + np.exp(-2 * drive))
+    assert abs(y.mean() - p.mean()) < 4 * np.sqrt(0.25 / y.size)
+    high = p > 0.9
+    assert y[high].mean() > 0.9 and y[p < 0.1].mean() < 0.1
+    # standardised with the statistics of the first n_train series
+    xs = dynamask_state_data(600, 200, n_train=400, seed=1)[0]
+    train = x[:400].reshape(-1, 3)
+    np.testing.assert_allclose(xs, (x - train.mean(0)) / train.std(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(xs[:400].reshape(-1, 3).mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(xs[:400].reshape(-1, 3).std(0), 1, atol=1e-4)
+    with pytest.raises(ValueError, match="`n_train` must be <="):
+        dynamask_state_data(10, 20, n_train=11)

@@ -419,3 +419,85 @@ def state_data(
     truth = np.zeros((n, t, 3), bool)
     np.put_along_axis(truth, driver[..., None], True, axis=-1)
     return x.astype(np.float32), y, truth, states
+
+
+# The State experiment as the Dynamask repository defines it (fit/data_generator/
+# state_data.py, experiments/state.py); ``state_data`` above is a simpler variant.
+DYNAMASK_STATE_MEANS = np.array([[0.1, 1.6, 0.5], [-0.1, -0.4, -1.5]])
+DYNAMASK_STATE_IMPORTANT = (1, 2)  # the feature that drives the label, per state
+
+
+def dynamask_state_covariances() -> np.ndarray:
+    """The two ``(3, 3)`` covariances of :func:`dynamask_state_data`, ``(2, 3, 3)``:
+    ``0.8 I + 1e-3 I``, with ``0.01`` between feature 0 and the state's important
+    feature."""
+    cov = np.repeat((0.8 + 1e-3) * np.eye(3)[None], 2, axis=0)
+    for state, feature in enumerate(DYNAMASK_STATE_IMPORTANT):
+        cov[state, 0, feature] = cov[state, feature, 0] = 0.01
+    return cov
+
+
+def dynamask_state_data(
+    n_samples: int = 1000,
+    n_steps: int = 200,
+    n_train: int | None = None,
+    standardize: bool = True,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The State experiment of the Dynamask paper, as its repository generates it.
+
+    A hidden state ``s`` in {0, 1} is drawn with probability 0.5 one step before the
+    series starts; at every step it moves on: from state 0 to state 1 with
+    probability 0.05; in state 1 it stays with probability ``0.95 - d / 500``, ``d``
+    being the number of steps the state has already stayed (0 right after a switch,
+    reset at every switch; the original applies the subtraction whenever the base
+    probability 0.95 is above 0.8, i.e. throughout state 1, so at 200 steps it never
+    falls below 0.552; it is clipped at 0 for longer series). Given the state, the
+    3 features are Gaussian with means ``(0.1, 1.6, 0.5)`` (state 0) and
+    ``(-0.1, -0.4, -1.5)`` (state 1) and covariance
+    :func:`dynamask_state_covariances`. The important feature is 1 in state 0 and 2
+    in state 1; the label of each step is ``Bernoulli(sigmoid(2 x[important]))`` (of
+    the raw features), and the ground truth marks the important feature at every
+    step. With ``standardize``, features are then standardised by the mean and
+    standard deviation of each feature over the first ``n_train`` series (the
+    training split).
+
+    Args:
+        n_samples: N (the paper: 1,000, of which 800 for training).
+        n_steps: T (the paper: 200).
+        n_train: the size of the training split, the first rows (1 <= n_train <= N);
+            None: ``int(0.8 N)`` (at least 1), the paper's 800 of 1,000.
+        standardize: standardise the features with the training statistics.
+        seed: random seed.
+
+    Returns:
+        ``(x, y, truth, states)``: x ``(N, T, 3)`` float32, y ``(N, T)`` int32
+        labels, truth ``(N, T, 3)`` bool and states ``(N, T)`` int32.
+    """
+    n = check_positive_int(n_samples, "n_samples")
+    t = check_positive_int(n_steps, "n_steps")
+    n_fit = max(1, int(0.8 * n)) if n_train is None else check_positive_int(n_train, "n_train")
+    if n_fit > n:
+        raise ValueError(f"`n_train` must be <= n_samples ({n}). Received: n_train={n_train}.")
+    rng = np.random.default_rng(seed)
+    states = np.empty((n, t), np.int32)
+    previous = rng.integers(0, 2, size=n)
+    stayed = np.zeros(n)  # steps the current state has stayed
+    draws = rng.random((n, t))
+    for step in range(t):
+        p_one = np.where(previous == 1, np.clip(0.95 - stayed / 500.0, 0.0, 1.0), 0.05)
+        current = (draws[:, step] < p_one).astype(np.int32)
+        stayed = np.where(current == previous, stayed + 1, 0)
+        states[:, step] = previous = current
+    chol = np.linalg.cholesky(dynamask_state_covariances())  # (2, 3, 3)
+    noise = np.einsum("ntij,ntj->nti", chol[states], rng.standard_normal((n, t, 3)))
+    x = DYNAMASK_STATE_MEANS[states] + noise
+    important = np.asarray(DYNAMASK_STATE_IMPORTANT)[states]
+    drive = np.take_along_axis(x, important[..., None], axis=-1)[..., 0]
+    y = (rng.random((n, t)) < 1.0 / (1.0 + np.exp(-2.0 * drive))).astype(np.int32)
+    truth = np.zeros((n, t, 3), bool)
+    np.put_along_axis(truth, important[..., None], True, axis=-1)
+    if standardize:
+        train = x[:n_fit].reshape(-1, 3)
+        x = (x - train.mean(axis=0)) / train.std(axis=0)
+    return x.astype(np.float32), y, truth, states

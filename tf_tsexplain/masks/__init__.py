@@ -15,6 +15,10 @@ close to the original while the mask keeps a given share (area) of the cells.
   state); before ``fit`` their results raise ``NotFittedError``. ``fit(...,
   output_indices=...)`` reduces ``f``'s output to one chosen output per series
   before the loss (None: the loss sees the whole output).
+- ``ExtremalMask`` (``masks.extremal``): a mask and a perturbation network learned
+  together (Enguehard, ICML 2023), ``x' = m x + (1 - m) NN(x)``; the default
+  network ``SeriesConvNet`` has weights per series; ``LearnedPerturbation`` is the
+  perturbation as a layer.
 - Losses: ``mse``, ``cross_entropy``, ``log_loss``, ``log_loss_target``.
 
 The compiled training loops are cached across fits (at most 8, keyed by the identity of
@@ -23,6 +27,7 @@ forgets them, e.g. after changing the Python state a callable ``f`` was traced w
 """
 
 from tf_tsexplain.masks._fit import clear_fit_cache
+from tf_tsexplain.masks.extremal import ExtremalMask, LearnedPerturbation, SeriesConvNet
 from tf_tsexplain.masks.group import MaskGroup
 from tf_tsexplain.masks.layer import MaskLayer, UnitInterval
 from tf_tsexplain.masks.losses import cross_entropy, log_loss, log_loss_target, mse
@@ -37,6 +42,9 @@ from tf_tsexplain.masks.perturbations import (
 )
 
 __all__ = [
+    "ExtremalMask",
+    "LearnedPerturbation",
+    "SeriesConvNet",
     "FadeMovingAverage",
     "FadeMovingAveragePastWindow",
     "FadeMovingAverageWindow",

@@ -209,6 +209,11 @@ def _resolve_target(target, y: np.ndarray, loss_function, single: bool) -> np.nd
     return tgt
 
 
+# The target and probability checks of a fit, shared with ``masks.extremal``.
+resolve_target = _resolve_target
+check_probabilities = _check_probabilities
+
+
 def fit_masks(
     X,
     f,
