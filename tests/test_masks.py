@@ -372,7 +372,7 @@ def _quadratic(batch):
         (dict(f=lambda b: tf.round(b)), ValueError, "`f`: .*gradient is None"),
         (dict(loss_function=log_loss), ValueError, "needs task='classification'"),
         (dict(learning_rate=0.0), ValueError, "`learning_rate` must be > 0"),
-        (dict(momentum=1.0), ValueError, "`momentum` must be in"),
+        (dict(momentum=1.5), ValueError, "`momentum` must be in"),
         (dict(target=np.zeros(4, np.float32)), ValueError, "`target` must have the shape"),
         (dict(loss_function=lambda p, q: tf.reduce_mean(p)), ValueError, "one error per row"),
     ],

@@ -15,10 +15,10 @@
    - Dynamask as the paper runs it: ``MaskGroup(GaussianBlur(sigma_max=1))``, areas
      0.25..0.34 by 0.01, log loss, size regulariser 0.1 dilated 100x, time
      regulariser 1.0, initial 0.5, 1,000 epochs, the extremal mask at the threshold
-     ``log_loss(f(x), f(x))`` of each series. Two deviations:
+     ``log_loss(f(x), f(x))`` of each series. One deviation:
      the reference averages its loss over the 10 areas, so its learning rate 1.0
-     moves each mask by 0.1: we use learning_rate=0.1; and our ``Mask`` refuses
-     momentum 1.0 (an undamped sum of all past gradients): we use 0.99.
+     moves each mask by 0.1: we use learning_rate=0.1 (and its momentum 1.0, an
+     undamped sum of all past gradients).
    - ExtremalMask (log loss against ``f(x)``, settings in ``EXTREMAL_STATE``).
    - IG (``PathExplainerTF``, baseline 0, 50 points), SmoothGrad (50 samples, noise
      0.15 of the range), occlusion (each cell set to 0) and augmented occlusion (each
@@ -78,7 +78,7 @@ DYNAMASK_STATE = dict(
     size_reg_factor_init=0.1,
     size_reg_factor_dilation=100,
     initial_mask_coeff=0.5,
-    momentum=0.99,  # the reference: 1.0, which Mask refuses
+    momentum=1.0,  # as the reference: an undamped sum of all past gradients
     time_reg_factor=1.0,
 )
 STATE_AREAS = [round(0.25 + 0.01 * k, 2) for k in range(10)]

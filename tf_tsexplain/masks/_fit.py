@@ -256,7 +256,7 @@ def fit_masks(
     )
     time_reg_factor = check_real(time_reg_factor, "time_reg_factor", min_val=0.0)
     learning_rate = check_real(learning_rate, "learning_rate", min_val=0.0, include_min=False)
-    momentum = check_real(momentum, "momentum", min_val=0.0, max_val=1.0, include_max=False)
+    momentum = check_real(momentum, "momentum", min_val=0.0, max_val=1.0)
     if not callable(loss_function):
         raise TypeError(
             f"`loss_function` must be callable. Received: loss_function={loss_function!r}."

@@ -106,7 +106,8 @@ class Mask(MaskBase):
                 geometrically from ``init`` (>= 0) to ``init * dilation`` (dilation
                 > 0) over the epochs.
             time_reg_factor: weight (>= 0) of ``mean |m[t+1] - m[t]|``.
-            learning_rate, momentum: SGD with momentum (rate > 0, momentum in [0, 1)).
+            learning_rate, momentum: SGD with momentum (rate > 0, momentum in [0, 1];
+                1, as Dynamask's State experiment, sums every past gradient).
             seed: None or an integer >= 0, accepted for reproducible calls; the fit
                 draws nothing at random (cells tied in the size regulariser's ranking
                 share its target evenly), so the same inputs always give the same
