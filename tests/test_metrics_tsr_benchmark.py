@@ -235,3 +235,38 @@ def test_padded_inputs_score_as_the_inputs_without_padding():
     for key in ("deletion", "insertion"):
         np.testing.assert_allclose(padded[key], curves[key], rtol=1e-5, atol=1e-6)
     assert not np.allclose(curves["deletion"][:, 0], curves["deletion"][:, -1])
+
+
+def test_model_metrics_on_a_multi_input_model_rank_cells_of_all_inputs():
+    """Multi-input inputs, maps and baselines equal the same metric on flat rows through
+    a function that splits them (cells of both inputs compete)."""
+    import keras
+
+    keras.utils.set_random_seed(9)
+    seq, static = keras.Input((4, 2), name="seq"), keras.Input((3,), name="static")
+    h = keras.layers.Concatenate()([keras.layers.Flatten()(seq), static])
+    model = keras.Model([seq, static], keras.layers.Dense(2, activation="softmax")(h))
+    rng = np.random.default_rng(2)
+    x = {"seq": rng.normal(size=(5, 4, 2)), "static": rng.normal(size=(5, 3)) * 2}
+    sal = {"seq": rng.normal(size=(5, 4, 2)), "static": rng.normal(size=(5, 3))}
+    flat_x = np.concatenate([x["seq"].reshape(5, -1), x["static"]], axis=1).astype("float32")
+    flat_sal = np.concatenate([sal["seq"].reshape(5, -1), sal["static"]], axis=1)
+
+    def by_hand(rows):
+        return model([tf.reshape(rows[:, :8], (-1, 4, 2)), rows[:, 8:]])
+
+    base = {"seq": np.zeros((4, 2)), "static": np.full(3, 0.5)}
+    flat_base = np.r_[np.zeros(8), np.full(3, 0.5)]
+    got = deletion_insertion_curves(model, x, sal, baseline=base, steps=5)
+    want = deletion_insertion_curves(by_hand, flat_x, flat_sal, baseline=flat_base, steps=5)
+    for key in ("deletion", "insertion"):
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-5)
+    assert not np.allclose(got["deletion"][:, 0], got["deletion"][:, -1])
+    labels = np.argmax(model([x["seq"], x["static"]]).numpy(), axis=1)
+    rep = {"seq": x["seq"][::-1], "static": x["static"][::-1]}
+    flat_rep = flat_x[::-1]
+    _, acc = tsr_accuracy_drop(model, x, labels, sal, rep, by="count")
+    _, acc_hand = tsr_accuracy_drop(by_hand, flat_x, labels, flat_sal, flat_rep, by="count")
+    np.testing.assert_array_equal(acc, acc_hand)
+    with pytest.raises(ValueError, match="padding_mask"):
+        deletion_insertion_curves(model, x, sal, padding_mask=np.ones((5, 4), bool))

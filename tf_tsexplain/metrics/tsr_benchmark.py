@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tf_tsexplain._model import as_model_fn, predict_in_chunks
+from tf_tsexplain._structure import is_structured, structure_of
 from tf_tsexplain._targets import PREDICTED, resolve_output_indices
 from tf_tsexplain._validation import as_float_array, check_positive_int
 from tf_tsexplain.metrics._numeric import minmax_rows, real_cells, trapezoid
@@ -175,6 +176,37 @@ def _tsr_model_scores(model_fn, rows: np.ndarray, targets: np.ndarray | None, ba
     return out.reshape(len(rows), -1)[np.arange(len(rows)), targets].astype(np.float32)
 
 
+def _model_rows(model, inputs, maps: dict, padding_mask):
+    """``(model_fn, x, {name: map})`` on rows: for a multi-input model (``inputs`` a
+    list or dict of arrays) every array is flattened per row into ``(N, D)`` in the
+    model's input layout, with each of ``maps`` (saliency, replacement, baseline) in
+    the inputs' structure (a number for the baseline), so cells of all inputs compete
+    for removal; one array passes through."""
+    if not is_structured(inputs, model):
+        x = as_float_array(inputs, "inputs", min_rank=2)
+        return as_model_fn(model), x, maps
+    if padding_mask is not None:
+        raise ValueError(
+            "`padding_mask` is for one array of sequences; for a multi-input model leave "
+            "padded cells out by giving them zero saliency."
+        )
+    import keras
+
+    structure = structure_of(inputs, model)
+    parts = structure.parts(inputs, "inputs", allow_nonfinite=False, per_row=False)
+    x = structure.flatten(parts).astype(np.float32)
+    flat = {}
+    for name, value in maps.items():
+        if np.ndim(value) == 0 and not isinstance(value, dict | list | tuple):
+            flat[name] = value  # a number: the same everywhere
+            continue
+        given = structure.parts(value, name, allow_nonfinite=False, per_row=False)
+        given = [np.broadcast_to(g, p.shape) for g, p in zip(given, parts, strict=True)]
+        flat[name] = structure.flatten(given)
+    fn = structure.model_fn(as_model_fn(model), as_list=isinstance(model, keras.Model))
+    return fn, x, flat
+
+
 def _one_target_per_input(output_indices, outputs: np.ndarray, metric: str) -> np.ndarray:
     """The flat output index scored for each input (``(N,)``), ``output_indices``
     having the package's meaning; None on a model with several outputs is refused."""
@@ -218,7 +250,9 @@ def tsr_accuracy_drop(
     Args:
         model: a Keras model or callable returning class scores ``(N, C)`` or one
             probability per input ``(N,)`` / ``(N, 1)``.
-        inputs: ``(N, ...)``.
+        inputs: ``(N, ...)``; for a multi-input model a list or dict of arrays, with
+            ``saliency`` and ``replacement`` in the same structure: the cells of all
+            inputs are ranked together.
         labels: ``(N,)`` int labels.
         saliency: ``(N, ...)`` maps.
         replacement: ``(N, ...)`` values put in place of the removed cells.
@@ -244,9 +278,11 @@ def tsr_accuracy_drop(
     Returns:
         ``(fractions, accuracy)``, both ``(P,)``.
     """
-    x = as_float_array(inputs, "inputs", min_rank=2)
-    sal = as_float_array(saliency, "saliency", min_rank=2)
-    rep = as_float_array(replacement, "replacement", min_rank=2, dtype=x.dtype)
+    model_fn, x, maps = _model_rows(
+        model, inputs, {"saliency": saliency, "replacement": replacement}, padding_mask
+    )
+    sal = as_float_array(maps["saliency"], "saliency", min_rank=2)
+    rep = as_float_array(maps["replacement"], "replacement", min_rank=2, dtype=x.dtype)
     y = np.asarray(labels)
     check_positive_int(batch_size, "batch_size")
     if sal.shape != x.shape or rep.shape != x.shape:
@@ -266,7 +302,6 @@ def tsr_accuracy_drop(
         masks = _tsr_top_cells(sal, fr, real)
     else:
         raise ValueError(f"`by` must be 'mass' or 'count', got {by!r}.")
-    model_fn = as_model_fn(model)
     n = len(x)
     if isinstance(output_indices, str) and output_indices == PREDICTED:
         targets = None
@@ -315,7 +350,9 @@ def deletion_insertion_curves(
 
     Args:
         model: Keras model or callable.
-        inputs: ``(N, ...)``.
+        inputs: ``(N, ...)``; for a multi-input model a list or dict of arrays, with
+            ``saliency`` (and an array ``baseline``) in the same structure: the cells
+            of all inputs are ranked together.
         saliency: ``(N, ...)`` maps.
         baseline: a number, an array broadcastable to one input, or ``(N, ...)``.
         steps: curve points minus one.
@@ -334,8 +371,11 @@ def deletion_insertion_curves(
         ``(N, steps + 1)``, and their trapezoidal areas over the fractions
         ``deletion_auc``, ``insertion_auc`` ``(N,)``.
     """
-    x = as_float_array(inputs, "inputs", min_rank=2)
-    sal = as_float_array(saliency, "saliency", min_rank=2)
+    model_fn, x, maps = _model_rows(
+        model, inputs, {"saliency": saliency, "baseline": baseline}, padding_mask
+    )
+    sal = as_float_array(maps["saliency"], "saliency", min_rank=2)
+    baseline = maps["baseline"]
     if sal.shape != x.shape:
         raise ValueError(f"`saliency` {sal.shape} must have the inputs' shape {x.shape}.")
     steps = check_positive_int(steps, "steps")
@@ -348,7 +388,6 @@ def deletion_insertion_curves(
         raise ValueError(
             f"`baseline` must broadcast to the inputs' shape {x.shape}, got {base.shape}."
         ) from None
-    model_fn = as_model_fn(model)
     n = len(x)
     targets = _one_target_per_input(
         output_indices, predict_in_chunks(model_fn, x, batch_size), "deletion_insertion_curves"
