@@ -222,20 +222,7 @@ def _check_baseline(kind: str, baseline, shape: tuple, label: str = "baseline"):
             )
         return np.zeros(shape, np.float32) if kind == "zeros" else None
     if kind == "references":
-        if len(shape) == 2 and label == "baseline":  # the exported signature's check
-            return check_baseline("expected_gradients", baseline, shape)
-        if baseline is None:
-            raise ValueError(
-                f"method='expected_gradients' needs `baseline`: the reference set, one "
-                f"(R, *shape) array per input. Received: {label}=None."
-            )
-        refs = as_float_array(baseline, label, min_rank=len(shape) + 1, dtype=np.float32)
-        if refs.shape[1:] != shape:
-            raise ValueError(
-                f"`{label}` (a reference set) must have shape (R, "
-                f"{', '.join(map(str, shape))}). Received: shape {refs.shape}."
-            )
-        return refs
+        return check_baseline("expected_gradients", baseline, shape, name=label)
     if baseline is None:
         return np.zeros(shape, np.float32)
     b = as_float_array(baseline, label, min_rank=0, dtype=np.float32)

@@ -372,6 +372,31 @@ _CACHE: OrderedDict = OrderedDict()
 TRACES = [0]  # how many times a training loop was traced (for tests)
 
 
+def sorted_area_penalty(flat, kth, ones, cells=None):
+    """Dynamask's sorted-area regulariser ``mean((r_a - sort(m))^2)`` per row.
+
+    ``r_a`` (``int((1 - a) D)`` zeros then ones) pairs the ``ones`` largest entries of
+    ``flat`` (``(..., D)``) with 1 and the others with 0, so the regulariser is
+    ``mean((r - m)^2)`` with ``r = 1`` above the ``ones``-th largest value ``kth``
+    (``(..., 1)``) and 0 below. Cells tied at ``kth`` (within 1e-6, so that float noise
+    cannot split a tie) share the ones left evenly (``r`` = ones left / tied cells): a
+    subgradient of the same objective that favours no cell by its position (with a
+    plain sort, equal values, e.g. every cell at the start, get 1 or 0 by index).
+    ``cells`` (``(..., D)``, 1 on real cells, 0 on padded ones whose ``flat`` value is
+    below every real one) restricts the mean to real cells.
+    """
+    above = tf.cast(flat > kth + _TIE, flat.dtype)
+    tied = tf.cast(tf.abs(flat - kth) <= _TIE, flat.dtype)
+    if cells is not None:
+        above, tied = above * cells, tied * cells
+    left = ones - tf.reduce_sum(above, axis=-1, keepdims=True)
+    share = left / tf.maximum(tf.reduce_sum(tied, axis=-1, keepdims=True), 1.0)
+    ref = tf.stop_gradient(above + tied * share)
+    if cells is None:
+        return tf.reduce_mean(tf.square(ref - flat), axis=-1)
+    return tf.reduce_sum(tf.square(ref - flat) * cells, axis=-1) / tf.reduce_sum(cells, axis=-1)
+
+
 def clear_fit_cache() -> None:
     """Forget the compiled training loops of ``Mask.fit`` / ``MaskGroup.fit``."""
     _CACHE.clear()
@@ -484,29 +509,16 @@ class _Loop:
         if self.padded:  # padded cells rank below every real one and weigh nothing
             cells = tf.reshape(tf.broadcast_to(real, (n, t, nf)), (1, n, t * nf))
             flat = tf.where(cells > 0, flat, -tf.ones_like(flat))
-        # The size regulariser mean((r_a - sort(m))^2), r_a = int((1 - a) D) zeros then
-        # ones, pairs the k_a = D - int((1 - a) D) largest entries with 1 and the others
-        # with 0: it is mean((r - m)^2) with r = 1 above the k_a-th largest value v and
-        # 0 below, so a top_k of k_max >= max k_a (cheap for small areas) replaces the
-        # sort. Cells tied at v (within 1e-6, so that float noise cannot split a tie)
-        # share the ones left evenly (r = ones left / tied cells), a subgradient of the
-        # same objective that favours no cell by its position: with a plain sort, equal
-        # values (all of them at the start, and cells the model ignores, for good) get
-        # 1 or 0 by their index.
+        # The k_a = D - int((1 - a) D) largest entries pair with 1 (see
+        # sorted_area_penalty): a top_k of k_max >= max k_a (cheap for small areas)
+        # replaces the sort.
         top = tf.math.top_k(flat, k=k_max, sorted=True).values  # (A, N, k_max)
         kth = tf.gather(top, tf.broadcast_to(kth, (a, n)), axis=2, batch_dims=2)
         kth = kth[..., None]  # (A, N, 1): the k_a-th largest value
-        above = tf.cast(flat > kth + _TIE, flat.dtype)
-        tied = tf.cast(tf.abs(flat - kth) <= _TIE, flat.dtype)
-        left = ones - tf.reduce_sum(above, axis=-1, keepdims=True)
-        share = left / tf.maximum(tf.reduce_sum(tied, axis=-1, keepdims=True), 1.0)
-        ref = tf.stop_gradient(above + tied * share)
+        size_reg = sorted_area_penalty(flat, kth, ones, cells)
         if cells is None:
-            size_reg = tf.reduce_mean(tf.square(ref - flat), axis=-1)
             time_reg = tf.reduce_mean(tf.abs(m[:, :, 1:] - m[:, :, :-1]), axis=(2, 3))
         else:
-            real_cells = tf.reduce_sum(cells, axis=-1)  # (1, N): D_n
-            size_reg = tf.reduce_sum(tf.square(ref - flat) * cells, axis=-1) / real_cells
             pairs = real[None, :, 1:] * real[None, :, :-1]  # (1, N, T - 1, 1)
             steps = tf.abs(m[:, :, 1:] - m[:, :, :-1]) * pairs
             count = tf.maximum(tf.reduce_sum(pairs, axis=(2, 3)) * nf, 1.0)

@@ -53,14 +53,18 @@ from tf_tsexplain._validation import (
     check_seed,
     check_verbose,
 )
-from tf_tsexplain.masks._fit import check_probabilities, check_series, resolve_target
+from tf_tsexplain.masks._fit import (
+    check_probabilities,
+    check_series,
+    resolve_target,
+    sorted_area_penalty,
+)
 from tf_tsexplain.masks._series import batch_function
 from tf_tsexplain.masks.base import FittedMasks
 from tf_tsexplain.masks.losses import PROBABILITY_LOSSES, cross_entropy, log_loss_target, mse
 from tf_tsexplain.masks.mask import Mask
 
 AREA_PENALTIES = ("l1", "sorted")
-_TIED = 1e-6  # mask values this close to the k-th largest share the sorted target
 _BETA1, _BETA2, _ADAM_EPS = 0.9, 0.999, 1e-8
 
 
@@ -639,12 +643,7 @@ class _ExtremalLoop:
             index = tf.cast(tf.maximum(ones, 1.0), tf.int32) - 1
             kth = tf.gather(ranked, index, axis=1, batch_dims=1)[:, None]
             flat_w = tf.reshape(weights, (b, t * nf))
-            above = tf.cast(flat > kth + _TIED, flat.dtype) * flat_w
-            tied = tf.cast(tf.abs(flat - kth) <= _TIED, flat.dtype) * flat_w
-            left = ones[:, None] - tf.reduce_sum(above, axis=1, keepdims=True)
-            share = left / tf.maximum(tf.reduce_sum(tied, axis=1, keepdims=True), 1.0)
-            ref = tf.stop_gradient(above + tied * share)
-            area = tf.reduce_sum(tf.square(ref - flat) * flat_w, axis=1) / cells
+            area = sorted_area_penalty(flat, kth, ones[:, None], flat_w)
         size = tf.reduce_sum(tf.abs(replacement) * weights, axis=(1, 2)) / cells
         total = error + lam_area * area + lam_pert * size
         return total, error, replacement
