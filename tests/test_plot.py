@@ -4,6 +4,7 @@ import matplotlib.image
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from plot_support import every_figure_renders, pixel  # noqa: F401 (autouse fixture)
 
 import tf_tsexplain
 from tf_tsexplain.plot import (
@@ -20,26 +21,6 @@ from tf_tsexplain.plot import (
 )
 
 RNG = np.random.default_rng(0)
-
-
-@pytest.fixture(autouse=True)
-def _every_figure_renders(tmp_path):
-    """After each test, every figure it made is saved as a PNG that is not blank."""
-    yield
-    for number in plt.get_fignums():
-        path = tmp_path / f"figure_{number}.png"
-        plt.figure(number).savefig(path)
-        image = matplotlib.image.imread(path)
-        assert image.ndim == 3 and image.std() > 0.01, f"figure {number} is blank"
-    plt.close("all")
-
-
-def _pixel(fig, ax, x, y):
-    """RGB (0..1) of the rendered pixel at data coordinates (x, y)."""
-    fig.canvas.draw()
-    buffer = np.asarray(fig.canvas.buffer_rgba())
-    px, py = ax.transData.transform((x, y))
-    return buffer[int(buffer.shape[0] - py), int(px), :3] / 255.0
 
 
 def _saved_png(fig, tmp_path):
@@ -88,9 +69,7 @@ def test_time_feature_heatmap_colours_and_overlay(tmp_path):
     np.testing.assert_array_equal(ax.images[0].get_array(), attr.T)
     assert ax.images[0].get_clim() == (-1.0, 1.0)
     # the cell of the largest attribution has the extreme colour of the scale
-    np.testing.assert_allclose(
-        _pixel(fig, ax, 7.3, 2.2), plt.get_cmap("RdBu_r")(1.0)[:3], atol=0.03
-    )
+    np.testing.assert_allclose(pixel(fig, ax, 7.3, 2.2), plt.get_cmap("RdBu_r")(1.0)[:3], atol=0.03)
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
     assert len(ax.lines) == 3  # one input series per feature row
     highest = np.argmax(inputs[:, 1])
@@ -455,8 +434,8 @@ def test_padded_steps_are_hatched_grey_and_left_out_of_the_colour_scale():
     assert np.all(data.mask[:, :30]) and not np.any(data.mask[:, 30:])
     assert ax.images[0].get_clim()[1] == pytest.approx(np.abs(attr[real]).max())
     assert len(ax.collections) == 1  # one hatched span over the run of padding
-    pixel = _pixel(fig, ax, 10, 2)
-    assert np.allclose(pixel, pixel[0], atol=0.08) and 0.6 < pixel[0] < 0.95  # grey
+    rgb = pixel(fig, ax, 10, 2)
+    assert np.allclose(rgb, rgb[0], atol=0.08) and 0.6 < rgb[0] < 0.95  # grey
     assert "padding" in ax.get_xlabel()
     with pytest.raises(ValueError, match="padding_mask"):
         time_feature_heatmap(attr, padding_mask=real[:50])

@@ -4,6 +4,7 @@ import matplotlib.image
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from plot_support import every_figure_renders, pixel  # noqa: F401 (autouse fixture)
 
 import tf_tsexplain
 from tf_tsexplain.plot import (
@@ -16,26 +17,6 @@ from tf_tsexplain.plot import (
 from tf_tsexplain.plot.shapley import BLANK
 
 RNG = np.random.default_rng(0)
-
-
-@pytest.fixture(autouse=True)
-def _every_figure_renders(tmp_path):
-    """After each test, every figure it made is saved as a PNG that is not blank."""
-    yield
-    for number in plt.get_fignums():
-        path = tmp_path / f"figure_{number}.png"
-        plt.figure(number).savefig(path)
-        image = matplotlib.image.imread(path)
-        assert image.ndim == 3 and image.std() > 0.01, f"figure {number} is blank"
-    plt.close("all")
-
-
-def _pixel(fig, ax, x, y):
-    """RGB (0..1) of the rendered pixel at data coordinates (x, y)."""
-    fig.canvas.draw()
-    buffer = np.asarray(fig.canvas.buffer_rgba())
-    px, py = ax.transData.transform((x, y))
-    return buffer[int(buffer.shape[0] - py), int(px), :3] / 255.0
 
 
 def test_plots_are_exported():
@@ -56,9 +37,9 @@ def test_event_heatmap_aligns_on_the_last_event_and_blanks_pruned_steps():
     assert matrix.mask[1, 0] and matrix[0, 0] == 0.2  # nothing pruned: blank
     assert [t.get_text() for t in ax.get_xticklabels()][:2] == ["pruned events", "-8"]
     red = plt.get_cmap("RdBu_r")(1.0)[:3]
-    np.testing.assert_allclose(_pixel(fig, ax, 8, 1), red, atol=0.03)
+    np.testing.assert_allclose(pixel(fig, ax, 8, 1), red, atol=0.03)
     grey = matplotlib.colors.to_rgb(BLANK)
-    np.testing.assert_allclose(_pixel(fig, ax, 2, 0), grey, atol=0.03)
+    np.testing.assert_allclose(pixel(fig, ax, 2, 0), grey, atol=0.03)
     _, one = shapley_event_heatmap(values[1], max_events=4)  # one sequence, last 4
     np.testing.assert_allclose(one.images[0].get_array(), values[1:2, 4:])
     with pytest.raises(ValueError, match=r"`window_start` must have one entry per sequence"):
