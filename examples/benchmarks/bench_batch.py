@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -36,7 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from _machine import machine_line  # noqa: E402
 
 from tf_tsexplain import PathExplainerTF  # noqa: E402
 from tf_tsexplain.batch import explain_to_parquet, read_instances  # noqa: E402
@@ -130,12 +129,7 @@ def main() -> None:
     import apache_beam
     import pyarrow
 
-    print(
-        f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPU "
-        f"core(s), no GPU; Python {platform.python_version()}, TensorFlow {tf.__version__}, "
-        f"Keras {keras.__version__}, pyarrow {pyarrow.__version__}, Apache Beam "
-        f"{apache_beam.__version__}"
-    )
+    print(machine_line(f"pyarrow {pyarrow.__version__}", f"Apache Beam {apache_beam.__version__}"))
     print(f"model: LSTM(32) -> Dense(1) on {T} x {F}; integrated gradients, {NODES} nodes")
     print(f"load average (1, 5, 15 min) at start: {load()}")
     root = Path(tempfile.mkdtemp(prefix="bench_batch_"))

@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -56,6 +55,7 @@ import tensorflow as tf  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_masks  # noqa: E402  (the rare experiments' data, Dynamask, IG, occlusion)
+from _machine import machine_line  # noqa: E402
 
 from tf_tsexplain import PathExplainerTF, metrics  # noqa: E402
 from tf_tsexplain.datasets import dynamask_state_data, saliency_white_box  # noqa: E402
@@ -296,23 +296,6 @@ def report(records: dict, quick: bool) -> bool:
     return met
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    return (
-        f"machine: {cpu}, {os.cpu_count()} cores, {platform.platform()}, Python "
-        f"{sys.version.split()[0]}, TensorFlow {tf.__version__}, Keras {keras.__version__}; "
-        f"load average {load}"
-    )
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small, fast smoke run")
@@ -353,7 +336,7 @@ def main(argv=None) -> int:
         )
         args.seeds = args.seeds[:1]
         args.results += "_quick"
-    print(machine())
+    print(machine_line())
     print(
         f"settings: seeds {args.seeds}; rare experiments {cfg['series']} series per seed, "
         f"ExtremalMask {cfg['extremal_rare']}, Dynamask areas {cfg['areas'][0]}.."
@@ -376,7 +359,7 @@ def main(argv=None) -> int:
         "\nFor comparison: the original Dynamask code took 287 s per series on rare feature "
         "on this kind of machine (ANCHORS)."
     )
-    print(machine().replace("machine:", "machine at the end:"))
+    print(machine_line().replace("machine:", "machine at the end:"))
     return 0 if met or args.quick else 1
 
 

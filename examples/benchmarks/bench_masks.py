@@ -43,16 +43,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _machine import machine_line  # noqa: E402
 
 from tf_tsexplain import PathExplainerTF, metrics  # noqa: E402
 from tf_tsexplain.datasets import rare_feature, rare_time, saliency_white_box  # noqa: E402
@@ -313,10 +312,7 @@ def main(argv=None) -> int:
     else:
         areas = [round(0.001 * k, 3) for k in range(1, 51)]
         cfg = dict(series=10, areas=areas, epochs=1000, eager_epochs=50)
-    print(
-        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
-        f"{sys.version.split()[0]}, TensorFlow {tf.__version__}, Keras {keras.__version__}"
-    )
+    print(machine_line())
     print(
         f"settings: {cfg['series']} series x {len(cfg['areas'])} areas "
         f"({cfg['areas'][0]}..{cfg['areas'][-1]}), {cfg['epochs']} epochs, seeds {args.seeds}"

@@ -22,7 +22,6 @@ data: ``padding_mask`` all True), for context.
 from __future__ import annotations
 
 import os
-import platform
 import resource
 import sys
 import time
@@ -31,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from _machine import machine_line  # noqa: E402
 
 from tf_tsexplain import PathExplainerTF  # noqa: E402
 
@@ -56,15 +55,7 @@ def best_of(fn, repeat=2):
 
 
 def main():
-    cpu = ""
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if "model name" in ln), "")
-    print(
-        f"machine: {platform.machine()} {cpu}, {os.cpu_count()} cores, Python "
-        f"{sys.version.split()[0]}, TF {tf.__version__}, Keras {keras.__version__}, "
-        f"load average {os.getloadavg()[0]:.2f}"
-    )
+    print(machine_line())
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
         [

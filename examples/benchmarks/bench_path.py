@@ -57,7 +57,6 @@ import argparse
 import importlib.metadata
 import importlib.util
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -71,6 +70,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _machine import machine_line  # noqa: E402
 
 from tf_tsexplain import PathExplainerTF  # noqa: E402
 
@@ -141,32 +141,6 @@ def timed(fn, repeat=1):
         out = fn()
         best = min(best, time.perf_counter() - start)
     return best, out
-
-
-def machine_header():
-    cpu_model = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu_model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    lines = [
-        "Machine",
-        f"  processor  : {platform.processor() or '?'} / {platform.machine()}"
-        + (f" ({cpu_model})" if cpu_model else ""),
-        f"  cpu_count  : {os.cpu_count()}",
-        f"  platform   : {platform.platform()}",
-        f"  python     : {platform.python_version()}",
-        f"  tensorflow : {tf.__version__}",
-        f"  keras      : {keras.__version__}",
-    ]
-    if hasattr(os, "getloadavg"):
-        load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-        lines.append(f"  load avg   : {load} (1, 5, 15 min)")
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------- path_explain
@@ -673,7 +647,7 @@ def main(argv=None):
         return
 
     cfg = QUICK if args.quick else FULL
-    print(machine_header())
+    print(machine_line())
     reference_cls = None
     if args.quick:
         print("  path_explain: skipped (--quick)")

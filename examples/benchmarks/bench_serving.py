@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -30,6 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _machine import machine_line  # noqa: E402
 
 from tf_tsexplain import PathExplainerTF  # noqa: E402
 from tf_tsexplain._quadrature import gauss_legendre_01  # noqa: E402
@@ -52,10 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     n, k = (8, 16) if args.quick else (64, 64)
     t, f = 30, 4
-    print(
-        f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPU "
-        f"core(s), no GPU; TensorFlow {tf.__version__}, Keras {keras.__version__}"
-    )
+    print(machine_line())
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
         [keras.Input((t, f)), keras.layers.LSTM(32), keras.layers.Dense(3, activation="softmax")]

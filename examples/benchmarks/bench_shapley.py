@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -45,7 +44,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from _machine import machine_line  # noqa: E402
 
 from tf_tsexplain import SequenceShap  # noqa: E402
 
@@ -180,11 +179,7 @@ def main(argv=None):  # noqa: C901 (a linear script)
     )
     args = parser.parse_args(argv)
     n = 4 if args.quick else 20
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{sys.version.split()[0]}, TF {tf.__version__}, Keras {keras.__version__}, "
-        f"numpy {np.__version__}; load average {os.getloadavg()[0]:.2f} (1 min) at start"
-    )
+    print(machine_line(f"numpy {np.__version__}"))
     model, baseline, x, accuracy = build(n)
     print(
         f"LSTM({UNITS}) classifier on {STEPS} x {FEATURES} sequences, test accuracy "

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import sys
 import time
@@ -44,6 +43,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _machine import machine_line  # noqa: E402
 
 from tf_tsexplain.datasets import sequence_regression  # noqa: E402
 from tf_tsexplain.sis import SISExplainer  # noqa: E402
@@ -184,15 +184,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else FULL
-    cpu = ""
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if "model name" in ln), "")
-    print(
-        f"machine: {platform.machine()} {cpu}, {os.cpu_count()} cores, Python "
-        f"{sys.version.split()[0]}, TF {tf.__version__}, Keras {keras.__version__}, "
-        f"load average {os.getloadavg()[0]:.2f}"
-    )
+    print(machine_line())
     print(
         f"LSTM({cfg['units']}), {cfg['steps']} x {cfg['features']} cells, threshold {THRESHOLD}, "
         "cell masks"

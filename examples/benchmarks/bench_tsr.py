@@ -28,15 +28,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from _machine import machine_line  # noqa: E402
 
 from tf_tsexplain import (  # noqa: E402
     PathExplainerTF,
@@ -176,10 +174,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--overhead-only", action="store_true", help="only the small case")
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else FULL
-    print(
-        f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {sys.version.split()[0]}, TF {tf.__version__}, Keras {keras.__version__}"
-    )
+    print(machine_line())
     if args.overhead_only:
         return {"overhead_ratio": overhead_case()}
     print(
