@@ -4,8 +4,8 @@ Two jobs, so that pages stay plain Markdown that also reads well on a code host:
 
 - API reference pages from one nav line each: a nav entry ``reference/<module>.md``
   with no such file in docs/ becomes a generated page holding ``::: <module>``
-  (mkdocstrings renders the module's docstring and public names). A real file of that
-  name wins, for modules that need options.
+  (mkdocstrings renders the module's docstring and public names; its heading is the
+  page's title). A real file of that name wins, for modules that need options.
 - Figures kept in the repository's ``examples/figures/`` are served with the site under
   ``examples/figures/``, and a page's relative link to them from the repository's
   layout (``../../examples/figures/x.png`` from ``docs/guide/``) is pointed there, so
@@ -51,7 +51,8 @@ def on_files(files: Files, config) -> Files:
     for module in reference_modules(config.nav):
         src_uri = f"{REFERENCE_DIR}{module}.md"
         if files.get_file_from_path(src_uri) is None:
-            files.append(File.generated(config, src_uri, content=f"::: {module}\n"))
+            content = f"::: {module}\n    options:\n      heading_level: 1\n"
+            files.append(File.generated(config, src_uri, content=content))
     root = Path(config.config_file_path).parent
     for figure in sorted((root / FIGURES).glob("*")):
         if figure.suffix.lower() in {".png", ".svg", ".gif", ".jpg", ".jpeg", ".html"}:
