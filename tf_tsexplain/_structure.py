@@ -208,6 +208,18 @@ def mask_from_lengths(lengths, steps: int, padding: str = "post") -> np.ndarray:
         steps: T, the padded length.
         padding: "post" (real steps first, as ``keras.utils.pad_sequences(...,
             padding="post")``) or "pre" (real steps last, Keras' default).
+
+    Returns:
+        ``(N, steps)`` booleans, True on the real steps.
+
+    Raises:
+        TypeError: ``lengths`` that are not a 1-D array of ints.
+        ValueError: lengths outside [1, steps], or an unknown ``padding``.
+
+    Example:
+        >>> mask_from_lengths([2, 3], 4, padding="pre").astype(int)
+        array([[0, 0, 1, 1],
+               [0, 1, 1, 1]])
     """
     check_choice(padding, "padding", ("pre", "post"))
     lengths = np.asarray(lengths)
