@@ -203,24 +203,59 @@ def _module_file(module: str) -> Path:
     return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
 
 
+def _imports(tree: ast.Module) -> dict[str, str]:
+    """``name -> module.name`` for the names a module imports from our package.
+
+    Both ``from x import name`` statements (anywhere, ``if TYPE_CHECKING:`` included)
+    and lazy-import tables (a module-level dict literal ``{"name": "tf_tsexplain.x"}``,
+    as ``tf_tsexplain._EXPORTS``) count.
+    """
+    out = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                out[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
+            try:
+                table = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+            for name, module in table.items():
+                if isinstance(module, str) and module.startswith(PACKAGE + "."):
+                    out.setdefault(name, f"{module}.{name}")
+    return out
+
+
+def _all_names(tree: ast.Module) -> list[str] | None:
+    """The module's ``__all__``: a literal list, or ``sorted(TABLE)`` of a dict literal."""
+    assigned = {
+        t.id: n.value
+        for n in tree.body
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
+    value = assigned.get("__all__")
+    if value is None:
+        return None
+    if isinstance(value, ast.Call) and value.args and isinstance(value.args[0], ast.Name):
+        value = assigned[value.args[0].id]  # __all__ = sorted(_EXPORTS)
+    names = ast.literal_eval(value)
+    return sorted(names) if isinstance(names, dict) else list(names)
+
+
 def public_names(module: str) -> dict[str, set[str]]:
     """Each public name of ``module`` -> the dotted paths it may be documented under.
 
     The names are ``__all__`` when the module defines it, else its top-level public
     functions, classes and UPPER_CASE constants. A name imported from another module
-    (anywhere in the file, ``if TYPE_CHECKING:`` included) may be documented where it
-    is defined: the paths follow the imports.
+    of the package may be documented where it is defined: the paths follow the
+    imports (see :func:`_imports`).
     """
     tree = ast.parse(_module_file(module).read_text())
-    imported, names = {}, None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            for alias in node.names:
-                imported[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-    for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else []
-        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
-            names = list(ast.literal_eval(node.value))
+    imported = _imports(tree)
+    names = _all_names(tree)
     if names is None:
         names = [
             n.name
@@ -241,21 +276,12 @@ def public_names(module: str) -> dict[str, set[str]]:
         while path is not None and path not in paths:
             paths.add(path)
             owner, _, attr = path.rpartition(".")
-            path = public_names_imports(owner).get(attr)
+            owner_file = _module_file(owner) if owner.startswith(PACKAGE) else None
+            if owner_file is None or not owner_file.exists():
+                break
+            path = _imports(ast.parse(owner_file.read_text())).get(attr)
         result[name] = paths
     return result
-
-
-def public_names_imports(module: str) -> dict[str, str]:
-    """``name -> module.name`` for the names ``module`` imports (empty if not ours)."""
-    if not module.startswith(PACKAGE) or not _module_file(module).exists():
-        return {}
-    out = {}
-    for node in ast.walk(ast.parse(_module_file(module).read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            for alias in node.names:
-                out[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-    return out
 
 
 def test_every_public_module_has_a_reference_page():
@@ -275,6 +301,9 @@ def test_public_names_helper():
     assert names["__version__"] == {"tf_tsexplain.__version__"}
     # a re-export is followed to the module that defines it
     assert "tf_tsexplain.serving._common.METHODS" in public_names("tf_tsexplain.serving")["METHODS"]
+    # a lazy-import table and __all__ = sorted(table)
+    jobs = public_names("tf_tsexplain.jobs")
+    assert "tf_tsexplain.jobs.layout.load_attributions" in jobs["load_attributions"]
     # a module without __all__: its public functions, classes and constants
     tsr_names = public_names("tf_tsexplain.metrics.tsr_benchmark")
     assert {"TSR_MASS_LEVELS", "tsr_aup_aur"} <= set(tsr_names)
