@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import os
 import re
@@ -198,6 +199,13 @@ def public_modules() -> list[str]:
     return modules
 
 
+@functools.cache
+def _tree(module: str) -> ast.Module | None:
+    """The parsed source of one of our modules (None if there is no such file)."""
+    path = _module_file(module)
+    return ast.parse(path.read_text()) if path.exists() else None
+
+
 def _module_file(module: str) -> Path:
     path = ROOT.joinpath(*module.split("."))
     return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
@@ -253,7 +261,7 @@ def public_names(module: str) -> dict[str, set[str]]:
     of the package may be documented where it is defined: the paths follow the
     imports (see :func:`_imports`).
     """
-    tree = ast.parse(_module_file(module).read_text())
+    tree = _tree(module)
     imported = _imports(tree)
     names = _all_names(tree)
     if names is None:
@@ -276,10 +284,10 @@ def public_names(module: str) -> dict[str, set[str]]:
         while path is not None and path not in paths:
             paths.add(path)
             owner, _, attr = path.rpartition(".")
-            owner_file = _module_file(owner) if owner.startswith(PACKAGE) else None
-            if owner_file is None or not owner_file.exists():
+            owner_tree = _tree(owner) if owner.startswith(PACKAGE) else None
+            if owner_tree is None:
                 break
-            path = _imports(ast.parse(owner_file.read_text())).get(attr)
+            path = _imports(owner_tree).get(attr)
         result[name] = paths
     return result
 
