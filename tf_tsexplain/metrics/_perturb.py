@@ -243,29 +243,35 @@ class Scorer:
         targets: np.ndarray,
         keep: bool = False,
         n_real: np.ndarray | None = None,
+        source: np.ndarray | None = None,
     ) -> np.ndarray:
         """Scores of copies ``c``: input ``owner[c]`` with its cells of ``rank <
         k[c]`` set to the baseline (``keep=False``: deletion), or with only those
         kept and every other real cell (``rank < n_real``) set to it (``keep=True``).
 
         Args:
-            owner: ``(C,)`` input index of each copy.
+            owner: ``(C,)`` map row of each copy (the input's index, unless
+                ``source`` maps map rows to inputs).
             k: ``(C,)`` cells removed (or kept) in each copy.
-            rank: ``(N, D)`` removal order from :func:`cell_ranks`.
+            rank: ``(M, D)`` removal order from :func:`cell_ranks`, per map row.
             base: ``(N, D)`` (a broadcast view is fine) baseline rows.
             targets: ``(N,)`` flat output index of each input.
             keep: see above.
-            n_real: ``(N,)`` real cells per input (needed with ``keep``).
+            n_real: ``(M,)`` real cells per map row (needed with ``keep``).
+            source: ``(M,)`` the input of each map row (several maps of one input,
+                e.g. one per explainer); None: map row m is input m.
 
         Returns:
             ``(C,)`` float64.
         """
 
+        inputs = owner if source is None else source[owner]
+
         def build(a, b):
-            o = owner[a:b]
+            o, i = owner[a:b], inputs[a:b]
             r = rank[o]
             kk = k[a:b, None]
             replace = (r >= kk) & (r < n_real[o, None]) if keep else r < kk
-            return np.where(replace, base[o], self.flat[o])
+            return np.where(replace, base[i], self.flat[i])
 
-        return self.score(len(owner), build, targets[owner])
+        return self.score(len(owner), build, targets[inputs])

@@ -341,18 +341,21 @@ def deletion_insertion_curves(
     return curves_from_scorer(scorer, sal, real, base, targets, steps)
 
 
-def curves_from_scorer(scorer, sal, real, base, targets, steps: int) -> dict:
-    """:func:`deletion_insertion_curves` on checked arrays (shared with the
-    comparison of explainers)."""
-    n = len(sal)
+def curves_from_scorer(scorer, sal, real, base, targets, steps: int, source=None) -> dict:
+    """:func:`deletion_insertion_curves` on checked arrays: maps ``sal`` ``(M, D)``
+    with their real cells ``real`` (``(M, D)`` or None), of inputs ``source`` ``(M,)``
+    (None: map m is input m); shared with the comparison of explainers."""
+    m = len(sal)
     fractions = np.linspace(0.0, 1.0, steps + 1)
     rank, n_real = cell_ranks(sal, real, "abs")
-    k = cells_for_fractions(fractions, n_real).ravel()  # copy = (fraction, input)
-    owner = np.tile(np.arange(n), steps + 1)
-    deletion = scorer.masked(owner, k, rank, base, targets)
-    insertion = scorer.masked(owner, k, rank, base, targets, keep=True, n_real=n_real)
-    deletion = deletion.reshape(steps + 1, n).T.astype(np.float32)
-    insertion = insertion.reshape(steps + 1, n).T.astype(np.float32)
+    k = cells_for_fractions(fractions, n_real).ravel()  # copy = (fraction, map)
+    owner = np.tile(np.arange(m), steps + 1)
+    deletion = scorer.masked(owner, k, rank, base, targets, source=source)
+    insertion = scorer.masked(
+        owner, k, rank, base, targets, keep=True, n_real=n_real, source=source
+    )
+    deletion = deletion.reshape(steps + 1, m).T.astype(np.float32)
+    insertion = insertion.reshape(steps + 1, m).T.astype(np.float32)
     return {
         "fractions": fractions,
         "deletion": deletion,
