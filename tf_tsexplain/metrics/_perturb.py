@@ -178,13 +178,21 @@ def _traced_outputs(model, model_fn, x_shape: tuple, dtype, structure_key):
         per_model = {}
     if key not in per_model:
         spec = tf.TensorSpec((None, *x_shape), tf.as_dtype(dtype))
-
-        def outputs(batch):
-            out = tf.convert_to_tensor(model_fn(batch))
-            return tf.reshape(out, tf.stack([tf.shape(batch)[0], -1]))
-
-        per_model[key] = tf.function(outputs, input_signature=[spec])
+        per_model[key] = tf.function(_FlatOutputs(model_fn), input_signature=[spec])
     return per_model[key]
+
+
+class _FlatOutputs:
+    """``rows -> outputs (rows, n_outputs)``. A callable object, not a closure:
+    TensorFlow counts the traces of closures by their code, so that one trace per
+    model for many models would read as retracing and warn."""
+
+    def __init__(self, model_fn):
+        self.model_fn = model_fn
+
+    def __call__(self, batch):
+        out = tf.convert_to_tensor(self.model_fn(batch))
+        return tf.reshape(out, tf.stack([tf.shape(batch)[0], -1]))
 
 
 class Scorer:

@@ -941,7 +941,10 @@ def compare_explainers(
     table = {}
     for metric in names:
         v = np.asarray(values[metric], float).reshape(e, n)
-        table[metric] = np.nanmean(v, axis=1) if np.isfinite(v).any() else np.full(e, np.nan)
+        finite = np.isfinite(v)
+        table[metric] = np.where(finite, v, 0.0).sum(1) / np.where(
+            finite.any(1), finite.sum(1), np.nan
+        )
         table[f"{metric}_sem"] = _sem(v)
     frame = pd.DataFrame(table, index=pd.Index(labels, name="explainer"))
     frame["seconds"] = [seconds[k] for k in labels]
