@@ -101,8 +101,9 @@ def test_closed_forms_on_a_linear_model():
     # the mean of 4000 draws of c^2 chi^2_1: relative standard error sqrt(2 / 4000) = 2.2%
     np.testing.assert_allclose(inf / expected, 1.0, atol=0.1)
     # every perturbed copy of every call above went through one traced function,
-    # shared by the calls: the Python model ran once, when it was traced
-    assert model.calls == 1
+    # shared by the calls: the Python model ran once when the plain function was
+    # traced, and once for the XLA function of infidelity's 20,000 copies
+    assert model.calls == 2
     # max-sensitivity of the gradient of a linear model (the Saliency explainer): 0
     sens = max_sensitivity(Saliency(model).attributions, X, seed=0)
     assert sens.shape == (N,) and np.abs(sens).max() < 1e-6
@@ -498,3 +499,24 @@ def test_compare_explainers_ranks_ig_above_the_random_control():
         np.isnan(extra.loc["random", "max_sensitivity"])
         and extra.loc["gradient", "max_sensitivity"] >= 0
     )
+
+
+def test_xla_gives_the_plain_numbers_and_auto_falls_back(lstm, monkeypatch):
+    from tf_tsexplain.metrics import _perturb
+
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(20, 6, 3)).astype(np.float32)
+    sal = rng.normal(size=x.shape)
+    plain = cumulative_prediction_difference(lstm, x, sal, steps=18, jit_compile=False)
+    xla = cumulative_prediction_difference(lstm, x, sal, steps=18, jit_compile=True, batch_size=100)
+    np.testing.assert_allclose(xla, plain, atol=1e-5)
+
+    def numpy_inside(v):  # an op XLA cannot compile
+        return tf.numpy_function(lambda a: a.reshape(len(a), -1).sum(1), [v], tf.float32)
+
+    monkeypatch.setattr(_perturb, "XLA_MIN_COPIES", 1)
+    got = cumulative_prediction_difference(numpy_inside, X, X, steps=5)  # "auto"
+    want = -np.sort(-np.abs(X.reshape(N, -1)), axis=1)[:, :5].sum(1)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    with pytest.raises(ValueError, match="jit_compile"):
+        comprehensiveness(lstm, x, sal, jit_compile="yes")

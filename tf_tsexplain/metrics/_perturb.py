@@ -31,7 +31,13 @@ from tf_tsexplain._batching import Progress, rows_per_call
 from tf_tsexplain._model import as_model_fn, row_bytes
 from tf_tsexplain._structure import is_structured, structure_of
 from tf_tsexplain._targets import resolve_output_indices
-from tf_tsexplain._validation import as_float_array, check_batch_size, check_verbose
+from tf_tsexplain._validation import (
+    as_float_array,
+    check_batch_size,
+    check_bool,
+    check_choice,
+    check_verbose,
+)
 
 ORDERS = ("abs", "signed", "abs_ascending")
 
@@ -165,21 +171,37 @@ def top_cells(saliency: np.ndarray, fractions, real=None, order: str = "abs") ->
 
 
 _TRACES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# XLA ("auto"): for calls of at least this many copies; rows padded to power-of-two
+# buckets of at least MIN_BUCKET rows, so that XLA compiles one or two shapes per call.
+XLA_MIN_COPIES = 4096
+MIN_BUCKET = 256
 
 
-def _traced_outputs(model, model_fn, x_shape: tuple, dtype, structure_key):
-    """One ``tf.function`` ``rows -> (rows, n_outputs)`` per model and input signature,
-    kept with the model (a weak reference) so that several metrics on one model share
-    the trace."""
-    key = (x_shape, np.dtype(dtype).name, structure_key)
+def check_jit_compile(jit_compile):
+    """True, False or "auto"."""
+    if isinstance(jit_compile, str):
+        return check_choice(jit_compile, "jit_compile", ("auto",))
+    return check_bool(jit_compile, "jit_compile")
+
+
+def _traces_of(model) -> dict:
+    """The traced functions kept with ``model`` (a weak reference) so that several
+    metrics on one model share them; a fresh dict for objects without weak references."""
     try:
-        per_model = _TRACES.setdefault(model, {})
-    except TypeError:  # not weak-referenceable: no sharing across calls
-        per_model = {}
-    if key not in per_model:
-        spec = tf.TensorSpec((None, *x_shape), tf.as_dtype(dtype))
-        per_model[key] = tf.function(_FlatOutputs(model_fn), input_signature=[spec])
-    return per_model[key]
+        return _TRACES.setdefault(model, {})
+    except TypeError:
+        return {}
+
+
+def _traced_outputs(traces: dict, model_fn, key: tuple, xla: bool):
+    """One ``tf.function`` ``rows -> (rows, n_outputs)`` per model, input signature and
+    XLA flag (the batch axis of its signature is None: one trace)."""
+    if (key, xla) not in traces:
+        spec = tf.TensorSpec((None, *key[0]), tf.as_dtype(key[1]))
+        traces[(key, xla)] = tf.function(
+            _FlatOutputs(model_fn), input_signature=[spec], jit_compile=xla
+        )
+    return traces[(key, xla)]
 
 
 class _FlatOutputs:
@@ -207,22 +229,51 @@ class Scorer:
         verbose: a progress bar over the copies.
     """
 
-    def __init__(self, model, model_fn, x, batch_size=None, structure=None, verbose=False):
+    def __init__(
+        self, model, model_fn, x, batch_size=None, structure=None, verbose=False, jit_compile="auto"
+    ):
         batch_size = check_batch_size(batch_size)
         self.verbose = check_verbose(verbose)
+        self.jit_compile = check_jit_compile(jit_compile)
         self.x = x
         self.flat = x.reshape(len(x), -1)
         self.rows = rows_per_call(batch_size, row_bytes(model, x.shape[1:], x.dtype.itemsize, 0))
         key = None if structure is None else structure.key
-        self._fn = _traced_outputs(model, model_fn, x.shape[1:], x.dtype, key)
+        self._traces = _traces_of(model)
+        self._key = (x.shape[1:], np.dtype(x.dtype).name, key)
+        self._fn = _traced_outputs(self._traces, model_fn, self._key, xla=False)
+        self._model_fn = model_fn
 
     def outputs(self, rows: np.ndarray) -> np.ndarray:
-        """Flattened model outputs ``(R, n_outputs)`` of rows ``(R, *x_shape)``."""
+        """Flattened model outputs ``(R, n_outputs)`` of rows ``(R, *x_shape)`` (the
+        plain traced function, ``rows`` per call)."""
         parts = [
             self._fn(tf.constant(rows[a : a + self.rows])).numpy()
             for a in range(0, len(rows), self.rows)
         ]
         return np.concatenate(parts)
+
+    def _use_xla(self, n_copies: int) -> bool:
+        if self.jit_compile is True:
+            return True
+        failed = self._traces.get(("xla failed", self._key), False)
+        return self.jit_compile == "auto" and n_copies >= XLA_MIN_COPIES and not failed
+
+    def _xla_outputs(self, rows: np.ndarray, chunk: int) -> np.ndarray | None:
+        """Outputs through the XLA-compiled function, rows padded to a power-of-two
+        bucket (so that XLA compiles a few shapes); None if XLA cannot compile the
+        model (``"auto"`` then falls back to the plain function for good)."""
+        r = len(rows)
+        size = min(chunk, max(MIN_BUCKET, 1 << max(r - 1, 1).bit_length()))
+        padded = np.concatenate([rows, np.zeros((size - r, *rows.shape[1:]), rows.dtype)])
+        fn = _traced_outputs(self._traces, self._model_fn, self._key, xla=True)
+        try:
+            return fn(tf.constant(padded)).numpy()[:r]
+        except (tf.errors.OpError, NotImplementedError):
+            if self.jit_compile is True:
+                raise
+            self._traces[("xla failed", self._key)] = True
+            return None
 
     def score(
         self, n_copies: int, build: Callable[[int, int], np.ndarray], targets: np.ndarray
@@ -235,9 +286,15 @@ class Scorer:
         out = np.empty(n_copies, np.float64)
         progress = Progress(n_copies, self.verbose, unit="copies")
         shape = (-1, *self.x.shape[1:])
-        for a in range(0, n_copies, self.rows):
-            b = min(a + self.rows, n_copies)
-            values = self._fn(tf.constant(build(a, b).reshape(shape))).numpy()
+        xla = self._use_xla(n_copies)
+        chunk = max(MIN_BUCKET, 1 << (self.rows.bit_length() - 1)) if xla else self.rows
+        for a in range(0, n_copies, chunk):
+            b = min(a + chunk, n_copies)
+            rows = build(a, b).reshape(shape)
+            values = self._xla_outputs(rows, chunk) if xla else None
+            if values is None:
+                xla = False
+                values = self._fn(tf.constant(rows)).numpy()
             out[a:b] = values[np.arange(b - a), targets[a:b]]
             progress.advance(b - a)
         return out

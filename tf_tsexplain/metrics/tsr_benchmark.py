@@ -18,6 +18,7 @@ from tf_tsexplain.metrics._perturb import (
     baseline_rows,
     cell_ranks,
     cells_for_fractions,
+    check_jit_compile,
     check_static_outputs,
     model_rows,
     one_target_per_input,
@@ -281,6 +282,7 @@ def deletion_insertion_curves(
     padding_mask=None,
     *,
     verbose: bool = False,
+    jit_compile: bool | str = "auto",
 ) -> dict:
     """Deletion and insertion curves of saliency maps.
 
@@ -313,6 +315,10 @@ def deletion_insertion_curves(
         padding_mask: ``(N, T)`` booleans, True on real steps: padded cells are
             never deleted or inserted, and p is a fraction of each input's real cells.
         verbose: a progress bar over the copies.
+        jit_compile: XLA for the copies: True, False or ``"auto"`` (default: for
+            calls of at least 4,096 copies, falling back to the plain function if XLA
+            cannot compile the model; see
+            :func:`~tf_tsexplain.metrics.comprehensiveness`).
 
     Returns:
         dict with ``fractions`` ``(steps + 1,)``, ``deletion`` and ``insertion``
@@ -324,6 +330,7 @@ def deletion_insertion_curves(
     """
     steps = check_positive_int(steps, "steps")
     check_batch_size(batch_size)
+    check_jit_compile(jit_compile)
     model_fn, x, maps, structure = model_rows(
         model, inputs, {"saliency": saliency, "baseline": baseline}, padding_mask
     )
@@ -336,7 +343,7 @@ def deletion_insertion_curves(
     real = real_cells(padding_mask, x.shape)
     base = baseline_rows(maps["baseline"], x).reshape(len(x), -1)
     check_static_outputs(model, output_indices, "deletion_insertion_curves")
-    scorer = Scorer(model, model_fn, x, batch_size, structure, verbose)
+    scorer = Scorer(model, model_fn, x, batch_size, structure, verbose, jit_compile)
     targets = one_target_per_input(output_indices, scorer.outputs(x), "deletion_insertion_curves")
     return curves_from_scorer(scorer, sal, real, base, targets, steps)
 
