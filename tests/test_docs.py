@@ -345,6 +345,7 @@ STRICT_DOCSTRINGS = [
     "tf_tsexplain.datasets",
     "tf_tsexplain.demo",
     "tf_tsexplain.metrics.dynamask",
+    "tf_tsexplain.metrics.faithfulness",
     "tf_tsexplain.metrics.tsr_benchmark",
     "tf_tsexplain.plot._common",
     "tf_tsexplain.plot.summary",
