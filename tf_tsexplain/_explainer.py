@@ -59,7 +59,11 @@ from tf_tsexplain._validation import (
 
 
 class Explainer:
-    """Base class of the explainers: the shared contract (see the module docstring).
+    """Base class of the explainers: the shared contract.
+
+    The contract (targets, ``batch_size``, ``seed``, ``verbose``, errors, result
+    shapes) is described in this module's docstring and on the documentation's
+    "explainer contract" page.
 
     Args:
         model: a Keras model (called with ``training=False``) or any callable mapping
