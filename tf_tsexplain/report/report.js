@@ -35,7 +35,10 @@
 
   function chooseBin(gd, steps, trace) {
     var fl = gd._fullLayout, ax = fl && fl["xaxis" + ((trace && trace.xaxis) || "x").slice(1)];
-    if (!ax || !ax.range) return Math.max(1, Math.ceil(steps / 250));
+    if (!ax || !ax.range) { // not drawn yet: the heat map takes ~80% of the div's width
+      var guess = Math.max(20, Math.floor(0.8 * (gd.clientWidth || 1000) / MIN_COLUMN_PX));
+      return Math.max(1, Math.ceil(steps / guess));
+    }
     var span = Math.min(steps, Math.abs(ax.range[1] - ax.range[0]));
     var columns = Math.max(20, Math.floor(ax._length / MIN_COLUMN_PX));
     return Math.max(1, Math.ceil(span / columns));
