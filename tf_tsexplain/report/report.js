@@ -5,7 +5,7 @@
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("tsx-data").textContent);
-  var state = { seq: 0, bins: {}, ready: false, lastHover: null, errors: [], draws: 0 };
+  var state = { seq: 0, bins: {}, drawn: {}, ready: false, lastHover: null, errors: [], draws: 0 };
   window.tfTsexplainReport = state;
   window.addEventListener("error", function (e) { state.errors.push(String(e.message)); });
   var CONFIG = {
@@ -153,6 +153,7 @@
     }
     layout.datarevision = ++state.draws;
     return Plotly.react(gd, built.traces, layout, CONFIG).then(function () {
+      state.drawn[k] = bin; // the bin of what is on screen (state.bins: what is asked for)
       if (meta.static || gd._tsxWired) return;
       gd._tsxWired = true;
       gd.on("plotly_relayout", function () {
@@ -227,7 +228,7 @@
     if (row) row.classList.add("current");
     var draws = data.parts.map(function (_, i) { return drawDetail(i); });
     draws.push(drawExtras(k));
-    return Promise.all(draws);
+    return Promise.all(draws).then(function () { state.shown = k; }); // drawn: for tests
   }
   select.addEventListener("change", function () { choose(Number(select.value)); });
   document.getElementById("tsx-prev").addEventListener("click", function () {

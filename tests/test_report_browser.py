@@ -1,0 +1,212 @@
+"""The HTML report in a real browser: headless Chromium (Debian's ``chromium``) driven
+by Playwright, opened from ``file://`` with every network request aborted.
+
+Skipped, with the reason, when Playwright or ``/usr/bin/chromium`` is missing (CI
+installs both); tests/test_report.py checks the file itself either way.
+"""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+pytest.importorskip("plotly", reason="the report needs Plotly: pip install tf_tsexplain[report]")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="browser tests need Playwright: pip install playwright"
+)
+if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+    pytest.skip(
+        f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install -y chromium)",
+        allow_module_level=True,
+    )
+
+T, F = 40, 3
+ATTR = "document.getElementById('fig-detail-0').data.find(d => d.meta.role === 'attr')"
+
+
+@pytest.fixture(scope="module")
+def job_report(tmp_path_factory):
+    """A real small job (Conv1D, integrated gradients, padded sequences) and its report."""
+    import keras
+
+    from tf_tsexplain.batch import explain_to_parquet
+    from tf_tsexplain.report import report_from_job
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(8, T, F)).astype("float32")
+    inputs = keras.Input((T, F))
+    h = keras.layers.Conv1D(4, 3, padding="same", activation="tanh")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(h)))
+    root = tmp_path_factory.mktemp("browser")
+    explain_to_parquet(
+        model, x, root / "job", num_samples=8, shard_size=4, verbose=False,
+        lengths=rng.integers(30, T + 1, size=8), feature_names=["alpha", "beta", "gamma"],
+    )  # fmt: skip
+    report_from_job(root / "job", root / "report.html")
+    return root / "job", root / "report.html"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+class Opened:
+    """A report opened in a fresh page, with its console errors and every request."""
+
+    def __init__(self, browser, path):
+        self.page = browser.new_page(viewport={"width": 1300, "height": 900})
+        self.errors, self.requests, self.aborted = [], [], []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+
+        def abort(route):
+            self.aborted.append(route.request.url)
+            route.abort()
+
+        self.page.route(lambda url: not url.startswith("file:"), abort)
+        self.url = Path(path).resolve().as_uri()
+        self.page.goto(self.url)
+        self.page.wait_for_function("window.tfTsexplainReport && window.tfTsexplainReport.ready")
+
+    def state(self, expression):
+        return self.page.evaluate(f"window.tfTsexplainReport.{expression}")
+
+    def cell_position(self, trace, step, feature):
+        """Page coordinates of the centre of heat map cell (step, feature) of ``trace``."""
+        return self.page.evaluate(
+            """([k, t, f]) => {
+                const gd = document.getElementById('fig-detail-0');
+                const tr = gd._fullData[k];
+                const xa = gd._fullLayout['xaxis' + tr.xaxis.slice(1)];
+                const ya = gd._fullLayout['yaxis' + tr.yaxis.slice(1)];
+                const box = gd.querySelector('.main-svg').getBoundingClientRect();
+                return [box.left + xa._offset + xa.l2p(t), box.top + ya._offset + ya.c2p(f)];
+            }""",
+            [trace, step, feature],
+        )
+
+
+@pytest.fixture(scope="module")
+def opened(browser, job_report):
+    """One page for the tests of the job's report (opening takes a second or more);
+    the test that moves the picker runs last."""
+    page = Opened(browser, job_report[1])
+    yield page
+    page.page.close()
+
+
+def test_opens_with_no_console_error_and_no_request_but_the_file(opened):
+    assert opened.errors == [] and opened.state("errors") == []
+    assert opened.requests == [opened.url] and opened.aborted == []
+    assert opened.page.locator("#tsx-sequence option").count() == 8
+
+
+def test_heat_map_is_drawn(opened, tmp_path):
+    from PIL import Image
+
+    shot = tmp_path / "detail.png"
+    opened.page.locator("#fig-detail-0").screenshot(path=str(shot))
+    pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3)
+    colours = np.unique(pixels, axis=0)
+    assert len(colours) > 200, f"only {len(colours)} colours: the heat map is not drawn"
+    # the red and blue ends of the attribution scale are both there
+    assert ((pixels[:, 0] > 150) & (pixels[:, 2] < 120)).sum() > 50
+    assert ((pixels[:, 2] > 150) & (pixels[:, 0] < 120)).sum() > 50
+
+
+def _number(text, label):
+    line = next(x for x in text.splitlines() if x.strip().startswith(label))
+    return float(line.split(":")[1].strip().replace("\u2212", "-"))
+
+
+def test_hovered_cell_shows_the_value_in_the_jobs_parquet(opened, job_report):
+    import pyarrow.parquet as pq
+
+    cells = pq.read_table(job_report[0] / "attributions").to_pandas()
+    sample = opened.page.evaluate(
+        "JSON.parse(document.getElementById('tsx-data').textContent).sequences[0].id"
+    )
+    for step, feature in ((5, 1), (17, 2)):
+        x, y = opened.cell_position(1, step, feature)  # trace 1: the attribution heat map
+        opened.page.mouse.move(x, y)
+        opened.page.wait_for_selector("g.hovertext", timeout=5000)
+        text = opened.page.evaluate(
+            "Array.from(document.querySelectorAll('g.hovertext text.nums tspan.line'))"
+            ".map(t => t.textContent).join('\\n')"
+        )
+        name = ["alpha", "beta", "gamma"][feature]
+        row = cells[
+            (cells["sample"] == int(sample)) & (cells["time"] == step) & (cells["feature"] == name)
+        ]
+        assert len(row) == 1 and f"{name}, step {step}" in text
+        want_a, want_v = row["attribution"].iloc[0], row["value"].iloc[0]
+        np.testing.assert_allclose(_number(text, "attribution"), want_a, rtol=5e-6, atol=1e-12)
+        np.testing.assert_allclose(_number(text, "input value"), want_v, rtol=5e-6, atol=1e-12)
+        hover = opened.state("lastHover")  # the number behind the label: exactly the stored one
+        assert hover["step"] == step and hover["feature"] == name
+        assert np.float32(hover["attribution"]) == want_a and np.float32(hover["value"]) == want_v
+        opened.page.mouse.move(2, 2)
+
+
+def test_picker_switches_the_detail_view(opened):
+    def view():
+        return opened.page.evaluate(
+            f"[JSON.stringify({ATTR}.z), document.getElementById('tsx-summary').textContent]"
+        )
+
+    before = view()
+    ids = opened.page.evaluate(
+        "JSON.parse(document.getElementById('tsx-data').textContent).sequences.map(s => s.id)"
+    )
+    assert before[1].startswith(f"sample {ids[0]}:")
+    opened.page.select_option("#tsx-sequence", "3")
+    opened.page.wait_for_function("window.tfTsexplainReport.shown === 3")
+    after = view()
+    assert after[0] != before[0] and after[1].startswith(f"sample {ids[3]}:")
+    assert opened.errors == []
+
+
+def test_long_sequences_are_binned_zoomed_out_and_whole_zoomed_in(browser, tmp_path):
+    from tf_tsexplain.report import write_report
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(3, 1000, 4)).astype("float32")
+    write_report(tmp_path / "long.html", attributions=x * 2, inputs=x)
+    page = Opened(browser, tmp_path / "long.html")
+    try:
+        bin_out = page.state("bins[0]")
+        columns = page.page.evaluate(f"{ATTR}.z[0].length")
+        assert bin_out > 1 and columns == -(-1000 // bin_out)
+        first = page.page.evaluate(f"{ATTR}.z[0][0]")
+        seq_row = page.page.evaluate(
+            "JSON.parse(document.getElementById('tsx-data').textContent).sequences[0].row"
+        )
+        peak = np.abs(x[seq_row, :bin_out, 0]).argmax()  # the first bin shows its peak, signed
+        assert np.float32(first) == x[seq_row, peak, 0] * 2
+        x0, y0 = page.cell_position(1, 400, 1)  # drag across the heat map, as a user zooms
+        x1, _ = page.cell_position(1, 460, 1)
+        page.page.mouse.move(x0, y0)
+        page.page.mouse.down()
+        page.page.mouse.move((x0 + x1) / 2, y0, steps=4)
+        page.page.mouse.move(x1, y0, steps=4)
+        page.page.mouse.up()
+        page.page.wait_for_function("window.tfTsexplainReport.drawn[0] === 1")
+        z = page.page.evaluate(f"{ATTR}.z[2]")
+        np.testing.assert_array_equal(np.float32(z), x[seq_row, :, 2] * 2)
+        visible = page.page.evaluate(
+            "document.getElementById('fig-detail-0')._fullLayout.xaxis.range"
+        )
+        assert 395 < visible[0] < 405 and 455 < visible[1] < 465
+        assert page.errors == [] and page.aborted == []
+    finally:
+        page.page.close()
