@@ -288,7 +288,7 @@ def _add_explain_batch_parser(sub) -> None:
 
 def _explain_batch_command(args) -> None:
     _import_tensorflow(args)  # quietly, unless --verbose
-    from tf_tsexplain.batch import run_explain_batch
+    from tf_tsexplain.jobs.cli import run_explain_batch
 
     run_explain_batch(args)
 
