@@ -288,12 +288,13 @@ def test_existing_report_is_replaced_atomically(tmp_path, arrays, monkeypatch):
         tmp.unlink()
         raise OSError("No space left on device")
 
+    monkeypatch.setattr("tf_tsexplain.report.page.render", lambda *args: "<html>new</html>")
+    real_write = write_module.write_atomic
     monkeypatch.setattr(write_module, "write_atomic", broken)
     with pytest.raises(OSError):
         write_report(out, attributions=attrs["ig"], title="second")
     assert out.read_text(encoding="utf-8") == first
-    monkeypatch.undo()
-
+    monkeypatch.setattr(write_module, "write_atomic", real_write)
     real_replace = write_module.os.replace
 
     def failing_replace(src, dst):
@@ -319,7 +320,7 @@ def job(tmp_path_factory):
     """A real job: a Conv1D model, integrated gradients, padded sequences, 4 shards."""
     import keras
 
-    from tf_tsexplain.batch import explain_to_parquet
+    from tf_tsexplain.jobs import explain_to_parquet
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(4)

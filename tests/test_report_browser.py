@@ -33,7 +33,7 @@ def job_report(tmp_path_factory):
     """A real small job (Conv1D, integrated gradients, padded sequences) and its report."""
     import keras
 
-    from tf_tsexplain.batch import explain_to_parquet
+    from tf_tsexplain.jobs import explain_to_parquet
     from tf_tsexplain.report import report_from_job
 
     keras.utils.set_random_seed(0)

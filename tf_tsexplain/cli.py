@@ -320,14 +320,13 @@ def run_report(args) -> dict:
     _check_numbers(args, ("max_sequences", 1))
     from tf_tsexplain.report.job import check_job_dir
 
-    check_job_dir(args.job_dir)  # before TensorFlow (the job readers import it)
+    check_job_dir(args.job_dir)  # before the report's imports (Plotly, pandas)
     ids = None
     if args.ids is not None:
         ids = [
             int(v) if v.strip().lstrip("-").isdigit() else v.strip() for v in args.ids.split(",")
         ]
-    _import_tensorflow(args)
-    from tf_tsexplain.report import report_from_job
+    from tf_tsexplain.report import report_from_job  # no TensorFlow: the readers are pyarrow
 
     try:
         info = report_from_job(

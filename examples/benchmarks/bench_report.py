@@ -36,7 +36,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 def make_job(out: Path, n: int, t: int, f: int) -> float:
     import keras
 
-    from tf_tsexplain.batch import explain_to_parquet
+    from tf_tsexplain.jobs import explain_to_parquet
 
     keras.utils.set_random_seed(0)
     x = np.random.default_rng(0).normal(size=(n, t, f)).astype("float32")

@@ -32,8 +32,8 @@ SIS_FILE = "sis.parquet"
 
 
 def _readers():
-    """The job output readers (``tf_tsexplain.batch`` until the jobs package lands)."""
-    from tf_tsexplain.batch import read_attributions, read_instances
+    """The job output readers (pyarrow only: no TensorFlow is imported)."""
+    from tf_tsexplain.jobs.layout import read_attributions, read_instances
 
     return read_attributions, read_instances
 
