@@ -403,3 +403,41 @@ def test_cli_prints_one_line_naming_the_file_and_its_size(tmp_path, job, capsys)
     assert main(["report", str(job[0]), "--out", str(out), "--ids", "3,99"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "[99]" in err[0]
+
+
+def test_shapley_values_and_sis_results_as_the_explainers_return_them(tmp_path, arrays):
+    from tf_tsexplain.shapley import ShapleyValues
+    from tf_tsexplain.sis import SISResult
+
+    x, attrs, fx = arrays
+    rng = np.random.default_rng(7)
+    events = rng.normal(size=(N, T)).astype("float32")
+    common = {
+        "pruned": np.zeros(N, "float32"), "window_start": np.zeros(N, int),
+        "window_length": np.full(N, T), "prediction": fx, "baseline_prediction": np.zeros(N),
+        "exact": np.ones(N, bool), "evaluations": np.ones(N, int),
+    }  # fmt: skip
+    values = ShapleyValues("event", events, **common)
+    features = ShapleyValues("feature", rng.normal(size=(N, F)).astype("float32"), **common)
+    mask = np.zeros((T, F), bool)
+    mask[[3, 4], [0, 2]] = True
+    second = np.zeros((T, F), bool)
+    second[10, 1] = True
+    found = SISResult(np.argwhere(mask), np.argwhere(mask), np.zeros(2), mask)
+    other = SISResult(np.argwhere(second), np.argwhere(second), np.zeros(1), second)
+    sis = [[found, other] if i == 2 else [] for i in range(N)]
+    write_report(
+        tmp_path / "r.html", attributions=attrs, inputs=x, outputs=fx,
+        shapley=[values, features], sis=sis, detail_ids=[2, 4],
+    )  # fmt: skip
+    data = payload(tmp_path / "r.html")
+    shown = data["sequences"][0]
+    np.testing.assert_allclose(shown["shapley"]["event"]["v"], events[2], rtol=1e-6)
+    assert shown["shapley"]["feature"]["f"] == ["f0", "f1", "f2"]
+    grid = decode(shown["sis"], (T, F))
+    assert grid[3, 0] == 1 and grid[4, 2] == 1 and grid[10, 1] == 2 and np.isfinite(grid).sum() == 3
+    assert np.isnan(decode(data["sequences"][1]["sis"], (T, F))).all()  # an empty collection
+    with pytest.raises(ValueError, match="12 sequences"):
+        write_report(tmp_path / "r.html", attributions=attrs, sis=sis[:3])
+    with pytest.raises(TypeError, match="ShapleyValues"):
+        write_report(tmp_path / "r.html", attributions=attrs, shapley=[np.zeros(3)])

@@ -136,13 +136,15 @@ def sis_grids(sis, content: Content, part) -> dict[int, np.ndarray]:
             grid[steps, feats] = order + 1
             grids[rows[_py(sample)]] = grid
         return grids
-    if not isinstance(sis, list | tuple) or len(sis) != content.n:
+    if not isinstance(sis, list | tuple):
         raise TypeError(
-            f"`sis` must be SISExplainer.explain's list of {content.n} collections (one per "
-            "sequence) or a table sample, sis, time, feature. Received: "
-            f"{type(sis).__name__}"
-            + (f" of {len(sis)}" if isinstance(sis, list | tuple) else "")
-            + "."
+            f"`sis` must be SISExplainer.explain's list of collections (one per sequence) or "
+            f"a table sample, sis, time, feature. Received: {type(sis).__name__}."
+        )
+    if len(sis) != content.n:
+        raise ValueError(
+            f"`sis` holds {len(sis)} collections; the report has {content.n} sequences (one "
+            "collection each, in the report's order)."
         )
     for row, collection in enumerate(sis):
         grid = np.full((t, f), np.nan, np.float32)
