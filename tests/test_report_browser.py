@@ -210,3 +210,47 @@ def test_long_sequences_are_binned_zoomed_out_and_whole_zoomed_in(browser, tmp_p
         assert page.errors == [] and page.aborted == []
     finally:
         page.page.close()
+
+
+def test_every_section_draws_without_error(browser, tmp_path):
+    """Two inputs (one static), padding, faithfulness, Shapley and SIS in one page."""
+    import pandas as pd
+
+    from tf_tsexplain import tables
+    from tf_tsexplain.report import write_report
+
+    rng = np.random.default_rng(8)
+    n, t = 6, 50
+    seq = rng.normal(size=(n, t, 2)).astype("float32")
+    static = rng.normal(size=(n, 3)).astype("float32")
+    names = ["ig", "random"]
+    table = pd.DataFrame({"deletion_auc": [0.1, 0.5], "rank": [1.0, 2.0]}, index=names)
+    table.attrs["curves"] = pd.DataFrame(
+        [(e, c, p, 1 - p, 0.01) for e in names for c in ("deletion", "insertion") for p in (0, 1)],
+        columns=["explainer", "curve", "fraction", "mean", "sem"],
+    )
+    sis = pd.DataFrame({"sample": [1, 1], "sis": [0, 0], "time": [3, 4], "feature": ["f0", "f1"]})
+    write_report(
+        tmp_path / "all.html",
+        attributions={"seq": seq, "static": static},
+        inputs={"seq": seq, "static": static},
+        padding_mask={"seq": np.arange(t)[None] < np.array([50, 40, 30, 50, 45, 20])[:, None]},
+        faithfulness=table,
+        shapley=tables.shapley_events_frame(rng.normal(size=(n, t)), np.full(n, 30)),
+        sis=sis,
+        detail_ids=[0, 1],
+    )
+    page = Opened(browser, tmp_path / "all.html")
+    try:
+        drawn = page.page.evaluate(
+            "Array.from(document.querySelectorAll('div.plot'))"
+            ".map(d => [d.id, d.querySelectorAll('.main-svg').length > 0])"
+        )
+        assert len(drawn) == 8 and all(ok for _, ok in drawn), drawn  # shapley: 2 figures
+        page.page.select_option("#tsx-sequence", "1")
+        page.page.wait_for_function("window.tfTsexplainReport.shown === 1")
+        z = page.page.evaluate("document.getElementById('fig-sis').data[0].z")
+        assert z[0][3] == 1 and z[1][4] == 1 and sum(v is not None for r in z for v in r) == 2
+        assert page.errors == [] and page.state("errors") == [] and page.aborted == []
+    finally:
+        page.page.close()
