@@ -402,7 +402,7 @@ def test_cli_prints_one_line_naming_the_file_and_its_size(tmp_path, job, capsys)
     assert len(err) == 1 and "not the output of a tf_tsexplain job" in err[0]
     assert main(["report", str(job[0]), "--out", str(out), "--ids", "3,99"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "[99]" in err[0]
+    assert len(err) == 1 and "['99']" in err[0]
 
 
 def test_shapley_values_and_sis_results_as_the_explainers_return_them(tmp_path, arrays):

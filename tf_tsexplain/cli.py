@@ -323,9 +323,7 @@ def run_report(args) -> dict:
     check_job_dir(args.job_dir)  # before the report's imports (Plotly, pandas)
     ids = None
     if args.ids is not None:
-        ids = [
-            int(v) if v.strip().lstrip("-").isdigit() else v.strip() for v in args.ids.split(",")
-        ]
+        ids = [v.strip() for v in args.ids.split(",") if v.strip()]  # matched by their text
     from tf_tsexplain.report import report_from_job  # no TensorFlow: the readers are pyarrow
 
     try:

@@ -74,8 +74,11 @@ class Content:
         header: ``{label: text}`` shown at the top (model, settings, ...).
         title: the page title.
         faithfulness: a ``compare_explainers`` table (with ``attrs["curves"]``) or None.
-        shapley: ``{"event" | "feature": ShapleyFrame}`` or empty.
-        sis: ``{row index: [(k, T, F) bool masks]}`` of SIS per sequence, or empty.
+        shapley: ``{"event": {sample id: {"t", "v", "pruned"}}, "feature": {sample id:
+            {"f", "v"}}}`` (see :mod:`.extras`), or empty.
+        sis: ``{row index: (T, F) float32}``: the 1-based index of the SIS holding each
+            cell of ``sis_input`` (NaN: none), or empty.
+        sis_input: the input the SIS are of.
     """
 
     methods: list[str]
@@ -253,6 +256,8 @@ def _check_detail_ids(detail_ids, ids: list, max_sequences: int) -> list[int]:
     if not wanted:
         raise ValueError("`detail_ids` is empty. Received: detail_ids=[].")
     position = {_key(v): i for i, v in enumerate(ids)}
+    for i, v in enumerate(ids):  # ids typed as text (the command line) match by their text
+        position.setdefault(str(v), i)
     unknown = [v for v in wanted if _key(v) not in position]
     if unknown:
         shown = ", ".join(map(repr, ids[:5])) + (", ..." if len(ids) > 5 else "")
