@@ -176,52 +176,17 @@ def test_picker_switches_the_detail_view(opened):
     assert opened.errors == []
 
 
-def test_long_sequences_are_binned_zoomed_out_and_whole_zoomed_in(browser, tmp_path):
-    from tf_tsexplain.report import write_report
-
-    rng = np.random.default_rng(6)
-    x = rng.normal(size=(3, 1000, 4)).astype("float32")
-    write_report(tmp_path / "long.html", attributions=x * 2, inputs=x)
-    page = Opened(browser, tmp_path / "long.html")
-    try:
-        bin_out = page.state("bins[0]")
-        columns = page.page.evaluate(f"{ATTR}.z[0].length")
-        assert bin_out > 1 and columns == -(-1000 // bin_out)
-        first = page.page.evaluate(f"{ATTR}.z[0][0]")
-        seq_row = page.page.evaluate(
-            "JSON.parse(document.getElementById('tsx-data').textContent).sequences[0].row"
-        )
-        peak = np.abs(x[seq_row, :bin_out, 0]).argmax()  # the first bin shows its peak, signed
-        assert np.float32(first) == x[seq_row, peak, 0] * 2
-        x0, y0 = page.cell_position(1, 400, 1)  # drag across the heat map, as a user zooms
-        x1, _ = page.cell_position(1, 460, 1)
-        page.page.mouse.move(x0, y0)
-        page.page.mouse.down()
-        page.page.mouse.move((x0 + x1) / 2, y0, steps=4)
-        page.page.mouse.move(x1, y0, steps=4)
-        page.page.mouse.up()
-        page.page.wait_for_function("window.tfTsexplainReport.drawn[0] === 1")
-        z = page.page.evaluate(f"{ATTR}.z[2]")
-        np.testing.assert_array_equal(np.float32(z), x[seq_row, :, 2] * 2)
-        visible = page.page.evaluate(
-            "document.getElementById('fig-detail-0')._fullLayout.xaxis.range"
-        )
-        assert 395 < visible[0] < 405 and 455 < visible[1] < 465
-        assert page.errors == [] and page.aborted == []
-    finally:
-        page.page.close()
-
-
-def test_every_section_draws_without_error(browser, tmp_path):
-    """Two inputs (one static), padding, faithfulness, Shapley and SIS in one page."""
+def test_long_sequences_and_every_section(browser, tmp_path):
+    """T = 1,000 (binned zoomed out, every step zoomed in), two inputs (one static),
+    padding, faithfulness, Shapley and SIS: one page (each opening costs seconds)."""
     import pandas as pd
 
     from tf_tsexplain import tables
     from tf_tsexplain.report import write_report
 
     rng = np.random.default_rng(8)
-    n, t = 6, 50
-    seq = rng.normal(size=(n, t, 2)).astype("float32")
+    n, t = 6, 1000
+    seq = rng.normal(size=(n, t, 3)).astype("float32")
     static = rng.normal(size=(n, 3)).astype("float32")
     names = ["ig", "random"]
     table = pd.DataFrame({"deletion_auc": [0.1, 0.5], "rank": [1.0, 2.0]}, index=names)
@@ -232,9 +197,9 @@ def test_every_section_draws_without_error(browser, tmp_path):
     sis = pd.DataFrame({"sample": [1, 1], "sis": [0, 0], "time": [3, 4], "feature": ["f0", "f1"]})
     write_report(
         tmp_path / "all.html",
-        attributions={"seq": seq, "static": static},
+        attributions={"seq": seq * 2, "static": static},
         inputs={"seq": seq, "static": static},
-        padding_mask={"seq": np.arange(t)[None] < np.array([50, 40, 30, 50, 45, 20])[:, None]},
+        padding_mask={"seq": np.arange(t)[None] < np.array([1000, 900, 30, 50, 45, 20])[:, None]},
         faithfulness=table,
         shapley=tables.shapley_events_frame(rng.normal(size=(n, t)), np.full(n, 30)),
         sis=sis,
@@ -247,6 +212,25 @@ def test_every_section_draws_without_error(browser, tmp_path):
             ".map(d => [d.id, d.querySelectorAll('.main-svg').length > 0])"
         )
         assert len(drawn) == 8 and all(ok for _, ok in drawn), drawn  # shapley: 2 figures
+        bin_out = page.state("bins[0]")  # sequence 0: all 1,000 steps real
+        assert bin_out > 1 and page.page.evaluate(f"{ATTR}.z[0].length") == -(-t // bin_out)
+        peak = np.abs(seq[0, :bin_out, 0]).argmax()  # the first bin shows its peak, signed
+        assert np.float32(page.page.evaluate(f"{ATTR}.z[0][0]")) == seq[0, peak, 0] * 2
+        x0, y0 = page.cell_position(1, 400, 1)  # drag across the heat map, as a user zooms
+        x1, _ = page.cell_position(1, 460, 1)
+        page.page.mouse.move(x0, y0)
+        page.page.mouse.down()
+        page.page.mouse.move((x0 + x1) / 2, y0, steps=4)
+        page.page.mouse.move(x1, y0, steps=4)
+        page.page.mouse.up()
+        page.page.wait_for_function("window.tfTsexplainReport.drawn[0] === 1")
+        np.testing.assert_array_equal(
+            np.float32(page.page.evaluate(f"{ATTR}.z[2]")), seq[0, :, 2] * 2
+        )
+        visible = page.page.evaluate(
+            "document.getElementById('fig-detail-0')._fullLayout.xaxis.range"
+        )
+        assert 395 < visible[0] < 405 and 455 < visible[1] < 465
         page.page.select_option("#tsx-sequence", "1")
         page.page.wait_for_function("window.tfTsexplainReport.shown === 1")
         z = page.page.evaluate("document.getElementById('fig-sis').data[0].z")
