@@ -488,7 +488,7 @@ colour scale{"; padded steps are not drawn" if padded else ""}.</p>
 {faith_html}
 {extra_html}
 </main>
-<footer>tf_tsexplain {html.escape(version)}, Plotly {html.escape(plotly.__version__)}
+<footer>tf_tsexplain {html.escape(version)}, plotly.py {html.escape(plotly.__version__)}
 (JavaScript inlined: this file needs no network).</footer>
 <script type="application/json" id="tsx-data">{_script_json(payload)}</script>
 <script>{_asset("report.js")}</script>
