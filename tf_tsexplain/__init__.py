@@ -36,6 +36,7 @@ _EXPORTS = {
     "SISExplainer": "tf_tsexplain.sis",
     "SequenceShap": "tf_tsexplain.shapley",
     "TemporalSaliencyRescaling": "tf_tsexplain.tsr",
+    "compare_explainers": "tf_tsexplain.metrics",
     # path_explain's plots, importable from the package as path_explain exports them
     "bar_interaction_plot": "tf_tsexplain.plot",
     "matrix_interaction_plot": "tf_tsexplain.plot",
@@ -61,6 +62,7 @@ __all__ = [
     "TemporalSaliencyRescaling",
     "__version__",
     "bar_interaction_plot",
+    "compare_explainers",
     "get_memory_budget",
     "mask_from_lengths",
     "matrix_interaction_plot",
@@ -96,6 +98,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
     from tf_tsexplain._batching import get_memory_budget, set_memory_budget
     from tf_tsexplain._explainer import Explainer
     from tf_tsexplain._validation import NotFittedError
+    from tf_tsexplain.metrics import compare_explainers
     from tf_tsexplain.path import EmbeddingExplainerTF, PathExplainerTF
     from tf_tsexplain.plot import (
         bar_interaction_plot,
