@@ -188,7 +188,7 @@ def test_faithfulness_table_and_curves(tmp_path, arrays):
     block = text.split("id='tsx-faithfulness'")[1].split("</table>")[0]
     assert block.count("<tr>") == 4 and "0.9 ± 0.05" in block
     curves = payload(tmp_path / "r.html")["figures"]["faithfulness"]["data"]
-    lines = [t for t in curves if t.get("mode") == "lines"]
+    lines = [t for t in curves if t.get("mode") == "lines" and "fill" not in t]  # not bands
     assert len(lines) == 6  # 3 explainers x (deletion, insertion)
     assert [t["line"]["dash"] for t in lines if t["name"] == "random"] == ["dash", "dash"]
     bad = table.copy()

@@ -242,7 +242,7 @@ def faithfulness_figure(table: pd.DataFrame) -> dict | None:
             sem = np.nan_to_num(sem)
             fig.add_scatter(
                 row=1, col=c, x=np.r_[x, x[::-1]], y=np.r_[mean + sem, (mean - sem)[::-1]],
-                fill="toself", fillcolor=colour, opacity=0.15, line={"width": 0},
+                fill="toself", fillcolor=colour, opacity=0.15, line={"width": 0}, mode="lines",
                 hoverinfo="skip", showlegend=False, legendgroup=name,
             )  # fmt: skip
             fig.add_scatter(
