@@ -10,6 +10,8 @@
   ``--lengths`` with ``--padding``.
 - ``tf-tsexplain export MODEL EXPORT_DIR`` writes a SavedModel with an ``explain``
   signature next to ``serving_default``, for TF Serving.
+- ``tf-tsexplain report JOB_DIR --out report.html`` writes the HTML report of a batch
+  job's output (:func:`tf_tsexplain.report.report_from_job`).
 - ``tf-tsexplain evaluate MODEL INPUTS --methods ig,eg,saliency --out DIR`` compares
   explainers on the model by faithfulness metrics (no ground truth needed) and writes
   the table, the curves and their plot (:func:`run_evaluate`).
@@ -75,6 +77,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_explain_parser(sub)
     _add_export_parser(sub)
     _add_explain_batch_parser(sub)
+    _add_report_parser(sub)
     _add_evaluate_parser(sub)
     return parser
 
@@ -294,6 +297,58 @@ def _explain_batch_command(args) -> None:
     run_explain_batch(args)
 
 
+def _add_report_parser(sub) -> None:
+    report = sub.add_parser(
+        "report",
+        help="write the HTML report of a batch job (one file, opens offline)",
+        description="Write one self-contained HTML file of the output of explain-batch "
+        "(local, Beam or Spark): header, sortable instance table, a detail view per "
+        "sequence (time x feature heat map with zoom, hover, totals) and a global view. "
+        "It needs no network or server to open.",
+    )
+    report.add_argument("job_dir", metavar="JOB_DIR", help="the job's output directory")
+    report.add_argument("--out", default="report.html", help="the HTML file (default report.html)")
+    report.add_argument(
+        "--max-sequences",
+        type=int,
+        default=100,
+        help="most sequences with a detail view, those of largest |f(x)| (default 100)",
+    )
+    report.add_argument("--ids", help="comma-separated sample ids to show in detail instead")
+    report.add_argument("--title", help="the page title (default: method and sequence count)")
+    _add_verbose(report)
+
+
+def run_report(args) -> dict:
+    """``tf-tsexplain report``: a job directory to one HTML file; prints its name and size."""
+    _check_numbers(args, ("max_sequences", 1))
+    from tf_tsexplain.report.job import check_job_dir
+
+    check_job_dir(args.job_dir)  # before the report's imports (Plotly, pandas)
+    ids = None
+    if args.ids is not None:
+        ids = [v.strip() for v in args.ids.split(",") if v.strip()]  # matched by their text
+    from tf_tsexplain.report import report_from_job  # no TensorFlow: the readers are pyarrow
+
+    try:
+        info = report_from_job(
+            args.job_dir,
+            args.out,
+            max_sequences=args.max_sequences,
+            detail_ids=ids,
+            title=args.title,
+        )
+    except ImportError as err:  # Plotly missing: one line, as every user error
+        raise ValueError(str(err)) from None
+    size = info["bytes"]
+    shown = f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
+    print(
+        f"wrote {info['path']} ({shown}; {info['sequences']:,} sequences, "
+        f"{len(info['detail']):,} in detail)"
+    )
+    return info
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tf-tsexplain`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -309,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         "explain": run_explain,
         "export": run_export,
         "explain-batch": _explain_batch_command,
+        "report": run_report,
         "evaluate": run_evaluate,
     }
     try:
