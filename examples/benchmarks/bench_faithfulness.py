@@ -243,7 +243,7 @@ def main():
         smooth, ablation = SmoothGrad(model), FeatureAblation(model)
         more["smoothgrad"] = lambda v: smooth.attributions(v, num_samples=32, seed=0, **target)
         more["feature_ablation"] = lambda v: ablation.attributions(v, 0.0, **target)
-        table = compare_explainers(model, x[:64], more, seed=0, n_perturbations=20, steps=25)
+        table = compare_explainers(model, x[:64], more, seed=0, n_perturbations=20)
         fig, _ = faithfulness_plot(
             table, title="LSTM(64) on 64 sequences of 100 x 6 (BasicMotions layout): 8 explainers"
         )
