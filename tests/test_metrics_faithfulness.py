@@ -384,8 +384,11 @@ def test_bad_input_is_refused_before_any_model_call():
 def test_randomization_check(lstm):
     x = np.random.default_rng(7).normal(size=(4, 6, 3)).astype(np.float32)
 
-    def gradient(m):
-        return lambda v: Saliency(m).attributions(v, output_indices=0)
+    built = {}
+
+    def gradient(m):  # one explainer (one trace) per model
+        explainer = built.setdefault(id(m), Saliency(m))
+        return lambda v: explainer.attributions(v, output_indices=0)
 
     def input_itself(m):  # an "explainer" ignoring the model: correlation 1
         return lambda v: np.asarray(v) * 1.0
