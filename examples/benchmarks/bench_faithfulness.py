@@ -17,8 +17,9 @@ on channel k in the second half, over Gaussian noise), scored on 256 test sequen
    and insertion AUC, comprehensiveness, sufficiency, CPD, infidelity with 100 draws):
    the time split between explaining and scoring.
 
-Copies go through XLA (``jit_compile="auto"``: calls of >= 4,096 copies): CPD yes,
-comprehensiveness (1,536 copies) no.
+Default arguments: the plain traced function (``jit_compile=False``). An earlier run
+of this script with XLA on (``"auto"``, CPD through XLA) was not faster on 2 busy
+cores, so XLA stays opt-in.
 3. With ``--figure PATH``: the faithfulness plot of 8 methods (the 6 and SmoothGrad
    and feature ablation) and the control, on 64 of the inputs.
 

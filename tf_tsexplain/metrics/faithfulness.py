@@ -27,7 +27,7 @@ array baseline) in the same structure; the cells of all inputs are ranked togeth
 Speed: all perturbed copies of a call are built chunk by chunk (memory bounded by the
 rows per call, from ``batch_size`` or the memory budget) and go through the model in
 one traced ``tf.function`` whose batch axis is ``None``; several metrics on the same
-model share that trace. Calls of at least 4,096 copies use XLA (``jit_compile="auto"``)
+model share that trace. Calls of at least 4,096 copies use XLA (``jit_compile=False``)
 with rows padded to power-of-two buckets, so that it compiles one or two shapes.
 """
 
@@ -134,7 +134,7 @@ def _problem(
     padding_mask,
     verbose,
     metric,
-    jit_compile="auto",
+    jit_compile=False,
 ):
     """Checked ``(x, real, base, structure, start)`` without any model call; ``start()``
     then makes the scorer, runs the unperturbed inputs (the first model call) and
@@ -272,7 +272,7 @@ def comprehensiveness(
     batch_size: int | None = None,
     padding_mask=None,
     verbose: bool = False,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str = False,
 ) -> np.ndarray:
     """How much the output drops when the top cells are removed (ERASER; higher is better).
 
@@ -298,11 +298,12 @@ def comprehensiveness(
         batch_size: most model rows per call; None: from the memory budget.
         padding_mask: ``(N, T)`` booleans, True on real steps.
         verbose: a progress bar over the perturbed copies.
-        jit_compile: run the copies through an XLA-compiled function: True, False,
-            or ``"auto"`` (default): XLA for calls of at least 4,096 copies, falling
-            back to the plain traced function if XLA cannot compile the model. On 2
-            CPU cores XLA runs an LSTM's forward pass several times faster; its
-            outputs differ from the plain function's by float rounding (~1e-7).
+        jit_compile: run the copies through an XLA-compiled function: False
+            (default: the plain traced function), True, or ``"auto"``: XLA for calls
+            of at least 4,096 copies, falling back to the plain function if XLA cannot
+            compile the model. Rows are padded to power-of-two buckets (up to 2x the
+            rows in the last chunk); on the LSTM(64) benchmark (2 busy CPU cores) it
+            was not faster, so it is opt-in. Outputs differ by float rounding.
 
     Returns:
         ``(N,)`` float64.
@@ -340,7 +341,7 @@ def sufficiency(
     batch_size: int | None = None,
     padding_mask=None,
     verbose: bool = False,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str = False,
 ) -> np.ndarray:
     """How much the output drops when only the top cells are kept (ERASER; lower is better).
 
@@ -419,7 +420,7 @@ def cumulative_prediction_difference(
     batch_size: int | None = None,
     padding_mask=None,
     verbose: bool = False,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str = False,
 ) -> np.ndarray:
     """CPD (TIMING, ICML 2025): the output's path as the top cells go (higher is better).
 
@@ -467,7 +468,7 @@ def cumulative_prediction_preservation(
     batch_size: int | None = None,
     padding_mask=None,
     verbose: bool = False,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str = False,
 ) -> np.ndarray:
     """CPP (TIMING): as :func:`cumulative_prediction_difference`, least important
     cell first (smallest ``|saliency|``, ties by flat index; lower is better: the
@@ -507,7 +508,7 @@ def infidelity(
     batch_size: int | None = None,
     padding_mask=None,
     verbose: bool = False,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str = False,
 ) -> np.ndarray:
     """Infidelity (Yeh et al. 2019; captum's definition, unnormalised; lower is better).
 
@@ -864,7 +865,7 @@ def compare_explainers(
     n_perturbations: int = 100,
     sensitivity_radius: float = 0.02,
     verbose: bool = False,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str = False,
 ):
     """Which explainer to believe on this model: every metric, every method, one table.
 

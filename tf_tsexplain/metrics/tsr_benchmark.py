@@ -282,7 +282,7 @@ def deletion_insertion_curves(
     padding_mask=None,
     *,
     verbose: bool = False,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str = False,
 ) -> dict:
     """Deletion and insertion curves of saliency maps.
 
@@ -315,9 +315,7 @@ def deletion_insertion_curves(
         padding_mask: ``(N, T)`` booleans, True on real steps: padded cells are
             never deleted or inserted, and p is a fraction of each input's real cells.
         verbose: a progress bar over the copies.
-        jit_compile: XLA for the copies: True, False or ``"auto"`` (default: for
-            calls of at least 4,096 copies, falling back to the plain function if XLA
-            cannot compile the model; see
+        jit_compile: XLA for the copies: False (default), True or ``"auto"`` (see
             :func:`~tf_tsexplain.metrics.comprehensiveness`).
 
     Returns:
