@@ -97,9 +97,10 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
     from tf_tsexplain import plot, tables
     from tf_tsexplain._batching import get_memory_budget, set_memory_budget
     from tf_tsexplain._explainer import Explainer
+    from tf_tsexplain._structure import mask_from_lengths
     from tf_tsexplain._validation import NotFittedError
     from tf_tsexplain.metrics import compare_explainers
-    from tf_tsexplain.path import EmbeddingExplainerTF, PathExplainerTF
+    from tf_tsexplain.path import EmbeddingExplainerTF, PathExplainerTF, split_embedding
     from tf_tsexplain.plot import (
         bar_interaction_plot,
         matrix_interaction_plot,

@@ -92,8 +92,8 @@ class ExplainModelHandler(ModelHandler):
         model_path: a ``.keras`` file, a SavedModel directory, or a directory written
             by :func:`~tf_tsexplain.serving.export_explainer`, readable from every
             worker (a shared or cloud path).
-        method, baseline, output_indices, batch_size, seed, safe_mode,
-            **method_kwargs: as :func:`~tf_tsexplain.jobs.explain_to_parquet`
+        method, baseline, output_indices, batch_size, seed, safe_mode, **method_kwargs: as
+            :func:`~tf_tsexplain.jobs.explain_to_parquet`
             (``batch_size``: model rows per call inside a worker).
         min_batch_size, max_batch_size: samples per ``run_inference`` call (blocks
             are weighed by their samples), passed to Beam's ``BatchElements``, which

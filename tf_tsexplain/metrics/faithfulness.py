@@ -351,8 +351,17 @@ def sufficiency(
     output: low sufficiency (it can be negative).
 
     Args:
-        model, inputs, saliency, baseline, fractions, order, output_indices,
-        batch_size, padding_mask, verbose, jit_compile: as :func:`comprehensiveness`.
+        model: as :func:`comprehensiveness`.
+        inputs: as :func:`comprehensiveness`.
+        saliency: as :func:`comprehensiveness`.
+        baseline: as :func:`comprehensiveness`.
+        fractions: as :func:`comprehensiveness`.
+        order: as :func:`comprehensiveness`.
+        output_indices: as :func:`comprehensiveness`.
+        batch_size: as :func:`comprehensiveness`.
+        padding_mask: as :func:`comprehensiveness`.
+        verbose: as :func:`comprehensiveness`.
+        jit_compile: as :func:`comprehensiveness`.
 
     Returns:
         ``(N,)`` float64.
@@ -432,8 +441,15 @@ def cumulative_prediction_difference(
 
     Args:
         steps: cells removed, at most (>= 1).
-        model, inputs, saliency, baseline, output_indices, batch_size, padding_mask,
-        verbose, jit_compile: as :func:`comprehensiveness`.
+        model: as :func:`comprehensiveness`.
+        inputs: as :func:`comprehensiveness`.
+        saliency: as :func:`comprehensiveness`.
+        baseline: as :func:`comprehensiveness`.
+        output_indices: as :func:`comprehensiveness`.
+        batch_size: as :func:`comprehensiveness`.
+        padding_mask: as :func:`comprehensiveness`.
+        verbose: as :func:`comprehensiveness`.
+        jit_compile: as :func:`comprehensiveness`.
 
     Returns:
         ``(N,)`` float64.
@@ -522,8 +538,14 @@ def infidelity(
         n_perturbations: draws per input (>= 1).
         seed: None or an int >= 0. An input's draws depend on the seed and its
             index only (not on ``batch_size``).
-        model, inputs, saliency, output_indices, batch_size, padding_mask, verbose,
-            jit_compile: as :func:`comprehensiveness`.
+        model: as :func:`comprehensiveness`.
+        inputs: as :func:`comprehensiveness`.
+        saliency: as :func:`comprehensiveness`.
+        output_indices: as :func:`comprehensiveness`.
+        batch_size: as :func:`comprehensiveness`.
+        padding_mask: as :func:`comprehensiveness`.
+        verbose: as :func:`comprehensiveness`.
+        jit_compile: as :func:`comprehensiveness`.
 
     Returns:
         ``(N,)`` float64.
@@ -899,8 +921,12 @@ def compare_explainers(
             draws.
         batch_size: most model rows per call; None: from the memory budget.
         padding_mask: ``(N, T)`` booleans, True on real steps.
-        steps, fractions, cpd_steps, noise_scale, n_perturbations,
-        sensitivity_radius: the metrics' settings (see each metric).
+        steps: a metric's setting (see the metric that takes it).
+        fractions: a metric's setting (see the metric that takes it).
+        cpd_steps: a metric's setting (see the metric that takes it).
+        noise_scale: a metric's setting (see the metric that takes it).
+        n_perturbations: a metric's setting (see the metric that takes it).
+        sensitivity_radius: a metric's setting (see the metric that takes it).
         verbose: progress bars over the perturbed copies.
         jit_compile: XLA for the perturbed copies (as :func:`comprehensiveness`).
 
@@ -917,8 +943,9 @@ def compare_explainers(
         ``.attrs["scoring_seconds"]``: the time spent scoring (not explaining).
 
     Raises:
-        TypeError, ValueError: on bad arguments, before any model call; ValueError
-        if an explainer returns a map not shaped like the inputs, or NaN.
+        TypeError: on bad arguments, before any model call.
+        ValueError: on bad arguments, before any model call; or if an explainer
+            returns a map not shaped like the inputs, or NaN.
     """
     import pandas as pd
 

@@ -26,6 +26,7 @@ from tf_tsexplain.metrics._perturb import (
 )
 
 TSR_MASS_LEVELS = np.round(np.arange(0.1, 0.91, 0.1), 2)
+"""The benchmark's mass fractions 0.1, 0.2, ..., 0.9: the default ``levels``."""
 
 
 def _tsr_rescaled(saliency: np.ndarray, rescale: bool, real=None) -> np.ndarray:
@@ -112,7 +113,13 @@ def weighted_precision_recall(
             left out (no mass, never true).
 
     Returns:
-        ``(levels, precision, recall)``, the last two ``(N, L)``.
+        ``(levels, precision, recall)``: the ``L`` levels ``(L,)``, and precision and
+        recall per sample and level, ``(N, L)`` each.
+
+    Raises:
+        TypeError: a ``truth`` that is not boolean.
+        ValueError: ``saliency`` not of ``truth``'s shape, NaN/Inf in it, or levels
+            that are not increasing fractions in (0, 1].
     """
     s, g = _tsr_maps_and_truth(truth, saliency, rescale, padding_mask)
     lv = _tsr_levels(levels)
@@ -141,8 +148,21 @@ def tsr_aup_aur(
     divided by the levels' span (so that a constant curve c has area c), and
     averaged over samples.
 
+    Args:
+        truth: boolean ``(N, ...)`` ground truth, e.g. ``(N, T, F)``.
+        saliency: ``(N, ...)`` maps of the same shape (signs are ignored).
+        levels: increasing mass fractions in (0, 1] (default
+            :data:`TSR_MASS_LEVELS`, 0.1 to 0.9); at least two.
+        rescale: min-max scale each sample's ``|saliency|`` first (the reference's
+            choice).
+        padding_mask: ``(N, T)`` booleans, True on real steps: padded cells are
+            left out.
+
     Returns:
         ``(aup, aur)``, each in [0, 1].
+
+    Raises:
+        ValueError: as :func:`weighted_precision_recall`.
     """
     lv, precision, recall = weighted_precision_recall(
         truth, saliency, levels, rescale, padding_mask
@@ -218,6 +238,11 @@ def tsr_accuracy_drop(
 
     Returns:
         ``(fractions, accuracy)``, both ``(P,)``.
+
+    Raises:
+        TypeError: a ``batch_size`` that is not an int.
+        ValueError: shapes that do not match ``inputs``, fractions outside [0, 1],
+            an unknown ``by``, or ``output_indices=None`` on a multi-output model.
     """
     model_fn, x, maps, _ = model_rows(
         model, inputs, {"saliency": saliency, "replacement": replacement}, padding_mask
