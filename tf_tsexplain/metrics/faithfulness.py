@@ -309,7 +309,8 @@ def comprehensiveness(
         ``(N,)`` float64.
 
     Raises:
-        TypeError, ValueError: on bad arguments (naming them), before any model call.
+        TypeError: on an argument of the wrong kind (named), before any model call.
+        ValueError: on a wrong value or shape (named), before any model call.
     """
     fr = _check_fractions(fractions)
     check_choice(order, "order", ("signed", "abs"))
@@ -367,7 +368,8 @@ def sufficiency(
         ``(N,)`` float64.
 
     Raises:
-        TypeError, ValueError: on bad arguments (naming them), before any model call.
+        TypeError: on an argument of the wrong kind (named), before any model call.
+        ValueError: on a wrong value or shape (named), before any model call.
     """
     fr = _check_fractions(fractions)
     check_choice(order, "order", ("signed", "abs"))
@@ -455,7 +457,8 @@ def cumulative_prediction_difference(
         ``(N,)`` float64.
 
     Raises:
-        TypeError, ValueError: on bad arguments (naming them), before any model call.
+        TypeError: on an argument of the wrong kind (named), before any model call.
+        ValueError: on a wrong value or shape (named), before any model call.
     """
     return _cumulative_metric(
         model,
@@ -490,11 +493,24 @@ def cumulative_prediction_preservation(
     cell first (smallest ``|saliency|``, ties by flat index; lower is better: the
     cells a faithful map calls unimportant barely move the output).
 
+    Args:
+        model: as in :func:`cumulative_prediction_difference`.
+        inputs: as in :func:`cumulative_prediction_difference`.
+        saliency: as in :func:`cumulative_prediction_difference`.
+        baseline: as in :func:`cumulative_prediction_difference`.
+        steps: as in :func:`cumulative_prediction_difference`.
+        output_indices: as in :func:`cumulative_prediction_difference`.
+        batch_size: as in :func:`cumulative_prediction_difference`.
+        padding_mask: as in :func:`cumulative_prediction_difference`.
+        verbose: as in :func:`cumulative_prediction_difference`.
+        jit_compile: as in :func:`cumulative_prediction_difference`.
+
     Returns:
         ``(N,)`` float64.
 
     Raises:
-        TypeError, ValueError: on bad arguments (naming them), before any model call.
+        TypeError: on an argument of the wrong kind (named), before any model call.
+        ValueError: on a wrong value or shape (named), before any model call.
     """
     return _cumulative_metric(
         model,
@@ -551,7 +567,8 @@ def infidelity(
         ``(N,)`` float64.
 
     Raises:
-        TypeError, ValueError: on bad arguments (naming them), before any model call.
+        TypeError: on an argument of the wrong kind (named), before any model call.
+        ValueError: on a wrong value or shape (named), before any model call.
     """
     noise_scale = check_real(noise_scale, "noise_scale", min_val=0, include_min=False)
     n_perturbations = check_positive_int(n_perturbations, "n_perturbations")
@@ -631,7 +648,8 @@ def max_sensitivity(
         ``(N,)`` float64.
 
     Raises:
-        TypeError, ValueError: on bad arguments (naming them), before ``explain`` runs.
+        TypeError: on an argument of the wrong kind (named), before ``explain`` runs.
+        ValueError: on a wrong value (named), before ``explain`` runs.
     """
     if not callable(explain):
         raise TypeError(
@@ -788,7 +806,8 @@ def randomization_check(
         ``(N,)`` float64 in [-1, 1] (NaN for an input where a map is constant).
 
     Raises:
-        TypeError, ValueError: on bad arguments, before any explanation.
+        TypeError: on an argument of the wrong kind, before any explanation.
+        ValueError: on a wrong value, before any explanation.
     """
     if not callable(make_explainer):
         raise TypeError(

@@ -349,7 +349,8 @@ def deletion_insertion_curves(
         ``deletion_auc``, ``insertion_auc`` ``(N,)``.
 
     Raises:
-        TypeError, ValueError: on bad arguments, before any model call.
+        TypeError: on an argument of the wrong kind, before any model call.
+        ValueError: on a wrong value or shape, before any model call.
     """
     steps = check_positive_int(steps, "steps")
     check_batch_size(batch_size)
