@@ -171,7 +171,7 @@ def top_cells(saliency: np.ndarray, fractions, real=None, order: str = "abs") ->
 
 
 _TRACES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-# XLA ("auto"): for calls of at least this many copies; rows padded to power-of-two
+# XLA (opt-in, "auto"): for calls of at least this many copies; rows padded to power-of-two
 # buckets of at least MIN_BUCKET rows, so that XLA compiles one or two shapes per call.
 XLA_MIN_COPIES = 4096
 MIN_BUCKET = 256
@@ -230,7 +230,7 @@ class Scorer:
     """
 
     def __init__(
-        self, model, model_fn, x, batch_size=None, structure=None, verbose=False, jit_compile="auto"
+        self, model, model_fn, x, batch_size=None, structure=None, verbose=False, jit_compile=False
     ):
         batch_size = check_batch_size(batch_size)
         self.verbose = check_verbose(verbose)

@@ -27,7 +27,7 @@ array baseline) in the same structure; the cells of all inputs are ranked togeth
 Speed: all perturbed copies of a call are built chunk by chunk (memory bounded by the
 rows per call, from ``batch_size`` or the memory budget) and go through the model in
 one traced ``tf.function`` whose batch axis is ``None``; several metrics on the same
-model share that trace. Calls of at least 4,096 copies use XLA (``jit_compile="auto"``)
+model share that trace. Calls of at least 4,096 copies use XLA (``jit_compile=False``)
 with rows padded to power-of-two buckets, so that it compiles one or two shapes.
 """
 
@@ -134,7 +134,7 @@ def _problem(
     padding_mask,
     verbose,
     metric,
-    jit_compile="auto",
+    jit_compile=False,
 ):
     """Checked ``(x, real, base, structure, start)`` without any model call; ``start()``
     then makes the scorer, runs the unperturbed inputs (the first model call) and
@@ -272,7 +272,7 @@ def comprehensiveness(
     batch_size: int | None = None,
     padding_mask=None,
     verbose: bool = False,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str = False,
 ) -> np.ndarray:
     """How much the output drops when the top cells are removed (ERASER; higher is better).
 
@@ -298,17 +298,19 @@ def comprehensiveness(
         batch_size: most model rows per call; None: from the memory budget.
         padding_mask: ``(N, T)`` booleans, True on real steps.
         verbose: a progress bar over the perturbed copies.
-        jit_compile: run the copies through an XLA-compiled function: True, False,
-            or ``"auto"`` (default): XLA for calls of at least 4,096 copies, falling
-            back to the plain traced function if XLA cannot compile the model. On 2
-            CPU cores XLA runs an LSTM's forward pass several times faster; its
-            outputs differ from the plain function's by float rounding (~1e-7).
+        jit_compile: run the copies through an XLA-compiled function: False
+            (default: the plain traced function), True, or ``"auto"``: XLA for calls
+            of at least 4,096 copies, falling back to the plain function if XLA cannot
+            compile the model. Rows are padded to power-of-two buckets (up to 2x the
+            rows in the last chunk); on the LSTM(64) benchmark (2 busy CPU cores) it
+            was not faster, so it is opt-in. Outputs differ by float rounding.
 
     Returns:
         ``(N,)`` float64.
 
     Raises:
-        TypeError, ValueError: on bad arguments (naming them), before any model call.
+        TypeError: on an argument of the wrong kind (named), before any model call.
+        ValueError: on a wrong value or shape (named), before any model call.
     """
     fr = _check_fractions(fractions)
     check_choice(order, "order", ("signed", "abs"))
@@ -340,7 +342,7 @@ def sufficiency(
     batch_size: int | None = None,
     padding_mask=None,
     verbose: bool = False,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str = False,
 ) -> np.ndarray:
     """How much the output drops when only the top cells are kept (ERASER; lower is better).
 
@@ -366,7 +368,8 @@ def sufficiency(
         ``(N,)`` float64.
 
     Raises:
-        TypeError, ValueError: on bad arguments (naming them), before any model call.
+        TypeError: on an argument of the wrong kind (named), before any model call.
+        ValueError: on a wrong value or shape (named), before any model call.
     """
     fr = _check_fractions(fractions)
     check_choice(order, "order", ("signed", "abs"))
@@ -428,7 +431,7 @@ def cumulative_prediction_difference(
     batch_size: int | None = None,
     padding_mask=None,
     verbose: bool = False,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str = False,
 ) -> np.ndarray:
     """CPD (TIMING, ICML 2025): the output's path as the top cells go (higher is better).
 
@@ -454,7 +457,8 @@ def cumulative_prediction_difference(
         ``(N,)`` float64.
 
     Raises:
-        TypeError, ValueError: on bad arguments (naming them), before any model call.
+        TypeError: on an argument of the wrong kind (named), before any model call.
+        ValueError: on a wrong value or shape (named), before any model call.
     """
     return _cumulative_metric(
         model,
@@ -483,17 +487,30 @@ def cumulative_prediction_preservation(
     batch_size: int | None = None,
     padding_mask=None,
     verbose: bool = False,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str = False,
 ) -> np.ndarray:
     """CPP (TIMING): as :func:`cumulative_prediction_difference`, least important
     cell first (smallest ``|saliency|``, ties by flat index; lower is better: the
     cells a faithful map calls unimportant barely move the output).
 
+    Args:
+        model: as in :func:`cumulative_prediction_difference`.
+        inputs: as in :func:`cumulative_prediction_difference`.
+        saliency: as in :func:`cumulative_prediction_difference`.
+        baseline: as in :func:`cumulative_prediction_difference`.
+        steps: as in :func:`cumulative_prediction_difference`.
+        output_indices: as in :func:`cumulative_prediction_difference`.
+        batch_size: as in :func:`cumulative_prediction_difference`.
+        padding_mask: as in :func:`cumulative_prediction_difference`.
+        verbose: as in :func:`cumulative_prediction_difference`.
+        jit_compile: as in :func:`cumulative_prediction_difference`.
+
     Returns:
         ``(N,)`` float64.
 
     Raises:
-        TypeError, ValueError: on bad arguments (naming them), before any model call.
+        TypeError: on an argument of the wrong kind (named), before any model call.
+        ValueError: on a wrong value or shape (named), before any model call.
     """
     return _cumulative_metric(
         model,
@@ -523,7 +540,7 @@ def infidelity(
     batch_size: int | None = None,
     padding_mask=None,
     verbose: bool = False,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str = False,
 ) -> np.ndarray:
     """Infidelity (Yeh et al. 2019; captum's definition, unnormalised; lower is better).
 
@@ -550,7 +567,8 @@ def infidelity(
         ``(N,)`` float64.
 
     Raises:
-        TypeError, ValueError: on bad arguments (naming them), before any model call.
+        TypeError: on an argument of the wrong kind (named), before any model call.
+        ValueError: on a wrong value or shape (named), before any model call.
     """
     noise_scale = check_real(noise_scale, "noise_scale", min_val=0, include_min=False)
     n_perturbations = check_positive_int(n_perturbations, "n_perturbations")
@@ -630,7 +648,8 @@ def max_sensitivity(
         ``(N,)`` float64.
 
     Raises:
-        TypeError, ValueError: on bad arguments (naming them), before ``explain`` runs.
+        TypeError: on an argument of the wrong kind (named), before ``explain`` runs.
+        ValueError: on a wrong value (named), before ``explain`` runs.
     """
     if not callable(explain):
         raise TypeError(
@@ -787,7 +806,8 @@ def randomization_check(
         ``(N,)`` float64 in [-1, 1] (NaN for an input where a map is constant).
 
     Raises:
-        TypeError, ValueError: on bad arguments, before any explanation.
+        TypeError: on an argument of the wrong kind, before any explanation.
+        ValueError: on a wrong value, before any explanation.
     """
     if not callable(make_explainer):
         raise TypeError(
@@ -886,7 +906,7 @@ def compare_explainers(
     n_perturbations: int = 100,
     sensitivity_radius: float = 0.02,
     verbose: bool = False,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str = False,
 ):
     """Which explainer to believe on this model: every metric, every method, one table.
 

@@ -307,7 +307,7 @@ def deletion_insertion_curves(
     padding_mask=None,
     *,
     verbose: bool = False,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str = False,
 ) -> dict:
     """Deletion and insertion curves of saliency maps.
 
@@ -340,9 +340,7 @@ def deletion_insertion_curves(
         padding_mask: ``(N, T)`` booleans, True on real steps: padded cells are
             never deleted or inserted, and p is a fraction of each input's real cells.
         verbose: a progress bar over the copies.
-        jit_compile: XLA for the copies: True, False or ``"auto"`` (default: for
-            calls of at least 4,096 copies, falling back to the plain function if XLA
-            cannot compile the model; see
+        jit_compile: XLA for the copies: False (default), True or ``"auto"`` (see
             :func:`~tf_tsexplain.metrics.comprehensiveness`).
 
     Returns:
@@ -351,7 +349,8 @@ def deletion_insertion_curves(
         ``deletion_auc``, ``insertion_auc`` ``(N,)``.
 
     Raises:
-        TypeError, ValueError: on bad arguments, before any model call.
+        TypeError: on an argument of the wrong kind, before any model call.
+        ValueError: on a wrong value or shape, before any model call.
     """
     steps = check_positive_int(steps, "steps")
     check_batch_size(batch_size)

@@ -79,7 +79,8 @@ def faithfulness_plot(
         ``(figure, axes)``: an array of Axes, one per curve, in the order of ``curves``.
 
     Raises:
-        TypeError, ValueError: on a table without curves or bad ``curves`` / ``ax``.
+        TypeError: if ``table_or_curves`` is not a DataFrame.
+        ValueError: on a table without curves, or bad ``curves`` / ``ax``.
     """
     frame, order = _curves_frame(table_or_curves)
     wanted = [curves] if isinstance(curves, str) else list(curves)
