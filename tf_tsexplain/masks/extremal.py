@@ -18,8 +18,10 @@ replacement destroys the prediction. The optimiser is Adam (``learning_rate``, b
 0.9 / 0.999, eps 1e-8), the mask clipped to [0, 1] after each step and started at
 ``initial_mask_coeff``.
 
-Many series are fitted at once in one compiled loop (XLA when the model allows it),
-chunks of ``batch_size`` series one after the other. The default network
+Many series are fitted at once in one compiled loop, chunks of ``batch_size`` series
+one after the other; ``jit_compile="auto"`` (default) times the loop with and
+without XLA on the first chunk and runs the faster (``masks._compile``; on CPU XLA is
+several times slower for GRU and Conv1D classifiers). The default network
 (:class:`SeriesConvNet`) has its own weights per series, all started from the same
 values, so a series' fit does not depend on the others fitted with it: a batched fit
 equals one fit per series. A Keras model given as ``perturbation_network`` is shared
@@ -225,7 +227,10 @@ class ExtremalMask(Mask):
             regulariser towards ``keep_ratio``).
         task: "regression" or "classification" (the log losses need the latter).
         eps: > 0, the default of ``get_information``.
-        jit_compile: True, False or "auto" (XLA, falling back without it).
+        jit_compile: True (XLA), False (no XLA) or "auto" (default): whichever is
+            faster for this model and these shapes, timed on the first fit and
+            remembered (see :class:`~tf_tsexplain.masks.base.MaskBase`); the choice
+            of the last fit is ``compilation``.
         units, kernel_size: of the default network.
 
     Raises:
