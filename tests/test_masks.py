@@ -235,10 +235,15 @@ def test_fits_are_deterministic(rare_problem):
     x, _, box = rare_problem
     kw = dict(keep_ratio=0.2, n_epoch=30, **fit_kwargs())
     blur = GaussianBlur()
-    masks = [Mask(GaussianBlur()).fit(x[:2], box, seed=5, **kw).mask_tensor]
-    masks += [Mask(blur).fit(x[:2], box, seed=seed, **kw).mask_tensor for seed in (5, None)]
+    # one compilation mode, XLA (the former default): "auto" may pick either from its
+    # timings after the cache is cleared, and the two modes round differently
+    masks = [Mask(GaussianBlur(), jit_compile=True).fit(x[:2], box, seed=5, **kw).mask_tensor]
+    masks += [
+        Mask(blur, jit_compile=True).fit(x[:2], box, seed=seed, **kw).mask_tensor
+        for seed in (5, None)
+    ]
     clear_fit_cache()
-    masks.append(Mask(blur).fit(x[:2], box, seed=1, **kw).mask_tensor)
+    masks.append(Mask(blur, jit_compile=True).fit(x[:2], box, seed=1, **kw).mask_tensor)
     assert 0.0 < masks[0].max() and masks[0].min() < 1.0
     for m in masks[1:]:
         np.testing.assert_array_equal(m, masks[0])
@@ -265,12 +270,14 @@ def test_repeated_fits_reuse_one_compiled_loop(rare_problem):
     ]
     fit_loops.clear_fit_cache()
     before = fit_loops.TRACES[0]
-    cached = [Mask(blur).fit(x[:2], box, **kw).mask_tensor for kw in settings]
+    # XLA fixed (the former default; bit-reproducible): "auto" would also trace the
+    # loop without XLA it times
+    cached = [Mask(blur, jit_compile=True).fit(x[:2], box, **kw).mask_tensor for kw in settings]
     assert fit_loops.TRACES[0] - before == 1  # traced once for both fits
     uncached = []
     for kw in settings:
         fit_loops.clear_fit_cache()
-        uncached.append(Mask(blur).fit(x[:2], box, **kw).mask_tensor)
+        uncached.append(Mask(blur, jit_compile=True).fit(x[:2], box, **kw).mask_tensor)
     assert fit_loops.TRACES[0] - before == 3
     for a, b in zip(cached, uncached, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -593,9 +600,13 @@ def test_fit_with_output_indices_equals_the_fit_on_f_restricted_by_hand():
     traces = 0
     for index in (1, 0):  # the same f twice: the cached loop must not keep the old index
         before = fit_loops.TRACES[0]
-        chosen = Mask(reference).fit(x, three_outputs, output_indices=index, **kw)
+        chosen = Mask(reference, jit_compile=False).fit(
+            x, three_outputs, output_indices=index, **kw
+        )
         traces += fit_loops.TRACES[0] - before
-        by_hand = Mask(reference).fit(x, lambda b, i=index: three_outputs(b)[:, i], **kw)
+        by_hand = Mask(reference, jit_compile=False).fit(
+            x, lambda b, i=index: three_outputs(b)[:, i], **kw
+        )
         np.testing.assert_allclose(chosen.mask_tensor, by_hand.mask_tensor, atol=1e-5)
         np.testing.assert_allclose(chosen.get_error(), by_hand.get_error(), rtol=1e-5)
         np.testing.assert_allclose(chosen.target, np.asarray(three_outputs(x))[:, index])
@@ -762,3 +773,99 @@ def test_padding_bad_input():
         Mask(GaussianBlur()).fit(X, _step_model, padding_mask=real[:, :5], n_epoch=1)
     with pytest.raises(ValueError, match="padding_mask"):
         Mask(GaussianBlur()).fit(X, _step_model, padding_mask=np.zeros((2, 7), bool), n_epoch=1)
+
+
+# ------------------------------------------------------------ compilation and chunks
+def test_prefer_xla_decides_from_the_timings():
+    from tf_tsexplain.masks._compile import MARGIN, TRIAL_EPOCHS, prefer_xla
+
+    # slower, equal or barely faster with XLA: off (near ties keep XLA off)
+    assert not prefer_xla(1.23, 2.8, 1.0, 500)  # the GRU(200) State fit of issue 28
+    assert not prefer_xla(1.0, 1.0, 0.0, 10_000)
+    assert not prefer_xla(1.0, 1.0 / MARGIN + 1e-3, 0.0, 10_000)
+    assert not prefer_xla(1.0, None, 0.0, 10_000)  # XLA failed
+    # much faster: on, if the saving over the epochs left pays for the compilation
+    # and for the plain epochs a restart throws away
+    assert prefer_xla(1.0, 0.2, 5.0, 100)  # saves 80 s for 5 s + 3 epochs
+    assert not prefer_xla(1.0, 0.2, 5.0, 8)  # saves 6.4 s < 5 s + 3 s
+    # no compilation: XLA at half the time pays once 0.5 s x epochs > 3 plain epochs
+    assert TRIAL_EPOCHS + 1 == 3
+    assert prefer_xla(1.0, 0.5, 0.0, 7) and not prefer_xla(1.0, 0.5, 0.0, 6)
+
+
+@pytest.mark.parametrize("xla_seconds, xla_wins", [(5.0, False), (0.01, True)])
+def test_auto_runs_the_mode_its_timings_favour(monkeypatch, xla_seconds, xla_wins):
+    # timings injected: XLA 5 s per call (slower) or 10 ms (faster) against 1 s plain
+    import tf_tsexplain.masks._compile as compile_choice
+    from tf_tsexplain.masks import ExtremalMask, clear_fit_cache
+
+    def timed(call, xla):
+        call()
+        return xla_seconds if xla else 1.0
+
+    monkeypatch.setattr(compile_choice, "timed", timed)
+    x = X[:, :6]
+    kw = dict(n_epoch=12, **fit_kwargs(learning_rate=0.2))
+    fade = FadeMovingAverage()
+    clear_fit_cache()
+    auto = Mask(fade).fit(x, _quadratic, **kw)
+    assert auto.compilation.xla is xla_wins and auto.compilation.reason == "measured"
+    assert (
+        "XLA on" in auto.compilation.describe()
+        if xla_wins
+        else "XLA off" in auto.compilation.describe()
+    )
+    fixed = Mask(fade, jit_compile=xla_wins).fit(x, _quadratic, **kw)
+    assert fixed.compilation.xla is xla_wins
+    # exactly the masks of the chosen mode: kept plain epochs, or a restart under XLA
+    np.testing.assert_array_equal(auto.mask_tensor, fixed.mask_tensor)
+    again = Mask(fade).fit(x, _quadratic, **kw)  # the cached loop keeps its choice
+    assert again.compilation is auto.compilation
+    if xla_wins:
+        return
+    # ExtremalMask chooses the same way (one case: each fit traces or compiles)
+    extremal = ExtremalMask().fit(x, _quadratic, n_epoch=8, learning_rate=0.05, seed=0)
+    assert extremal.compilation.xla is False
+    other = ExtremalMask(jit_compile=False).fit(
+        x, _quadratic, n_epoch=8, learning_rate=0.05, seed=0
+    )
+    np.testing.assert_array_equal(extremal.mask_tensor, other.mask_tensor)
+    # a fit too short to time runs without XLA and decides nothing for later fits
+    clear_fit_cache()
+    short = Mask(fade).fit(x, _quadratic, n_epoch=3)
+    assert short.compilation.xla is False and "too short" in short.compilation.reason
+
+
+def test_plan_chunks_splits_areas_before_series():
+    from tf_tsexplain.masks._fit import plan_chunks
+
+    assert plan_chunks(10, 200, 663) == (2, 200)  # 5 calls of 400 rows, none padded
+    assert plan_chunks(10, 200, 2000) == (10, 200)
+    assert plan_chunks(7, 100, 350) == (1, 100)  # 3 areas: 3 calls, 9 computed for 7
+    assert plan_chunks(8, 100, 350) == (2, 100)
+    assert plan_chunks(1, 10, 4) == (1, 4)  # 3 calls of 4 series (the last padded)
+    assert plan_chunks(3, 1, 1) == (1, 1)
+
+
+def test_chunked_group_equals_the_joint_fit():
+    x = RNG.normal(size=(3, 6, 3)).astype("float32")
+    areas = [0.1, 0.3, 0.5, 0.8]
+    sizes = []
+
+    def f(batch):
+        if not tf.executing_eagerly():  # the rows of the fit loop (not the checks)
+            sizes.append(int(batch.shape[0]))
+        return tf.reduce_sum(batch**2 * W3[0], axis=-1)
+
+    kw = dict(n_epoch=30, **fit_kwargs(learning_rate=0.2))
+    joint = MaskGroup(GaussianBlur(), jit_compile=False).fit(x, f, areas, **kw)
+    assert max(sizes) == 12  # 4 areas x 3 series in one call
+    for batch_size, rows in ((6, 6), (2, 2)):  # 2 areas x 3 series; 2 series x 1 area
+        sizes.clear()
+        chunked = MaskGroup(GaussianBlur(), jit_compile=False).fit(
+            x, f, areas, batch_size=batch_size, **kw
+        )
+        assert max(sizes) == rows
+        np.testing.assert_allclose(chunked.masks, joint.masks, atol=1e-5)
+        np.testing.assert_allclose(chunked.errors, joint.errors, rtol=1e-4, atol=1e-7)
+    assert joint.masks.min() < 0.2 and joint.masks.max() > 0.8  # it moved

@@ -127,15 +127,20 @@ def test_padding_multi_input_and_deletion():
         return f(inputs["seq"]) * tf.reduce_sum(inputs["static"], axis=1, keepdims=True)
 
     multi = ExtremalMask(**FAST).fit(
-        {"seq": x, "static": static}, two_inputs, n_epoch=5, input_name="seq"
+        {"seq": x, "static": static}, two_inputs, n_epoch=5, input_name="seq", seed=0
     )
     assert multi.mask_tensor.shape == x.shape and seen[-1] == (2, 2)
-    with pytest.raises(ValueError, match="pass input_name="):
-        ExtremalMask(**FAST).fit({"seq": x, "static": static}, two_inputs)
+    # the inputs are parsed as by Mask: None picks the only sequence input
+    only = ExtremalMask(**FAST).fit({"seq": x, "static": static}, two_inputs, n_epoch=5, seed=0)
+    np.testing.assert_array_equal(only.mask_tensor, multi.mask_tensor)
     with pytest.raises(ValueError, match="`input_name` must be one of"):
         ExtremalMask(**FAST).fit({"seq": x, "static": static}, two_inputs, input_name="s")
-    with pytest.raises(ValueError, match=r"input_name.*must be <= 1"):
+    with pytest.raises(ValueError, match=r"input_name.*an index below 2"):
         ExtremalMask(**FAST).fit([x, static], lambda v: f(v[0]), input_name=2)
+    with pytest.raises(ValueError, match="2 sequence inputs"):
+        ExtremalMask(**FAST).fit([x, x[:, :, :2]], lambda v: f(v[0]), n_epoch=2)
+    with pytest.raises(ValueError, match="not a sequence input"):
+        ExtremalMask(**FAST).fit([x, static], lambda v: f(v[0]), input_name=1)
 
     # deletion mode: the mask marks what to replace to reach f(zeros)
     wide = away_from_zero(x.shape, 1)

@@ -35,6 +35,13 @@ be split:
     python examples/benchmarks/bench_extremal.py --quick            # smoke run
     python examples/benchmarks/bench_extremal.py                    # 5 seeds, all
     python examples/benchmarks/bench_extremal.py --experiments state --seeds 0 1
+    python examples/benchmarks/bench_extremal.py --part speed --speed-epochs 8
+
+3. Speed (``--part speed``; issue 28): ExtremalMask per epoch with the default
+   ``jit_compile="auto"`` vs XLA off vs XLA on, on 100 State series (the GRU(200) of
+   the paper, untrained: an epoch's time does not depend on the weights) and on an
+   InceptionTime-like Conv1D classifier (100 series of 100 x 6); first and second fit
+   of the same object, peak memory (RSS), the load average.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _mask_speed  # noqa: E402  (the speed part's models and timers)
 import bench_masks  # noqa: E402  (the rare experiments' data, Dynamask, IG, occlusion)
 from _machine import machine_line  # noqa: E402
 
@@ -71,17 +79,8 @@ EXTREMAL_RARE = dict(n_epoch=500, learning_rate=0.01, lambda_area=0.1, lambda_pe
 # lambda_perturbation >= 0.1 the learned replacement stays near 0; at 0.01 and below
 # the network copies the series and the mask empties.
 EXTREMAL_STATE = dict(n_epoch=500, learning_rate=0.01, lambda_area=0.03, lambda_perturbation=1.0)
-DYNAMASK_STATE = dict(
-    loss_function=log_loss,
-    n_epoch=1000,
-    learning_rate=0.1,  # the reference: 1.0 on the loss averaged over 10 areas
-    size_reg_factor_init=0.1,
-    size_reg_factor_dilation=100,
-    initial_mask_coeff=0.5,
-    momentum=1.0,  # as the reference: an undamped sum of all past gradients
-    time_reg_factor=1.0,
-)
-STATE_AREAS = [round(0.25 + 0.01 * k, 2) for k in range(10)]
+DYNAMASK_STATE = {"loss_function": log_loss, **_mask_speed.DYNAMASK_STATE}
+STATE_AREAS = _mask_speed.STATE_AREAS
 TARGETS = {  # ExtremalMask, trapezoid integrals (published reruns)
     "rare_feature": {"AUP_trap": 0.992, "AUR_trap": 0.756},
     "rare_time": {"AUP_trap": 0.993, "AUR_trap": 0.820},
@@ -260,6 +259,64 @@ def run_state(seed, cfg, results: Path) -> dict:
     return record
 
 
+# ------------------------------------------------------------------------- speed
+def run_speed(cfg) -> None:
+    """ExtremalMask per epoch with the default jit_compile="auto" vs XLA off vs XLA on
+    (issue 28), on the State GRU(200) and an InceptionTime-like Conv1D classifier."""
+    from tf_tsexplain.masks import clear_fit_cache
+
+    epochs = cfg["speed_epochs"]
+    n = cfg["speed_series"]
+    x_state = dynamask_state_data(n + 800, 200, seed=0)[0][800:]
+    rng = np.random.default_rng(0)
+    cases = [
+        ("State GRU(200), 200 x 3", _mask_speed.gru_classifier(), x_state),
+        (
+            "InceptionTime-like Conv1D, 100 x 6",
+            _mask_speed.inception_classifier(),
+            rng.normal(size=(n, 100, 6)).astype(np.float32),
+        ),
+    ]
+    settings = {k: v for k, v in EXTREMAL_STATE.items() if k != "n_epoch"}
+    print(
+        f"\nspeed: ExtremalMask on {n} series, {epochs} epochs per fit, log loss, "
+        f"{settings}; per epoch = fit seconds / epochs. First fit: a new ExtremalMask "
+        "(tracing, compiling, and for 'auto' its timing trial); second fit: the same "
+        "object again (its loop cached, as a user's next fit of the same shapes)."
+    )
+    print(
+        "  before (issue 28, same machine, State): default 'auto' (XLA then) 2.8 s/epoch, "
+        "XLA off 1.23 s/epoch; Conv1D about 10x slower with XLA"
+    )
+    for name, model, x in cases:
+        per = {}
+        for label, jit in (("XLA off", False), ("XLA on", True), ("default 'auto'", "auto")):
+            clear_fit_cache()
+            mask = ExtremalMask(task="classification", jit_compile=jit)
+
+            def fit(mask=mask, x=x, model=model):
+                return mask.fit(
+                    x, model, loss_function=log_loss, n_epoch=epochs, seed=0, **settings
+                )
+
+            _, first = _mask_speed.timed(fit)
+            _, second = _mask_speed.timed(fit)
+            per[label] = second / epochs
+            print(
+                f"  {name}: {label:<15} first fit {first / epochs:7.3f} s/epoch, second "
+                f"{second / epochs:7.3f} s/epoch  [{mask.compilation.describe()}]; peak RSS "
+                f"{_mask_speed.peak_rss_mib():.0f} MiB",
+                flush=True,
+            )
+        off, on, auto = per["XLA off"], per["XLA on"], per["default 'auto'"]
+        ok = auto <= off * 1.05
+        print(
+            f"  {name}: default / XLA off = {auto / off:.2f}, XLA on / XLA off = {on / off:.2f} "
+            f"-> target default no slower than XLA off (5% timing noise allowed): "
+            f"{'met' if ok else 'NOT met'}; load average {os.getloadavg()[0]:.2f}"
+        )
+
+
 # ------------------------------------------------------------------------ report
 def report(records: dict, quick: bool) -> bool:
     met = True
@@ -306,6 +363,11 @@ def main(argv=None) -> int:
     parser.add_argument("--train-epochs", type=int, default=10)
     parser.add_argument("--state-dynamask-epochs", type=int, default=1000, help="the paper: 1000")
     parser.add_argument("--results", default="bench_extremal_results", help="folder of results")
+    parser.add_argument(
+        "--part", choices=["all", "quality", "speed"], default="all", help="what to run"
+    )
+    parser.add_argument("--speed-epochs", type=int, default=8, help="epochs per timed fit")
+    parser.add_argument("--speed-series", type=int, default=100, help="series per timed fit")
     args = parser.parse_args(argv)
     areas = [round(0.001 * k, 3) for k in range(1, 51)]
     cfg = dict(
@@ -320,6 +382,8 @@ def main(argv=None) -> int:
         train_epochs=args.train_epochs,
         train_lr=0.01,
         state_dynamask_epochs=args.state_dynamask_epochs,
+        speed_epochs=args.speed_epochs,
+        speed_series=args.speed_series,
     )
     if args.quick:
         cfg.update(
@@ -346,6 +410,10 @@ def main(argv=None) -> int:
         f"per seed (the paper: all 200), ExtremalMask {cfg['extremal_state']}, Dynamask "
         f"{cfg['state_dynamask_epochs']} epochs (the paper: 1000)"
     )
+    if args.part == "speed":
+        run_speed(cfg)
+        print(machine_line().replace("machine:", "machine at the end:"))
+        return 0
     results = Path(args.results)
     results.mkdir(parents=True, exist_ok=True)
     records = {}
@@ -355,6 +423,8 @@ def main(argv=None) -> int:
         else:
             records[name] = [run_rare(name, seed, cfg, results) for seed in args.seeds]
     met = report(records, args.quick)
+    if args.part == "all":
+        run_speed(cfg)
     print(
         "\nFor comparison: the original Dynamask code took 287 s per series on rare feature "
         "on this kind of machine (ANCHORS)."

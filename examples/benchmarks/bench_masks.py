@@ -36,6 +36,14 @@ is reused, so the runs can be split (e.g. one seed per call) and then reported:
     python examples/benchmarks/bench_masks.py --quick                     # smoke run
     python examples/benchmarks/bench_masks.py --seeds 0 --skip-speed      # one seed
     python examples/benchmarks/bench_masks.py                             # all + speed
+    python examples/benchmarks/bench_masks.py --state-group --state-epochs 6  # issue 28
+
+3. Dynamask's State group (``--state-group``; issue 28): 10 areas x 200 series of the
+   State data, the GRU(200) black box, the paper's settings, default arguments
+   (``MaskGroup`` splits the areas into calls from the memory budget and times XLA
+   against no XLA): seconds per epoch (a second fit, warm), the 1,000 epochs
+   projected from it (``--full`` runs them), the old layout (all rows in one call)
+   and the raw lower bound (the GRU's forward pass and input gradient alone).
 """
 
 from __future__ import annotations
@@ -49,12 +57,18 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import _mask_speed  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from _machine import machine_line  # noqa: E402
 
 from tf_tsexplain import PathExplainerTF, metrics  # noqa: E402
-from tf_tsexplain.datasets import rare_feature, rare_time, saliency_white_box  # noqa: E402
+from tf_tsexplain.datasets import (  # noqa: E402
+    dynamask_state_data,
+    rare_feature,
+    rare_time,
+    saliency_white_box,
+)
 from tf_tsexplain.masks import GaussianBlur, Mask, MaskGroup, clear_fit_cache, mse  # noqa: E402
 from tf_tsexplain.masks._fit import TRACES, top_k_size  # noqa: E402
 
@@ -296,6 +310,78 @@ def run_speed(cfg) -> None:
     )
 
 
+def run_state_group(epochs: int, series: int, full: bool) -> None:
+    """Dynamask's State group (issue 28): 10 areas x 200 series, GRU(200), the paper's
+    settings, with the defaults (areas in chunks from the memory budget, compilation
+    chosen by timing); per epoch, projected 1,000 epochs, before, raw lower bound."""
+    from tf_tsexplain.masks import log_loss
+
+    x = dynamask_state_data(800 + series, 200, seed=0)[0][800:]
+    model = _mask_speed.gru_classifier()
+    areas = _mask_speed.STATE_AREAS
+    settings = {k: v for k, v in _mask_speed.DYNAMASK_STATE.items() if k != "n_epoch"}
+    blur = GaussianBlur(sigma_max=1.0)
+    rows = len(areas) * len(x)
+    print(
+        f"\nDynamask State group: {len(areas)} areas x {len(x)} series = {rows} masks of "
+        f"200 x 3, GRU(200) black box (untrained: an epoch's time does not depend on the "
+        f"weights), GaussianBlur(sigma_max=1), log loss, {settings}"
+    )
+    print(
+        "  before (issue 28, same machine): about 8-9 s per epoch, 1,000 epochs about "
+        "2.4 hours (all 2,000 rows in one call, XLA)"
+    )
+
+    def fit(n_epoch, **kw):
+        group = MaskGroup(blur, task="classification", **kw)
+        group.fit(x, model, areas, loss_function=log_loss, n_epoch=n_epoch, **settings)
+        return group
+
+    clear_fit_cache()
+    group, first = _mask_speed.timed(lambda: fit(epochs))
+    _, second = _mask_speed.timed(lambda: fit(epochs))
+    per_epoch = second / epochs
+    print(
+        f"  defaults: first fit of {epochs} epochs {first:.1f} s (tracing and the timing "
+        f"trial included) [{group.compilation.describe()}]; second fit {second:.1f} s = "
+        f"{per_epoch:.2f} s per epoch; peak RSS {_mask_speed.peak_rss_mib():.0f} MiB",
+        flush=True,
+    )
+    projected = 1000 * per_epoch + (first - second)
+    ok = projected <= 15 * 60
+    print(
+        f"  1,000 epochs PROJECTED: 1000 x {per_epoch:.2f} s + {first - second:.0f} s "
+        f"(tracing, trial) = {projected:.0f} s = {projected / 60:.1f} min -> target <= 15 "
+        f"min on 2 cores {'met' if ok else 'NOT met'}; load average {os.getloadavg()[0]:.2f}"
+    )
+    old_epochs = 2
+    _, old = _mask_speed.timed(lambda: fit(old_epochs, batch_size=rows, jit_compile=False))
+    print(
+        f"  the old layout without XLA (all {rows} rows in one call, batch_size={rows}): "
+        f"{old / old_epochs:.2f} s per epoch ({old_epochs} epochs, tracing included) = "
+        f"{old / old_epochs / per_epoch:.1f}x the default"
+    )
+    from tf_tsexplain._batching import rows_per_call
+    from tf_tsexplain._model import row_bytes
+    from tf_tsexplain.masks._fit import plan_chunks
+
+    per_call = plan_chunks(
+        len(areas), len(x), rows_per_call(None, row_bytes(model, (200, 3), 4, 1))
+    )
+    chunk_rows = per_call[0] * per_call[1]
+    bound = _mask_speed.model_epoch_bound(model, x, chunk_rows, len(areas))
+    print(
+        f"  raw lower bound (GRU forward + input gradient only, {rows} rows in calls of "
+        f"{chunk_rows}, no perturbation or regularisers): {bound:.2f} s per epoch; the fit "
+        f"is {per_epoch / bound:.2f}x it; 1,000 epochs of the bound alone: "
+        f"{1000 * bound / 60:.1f} min; peak RSS {_mask_speed.peak_rss_mib():.0f} MiB"
+    )
+    if full:
+        clear_fit_cache()
+        _, total = _mask_speed.timed(lambda: fit(1000))
+        print(f"  1,000 epochs MEASURED: {total:.0f} s = {total / 60:.1f} min")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small, fast smoke run")
@@ -304,7 +390,18 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--results", default="bench_masks_results", help="folder of results")
+    parser.add_argument(
+        "--state-group", action="store_true", help="only the Dynamask State group's speed"
+    )
+    parser.add_argument("--state-epochs", type=int, default=6, help="epochs per timed fit")
+    parser.add_argument("--state-series", type=int, default=200)
+    parser.add_argument("--full", action="store_true", help="also run the 1,000 State epochs")
     args = parser.parse_args(argv)
+    if args.state_group:
+        print(machine_line())
+        run_state_group(args.state_epochs, args.state_series, args.full)
+        print(machine_line().replace("machine:", "machine at the end:"))
+        return 0
     if args.quick:
         cfg = dict(series=3, areas=[0.01, 0.03, 0.05], epochs=100, eager_epochs=5)
         args.seeds = args.seeds[:1]

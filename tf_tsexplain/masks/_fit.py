@@ -29,7 +29,18 @@ the time regulariser's are over real cells (pairs of real steps), so a padded se
 fitted as the same series without its padding.
 
 Multi-input models: the masks cover one sequence input (``input_name``); ``f`` sees
-the other inputs of each series at their values.
+the other inputs of each series at their values (``masks._inputs``, shared with
+``ExtremalMask``).
+
+Chunks: the ``A x N`` masks are independent, so they are fitted ``A' x N'`` at a time
+(:func:`plan_chunks`: the areas are split first, so each call still sees every series
+in the order above; the series only below an explicit ``batch_size`` of N rows), one
+chunk after the other, each for all the epochs: the masks of one joint fit, with
+memory bounded by ``batch_size`` model rows. For a GRU(200) on 2 CPU cores calls of
+400 rows are also about twice as fast per row as one call of 2,000.
+
+Compilation: ``jit_compile="auto"`` times the loop with and without XLA on the first
+fit of each cached loop and keeps the faster (``masks._compile``).
 
 The compiled loops are cached across fits (see ``_cached_loop``).
 """
@@ -40,28 +51,24 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_tsexplain._batching import Progress
-from tf_tsexplain._model import as_model_fn, check_differentiable, probe_output
-from tf_tsexplain._structure import (
-    is_structured,
-    keras_padding,
-    sequence_input,
-    structure_of,
-)
+from tf_tsexplain._batching import Progress, chunks, rows_per_call
+from tf_tsexplain._model import check_differentiable, probe_output, row_bytes
 from tf_tsexplain._targets import resolve_output_indices, select_output
 from tf_tsexplain._validation import (
     as_float_array,
+    check_batch_size,
     check_int,
-    check_padding_mask,
     check_real,
     check_seed,
     check_verbose,
 )
-from tf_tsexplain.masks._series import HOW_TO_WRITE_F, batch_function
+from tf_tsexplain.masks._compile import Choice, choose, forget_choices
+from tf_tsexplain.masks._inputs import check_series as check_series  # re-exported
+from tf_tsexplain.masks._inputs import explained_inputs
+from tf_tsexplain.masks._series import HOW_TO_WRITE_F
 from tf_tsexplain.masks.layer import MaskLayer
 from tf_tsexplain.masks.losses import (
     PROBABILITY_LOSSES,
@@ -80,79 +87,7 @@ class FitResult:
     target: np.ndarray  # (N, ...)
     x: np.ndarray  # (N, T, F) float32: the series the masks cover
     real: np.ndarray | None  # (N, T) True on real steps, None without padding
-
-
-def check_series(X) -> tuple[np.ndarray, bool]:
-    """``X`` as a float32 batch ``(N, T, F)`` and whether it was one series ``(T, F)``."""
-    x = as_float_array(X, "X", min_rank=1, dtype=np.float32)
-    if x.ndim not in (2, 3):
-        raise ValueError(
-            f"`X` must be one series (T, F) or a batch of series (N, T, F), got shape {x.shape}."
-        )
-    single = x.ndim == 2
-    return (x[None] if single else x), single
-
-
-def explained_series(X, f, input_name, padding_mask):
-    """``(x (N, T, F), single, f, real (N, T) or None)``: the series the masks cover.
-
-    For a multi-input model (``X`` a list or dict of arrays), ``x`` is the sequence
-    input ``input_name`` and ``f`` becomes a function of it alone that feeds the other
-    inputs of each series (batches of ``r * N`` rows, row ``i`` being series
-    ``i % N``, as the fit sends them). ``real`` comes from ``padding_mask`` or the
-    model's ``Masking`` layer; None when every step is real.
-    """
-    if is_structured(X, f):
-        structure = structure_of(X, f)
-        parts = structure.parts(X, "X", allow_nonfinite=False, dtype=np.float32, per_row=False)
-        if len({len(p) for p in parts}) > 1:
-            raise ValueError(
-                f"The arrays of `X` must have the same number of rows; received "
-                f"{[len(p) for p in parts]}."
-            )
-        k = sequence_input(structure, input_name)
-        x, single = parts[k], False
-        own = keras_padding(f, parts)[k]
-        f = _HeldInputs(f, structure, parts, k)
-    else:
-        if input_name is not None:
-            raise ValueError(
-                "`input_name` chooses an input of a multi-input model; `X` is one array. "
-                f"Received: input_name={input_name!r}."
-            )
-        x, single = check_series(X)
-        own = keras_padding(f, [x])[0]
-    n, t, _ = x.shape
-    if padding_mask is None:
-        real = own
-    else:
-        mask = np.asarray(padding_mask)
-        real = check_padding_mask(mask[None] if single and mask.ndim == 1 else mask, n, t)
-    if real is not None and real.all():
-        real = None
-    return x, single, f, real
-
-
-class _HeldInputs:
-    """A multi-input model as a function of one sequence input, the others held."""
-
-    def __init__(self, model, structure, parts, k):
-        self.model = model
-        self.structure, self.k = structure, k
-        self.held = [tf.constant(p) for p in parts]
-        self.fn = as_model_fn(model)
-
-    def __call__(self, batch):
-        repeats = tf.shape(batch)[0] // tf.shape(self.held[self.k])[0]
-        inputs = [
-            batch
-            if i == self.k
-            else tf.tile(part, tf.concat([[repeats], tf.ones(part.shape.rank - 1, tf.int32)], 0))
-            for i, part in enumerate(self.held)
-        ]
-        if isinstance(self.model, keras.Model):  # Keras takes a list in input order
-            return self.fn(inputs)
-        return self.fn(self.structure.pack(inputs))
+    choice: Choice | None = None  # the compilation used (see masks._compile)
 
 
 def _check_probabilities(y: np.ndarray, loss_function, task: str) -> None:
@@ -214,6 +149,30 @@ resolve_target = _resolve_target
 check_probabilities = _check_probabilities
 
 
+def plan_chunks(areas: int, series: int, rows: int) -> tuple[int, int]:
+    """``(areas per call, series per call)`` for ``areas x series`` masks, ``rows``
+    model rows per call at most.
+
+    Areas are split first, so that every call sees all the series (row ``a * N + n``
+    is series n, the order a white box may rely on); among the area counts that fit,
+    the one computing the fewest padded rows (then the larger) is taken, e.g. 10
+    areas of 200 series in calls of at most 663 rows: 5 calls of 2 areas (400 rows).
+    Only when the series alone exceed ``rows`` are they split too (one area per
+    call, chunks of equal size).
+    """
+    if series > rows:
+        calls = math.ceil(series / rows)
+        return 1, math.ceil(series / calls)
+    cap = min(areas, max(1, rows // series))
+    per = min(range(1, cap + 1), key=lambda c: (math.ceil(areas / c) * c, -c))
+    return per, series
+
+
+def _padded_take(start: int, stop: int, size: int) -> np.ndarray:
+    """Indices ``start..stop-1``, padded to ``size`` by repeating ``start``."""
+    return np.r_[np.arange(start, stop), np.full(size - (stop - start), start)].astype(int)
+
+
 def fit_masks(
     X,
     f,
@@ -238,15 +197,21 @@ def fit_masks(
     f_input: str = "auto",
     padding_mask=None,
     input_name=None,
+    batch_size: int | None = None,
 ) -> tuple[FitResult, bool]:
     """Check everything, then fit ``len(keep_ratios) x N`` masks in one compiled loop.
 
-    The constructor arguments (``perturbation``, ``task``, ``deletion_mode``,
-    ``jit_compile``) and the keep ratios are checked by the callers.
+    The loop runs the masks of as many areas as ``batch_size`` model rows allow at
+    once (see :func:`plan_chunks`; None: from the memory budget, never splitting
+    the series); the masks are independent, so the chunks give the masks of one
+    joint fit. The constructor arguments (``perturbation``, ``task``,
+    ``deletion_mode``, ``jit_compile``) and the keep ratios are checked by the
+    callers.
     """
     n_epoch = check_int(n_epoch, "n_epoch", min_val=1)
     check_seed(seed)
     verbose = check_verbose(verbose)
+    batch_size = check_batch_size(batch_size)
     initial_mask_coeff = check_real(
         initial_mask_coeff, "initial_mask_coeff", min_val=0.0, max_val=1.0
     )
@@ -261,7 +226,8 @@ def fit_masks(
         raise TypeError(
             f"`loss_function` must be callable. Received: loss_function={loss_function!r}."
         )
-    x, single, f, real = explained_series(X, f, input_name, padding_mask)
+    inputs = explained_inputs(X, f, input_name, padding_mask)
+    x, single, real = inputs.x, inputs.single, inputs.real
     n, t, nf = x.shape
     if real is not None and not getattr(perturbation, "handles_padding", False):
         raise ValueError(
@@ -270,28 +236,35 @@ def fit_masks(
             "real steps: use one of tf_tsexplain.masks' perturbations, or give it a `real` "
             "argument (see tf_tsexplain.masks.perturbations)."
         )
-    model_fn, f_input = batch_function(as_model_fn(f), x, single, f_input)
+    call, f_input = inputs.model_call(f, f_input)
+    held_all = inputs.held_rows(np.arange(n))
+
+    def model_fn(batch):  # f on rows of all N series (the checks below)
+        return call(batch, held_all)
+
     try:
         out_shape = probe_output(model_fn, x)
     except ValueError as err:
-        hint = f" {HOW_TO_WRITE_F}" if f_input == "batch" else ""
+        hint = f" {HOW_TO_WRITE_F}" if f_input == "batch" and inputs.structure is None else ""
         raise ValueError(f"`f`: {err}{hint}") from None
     a = len(keep_ratios)
-    if a > 1:  # during the fit f receives the A * N perturbed series at once
-        tiled = np.tile(x, (a, 1, 1))
+    rows = rows_per_call(batch_size, row_bytes(f, (t, nf), 4, order=1))
+    areas_per_call, series_per_call = plan_chunks(a, n, rows if batch_size else max(rows, n))
+    if areas_per_call > 1:  # during the fit f receives several perturbed copies at once
+        tiled = np.tile(x, (areas_per_call, 1, 1))
         try:
             tiled_shape = probe_output(model_fn, tiled)
         except ValueError as err:
             raise ValueError(
                 f"`f` must return one row per input row: during the fit it is called on "
-                f"batches of A * N = {a} x {n} = {a * n} rows ({a} areas x {n} series), "
-                f"but on such a batch: {err}"
+                f"batches of A * N = {areas_per_call} x {n} = {areas_per_call * n} rows "
+                f"({areas_per_call} areas x {n} series), but on such a batch: {err}"
             ) from None
         if tiled_shape != out_shape:
             raise ValueError(
                 f"`f` must return one row per input row, of the same shape for any batch "
                 f"size: its rows have shape {out_shape} for {n} rows but {tiled_shape} for "
-                f"A * N = {a * n} rows."
+                f"A * N = {areas_per_call * n} rows."
             )
     y = np.asarray(model_fn(tf.constant(x)))
     picks = None  # the flat output index of each series, with output_indices
@@ -328,8 +301,8 @@ def fit_masks(
         raise ValueError(f"`f`: {err}") from None
     loop = _cached_loop(
         f,
-        model_fn,
-        (len(keep_ratios), n, t, nf),
+        call,
+        (areas_per_call, series_per_call, t, nf),
         perturbation,
         loss_function,
         target,
@@ -338,13 +311,11 @@ def fit_masks(
         select=picks is not None,
         f_input=f_input,
         padded=real is not None,
+        inputs_key=inputs.key,
     )
-    result = loop.run(
-        x,
-        real,
-        target,
-        np.zeros(n, np.int32) if picks is None else picks,
-        np.asarray(keep_ratios, np.float64),
+    ratios = np.asarray(keep_ratios, np.float64)
+    picks = np.zeros(n, np.int32) if picks is None else np.asarray(picks, np.int32)
+    settings = dict(
         n_epoch=n_epoch,
         initial_mask_coeff=initial_mask_coeff,
         size_reg_factor_init=size_reg_factor_init,
@@ -353,8 +324,30 @@ def fit_masks(
         learning_rate=learning_rate,
         momentum=momentum,
         verbose=verbose,
+        k_max=top_k_size(keep_ratios, t * nf),
     )
-    return result, single
+    series_chunks = list(chunks(n, series_per_call))
+    area_chunks = list(chunks(a, areas_per_call))
+    progress = Progress(n_epoch * len(series_chunks) * len(area_chunks), verbose, unit="epochs")
+    masks = np.empty((a, n, t, nf), np.float32)
+    final_errors = np.empty((a, n), np.float32)
+    for s0, s1 in series_chunks:
+        take = _padded_take(s0, s1, series_per_call)
+        chunk_real = None if real is None else real[take]
+        for a0, a1 in area_chunks:
+            m, e = loop.run(
+                x[take],
+                chunk_real,
+                target[take],
+                picks[take],
+                ratios[_padded_take(a0, a1, areas_per_call)],
+                inputs.held_rows(take),
+                progress=progress,
+                **settings,
+            )
+            masks[a0:a1, s0:s1] = m[: a1 - a0, : s1 - s0]
+            final_errors[a0:a1, s0:s1] = e[: a1 - a0, : s1 - s0]
+    return FitResult(masks, final_errors, target, x, real, loop.last_choice), single
 
 
 # ------------------------------------------------------------------ compiled loops
@@ -398,8 +391,10 @@ def sorted_area_penalty(flat, kth, ones, cells=None):
 
 
 def clear_fit_cache() -> None:
-    """Forget the compiled training loops of ``Mask.fit`` / ``MaskGroup.fit``."""
+    """Forget the compiled training loops of ``Mask.fit`` / ``MaskGroup.fit`` and the
+    compilation choices of "auto" (also those of ``ExtremalMask``)."""
     _CACHE.clear()
+    forget_choices()
 
 
 def cached_loops() -> int:
@@ -416,7 +411,7 @@ def top_k_size(keep_ratios, d: int) -> int:
 
 def _cached_loop(
     f,
-    model_fn,
+    call,
     shape,
     perturbation,
     loss_function,
@@ -427,16 +422,18 @@ def _cached_loop(
     select,
     f_input="batch",
     padded=False,
+    inputs_key=(),
 ):
     key = (
         id(f),
         f_input,  # a one-series f is called through its vectorised wrapper
+        inputs_key,  # several inputs: which one is explained, the others' shapes
         id(perturbation),
         id(loss_function),
         bool(deletion_mode),
         jit_compile,
         shape,
-        tuple(target.shape),
+        tuple(target.shape[1:]),
         target.dtype.str,
         bool(select),
         bool(padded),
@@ -445,7 +442,7 @@ def _cached_loop(
     if loop is None:
         loop = _Loop(
             f,
-            model_fn,
+            call,
             shape,
             perturbation,
             loss_function,
@@ -463,12 +460,16 @@ def _cached_loop(
 
 
 class _Loop:
-    """Variables and the compiled epoch loop for one key of the cache."""
+    """Variables and the compiled epoch loop for one key of the cache.
+
+    ``jit_compile`` True or False fixes the mode; "auto" times both on the first fit
+    (``masks._compile.choose``) and keeps the choice for the later fits of this loop.
+    """
 
     def __init__(
         self,
         f,
-        model_fn,
+        call,
         shape,
         perturbation,
         loss_function,
@@ -479,7 +480,7 @@ class _Loop:
     ):
         self.refs = (f, perturbation, loss_function)  # keep the ids of the key valid
         self.shape = shape
-        self.model_fn = model_fn
+        self.call = call  # call(batch, held): f on perturbed rows, other inputs held
         self.select = bool(select)  # reduce f's output to one flat index per row
         self.padded = bool(padded)  # the objective weighs cells by `real`
         self.loss_function = loss_function
@@ -488,20 +489,21 @@ class _Loop:
         self.mask = self.layer.mask.value  # the tf.Variable under the Keras variable
         self.velocity = tf.Variable(tf.zeros(shape), trainable=False)
         self.jit_compile = jit_compile
-        self._epochs = {}  # one tf.function per top_k size
+        self.choice = None if jit_compile == "auto" else Choice(bool(jit_compile), reason="set")
+        self._epochs = {}  # one tf.function per (top_k size, XLA)
 
-    def _outputs(self, x, real, picks):
+    def _outputs(self, x, real, picks, held):
         """``f`` on the perturbed series, ``(A * N, ...)``; with ``select``, the output
         ``picks[row]`` of each row (``picks``: ``(A * N,)`` flat indices); ``real``:
         ``(N, T, 1)``, 1 on real steps (used when the loop is ``padded``)."""
         a, n, t, nf = self.shape
         perturbed = self.layer(x, real) if self.padded else self.layer(x)  # (A, N, T, F)
-        y = self.model_fn(tf.reshape(perturbed, (a * n, t, nf)))
+        y = self.call(tf.reshape(perturbed, (a * n, t, nf)), held)
         return select_output(y, picks) if self.select else y
 
-    def _objective(self, x, real, target, picks, k_max, kth, ones, lam, time_reg_factor):
+    def _objective(self, x, real, target, picks, held, k_max, kth, ones, lam, time_reg_factor):
         a, n, t, nf = self.shape
-        y = self._outputs(x, real, picks)
+        y = self._outputs(x, real, picks, held)
         error = tf.reshape(self.loss_function(y, target), (a, n))
         m = self.mask
         flat = tf.reshape(m, (a, n, t * nf))
@@ -526,23 +528,30 @@ class _Loop:
         total = self.sign * error + lam * size_reg + time_reg_factor * time_reg
         return tf.reduce_sum(total), error
 
-    def _function(self, k_max: int):
-        def run_epochs(x, real, target, picks, kth, ones, hyper, start, count):
+    def _function(self, k_max: int, xla: bool):
+        key = (k_max, bool(xla))
+        if key in self._epochs:
+            return self._epochs[key]
+
+        def run_epochs(x, real, target, picks, held, kth, ones, hyper, start, count):
             TRACES[0] += 1  # Python side effect: runs once per trace
             lam0, log_growth, time_reg_factor, lr, momentum = tf.unstack(hyper)
             for i in tf.range(count):
-                with tf.GradientTape() as tape:
+                # only the mask is watched: the model's weights need no gradient
+                with tf.GradientTape(watch_accessed_variables=False) as tape:
+                    tape.watch(self.mask)
                     epoch = tf.cast(start + i, tf.float32)
                     lam = lam0 * tf.exp(epoch * log_growth)
                     total, _ = self._objective(
-                        x, real, target, picks, k_max, kth, ones, lam, time_reg_factor
+                        x, real, target, picks, held, k_max, kth, ones, lam, time_reg_factor
                     )
                 grad = tape.gradient(total, self.mask)
                 self.velocity.assign(momentum * self.velocity + grad)
                 self.mask.assign(tf.clip_by_value(self.mask - lr * self.velocity, 0.0, 1.0))
             return start + count
 
-        return tf.function(run_epochs, jit_compile=self.jit_compile is not False)
+        self._epochs[key] = tf.function(run_epochs, jit_compile=bool(xla))
+        return self._epochs[key]
 
     def run(
         self,
@@ -551,6 +560,7 @@ class _Loop:
         target,
         picks,
         keep_ratios,
+        held,
         *,
         n_epoch,
         initial_mask_coeff,
@@ -560,18 +570,24 @@ class _Loop:
         learning_rate,
         momentum,
         verbose: bool,
-    ) -> FitResult:
+        k_max: int,
+        progress,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Fit the masks of one chunk: ``x`` ``(N, T, F)``, ``real`` ``(N, T)`` or None,
+        ``target`` ``(N, ...)``, ``picks`` ``(N,)``, ``keep_ratios`` ``(A,)``, ``held``
+        the other inputs' tensors; returns masks ``(A, N, T, F)`` and errors ``(A, N)``."""
         a, n, t, nf = self.shape
         d = t * nf
         real_cells = np.full(n, d) if real is None else real.sum(axis=1) * nf  # (N,): D_n
         ones = np.array(
             [[dn - int((1 - ratio) * dn) for dn in real_cells] for ratio in keep_ratios]
         )
-        k_max = top_k_size(keep_ratios, d)
         kth = tf.constant(np.maximum(ones, 1).astype(np.int32) - 1)  # (A, N)
         ones = tf.constant(ones.astype(np.float32)[:, :, None])  # (A, N, 1)
         real_steps = np.ones((n, t), bool) if real is None else real
-        initial = np.broadcast_to(real_steps[:, :, None], self.shape) * initial_mask_coeff
+        initial = tf.constant(
+            np.broadcast_to(real_steps[:, :, None], self.shape) * initial_mask_coeff, tf.float32
+        )
         hyper = tf.constant(
             [
                 size_reg_factor_init,
@@ -582,35 +598,53 @@ class _Loop:
             ],
             tf.float32,
         )
-        x_np = x
         x = tf.constant(x)
         real_t = tf.constant(real_steps[:, :, None].astype(np.float32))  # (N, T, 1)
         target = tf.constant(np.tile(target, (a,) + (1,) * (target.ndim - 1)))
         picks = tf.constant(np.tile(np.asarray(picks, np.int32), a))  # (A * N,): row a * N + n
-        self.mask.assign(tf.constant(initial, tf.float32))
-        self.velocity.assign(tf.zeros(self.shape))
-        if k_max not in self._epochs:
-            self._epochs[k_max] = self._function(k_max)
-        progress = Progress(n_epoch, verbose, unit="epochs")
+        args = (x, real_t, target, picks, tuple(held), kth, ones, hyper)
+        done = [0]
+
+        def runner(xla: bool):
+            def run(count: int) -> None:
+                self._function(k_max, xla)(
+                    *args, tf.constant(done[0], tf.int32), tf.constant(count, tf.int32)
+                )
+                done[0] += count
+
+            return run
+
+        def reset() -> None:
+            self.mask.assign(initial)
+            self.velocity.assign(tf.zeros(self.shape))
+            done[0] = 0
+
+        def save():
+            return self.mask.numpy(), self.velocity.numpy(), done[0]
+
+        def restore(state) -> None:
+            self.mask.assign(state[0])
+            self.velocity.assign(state[1])
+            done[0] = state[2]
+
+        reset()
+        if self.choice is None:  # "auto", first fit: time both modes
+            choice, kept = choose(runner(False), runner(True), save, restore, n_epoch)
+            if choice.reason == "measured" or choice.reason.startswith("XLA failed"):
+                self.choice = choice  # fits too short to time decide again next time
+            if kept == 0:
+                reset()
+            progress.advance(kept)
+            used = choice
+        else:
+            used = self.choice
+        self.last_choice = used
+        run = runner(used.xla)
         step = n_epoch if not verbose else max(1, n_epoch // 50)
-        done = 0
-        while done < n_epoch:
-            count = min(step, n_epoch - done)
-            args = (x, real_t, target, picks, kth, ones, hyper, tf.constant(done, tf.int32))
-            args += (tf.constant(count, tf.int32),)
-            try:
-                self._epochs[k_max](*args)
-            except (tf.errors.OpError, NotImplementedError):
-                if self.jit_compile != "auto" or done > 0:
-                    raise
-                # "auto": the model has an op XLA cannot compile; run without XLA
-                self.jit_compile = False
-                self._epochs = {k_max: self._function(k_max)}
-                self.mask.assign(tf.constant(initial, tf.float32))
-                self.velocity.assign(tf.zeros(self.shape))
-                self._epochs[k_max](*args)
-            done += count
+        while done[0] < n_epoch:
+            count = min(step, n_epoch - done[0])
+            run(count)
             progress.advance(count)
-        y = self._outputs(x, real_t, picks)
+        y = self._outputs(x, real_t, picks, tuple(held))
         errors = tf.reshape(self.loss_function(y, target), (a, n)).numpy()
-        return FitResult(self.mask.numpy().copy(), errors, target.numpy()[:n], x_np, real)
+        return self.mask.numpy().copy(), errors

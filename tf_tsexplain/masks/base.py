@@ -58,12 +58,15 @@ class MaskBase:
             ``1 - m`` and the error is maximised) instead of what to keep.
         eps: the small constant > 0 of the information log ``-log2(1 + eps - m)``
             (the default of ``get_information``; the fit does not use it).
-        jit_compile: compile the training loop with XLA (True; several times faster,
-            the model must be XLA-compatible), without (False), or "auto" (default):
-            XLA, falling back to a plain tf.function if the model cannot be compiled.
-            The compiled loop is cached: later fits with the same ``f``, perturbation,
-            loss, mode and shapes reuse it (see ``clear_fit_cache``).
-
+        jit_compile: compile the training loop with XLA (True; the model must be
+            XLA-compatible), without (False), or "auto" (default): whichever is
+            faster for this model and these shapes on this device, timed on the
+            first fit (a few epochs of each; see ``tf_tsexplain.masks._compile``) and
+            remembered with the compiled loop. On CPU, XLA is often slower for
+            recurrent and convolutional models; a model XLA cannot compile runs
+            without it. The choice of the last fit is ``compilation``. The compiled
+            loop is cached: later fits with the same ``f``, perturbation, loss, mode
+            and shapes reuse it (see ``clear_fit_cache``).
     Raises:
         TypeError: an argument of the wrong kind (e.g. ``eps="1e-7"``, a
             ``perturbation`` that is not callable).
@@ -89,6 +92,7 @@ class MaskBase:
         self.eps = check_real(eps, "eps", min_val=0.0, include_min=False)
         self.jit_compile = check_jit_compile(jit_compile)
         self._fitted: FittedMasks | None = None
+        self._compilation = None
 
     def _constructor_args(self) -> tuple:
         return (self.perturbation, self.task, self.deletion_mode, self.eps, self.jit_compile)
@@ -117,6 +121,14 @@ class MaskBase:
             loss_function=loss_function,
             real=result.real,
         )
+        self._compilation = result.choice
+
+    @property
+    def compilation(self):
+        """How the last fit was compiled: a ``Choice`` with ``xla`` (True when XLA ran),
+        the timings "auto" chose by (``plain_epoch``, ``xla_epoch``, ``xla_compile``,
+        seconds) and ``describe()``; None before a fit."""
+        return self._compilation
 
     def _state(self) -> FittedMasks:
         """The fitted state, or NotFittedError."""

@@ -18,8 +18,10 @@ replacement destroys the prediction. The optimiser is Adam (``learning_rate``, b
 0.9 / 0.999, eps 1e-8), the mask clipped to [0, 1] after each step and started at
 ``initial_mask_coeff``.
 
-Many series are fitted at once in one compiled loop (XLA when the model allows it),
-chunks of ``batch_size`` series one after the other. The default network
+Many series are fitted at once in one compiled loop, chunks of ``batch_size`` series
+one after the other; ``jit_compile="auto"`` (default) times the loop with and
+without XLA on the first chunk and runs the faster (``masks._compile``; on CPU XLA is
+several times slower for GRU and Conv1D classifiers). The default network
 (:class:`SeriesConvNet`) has its own weights per series, all started from the same
 values, so a series' fit does not depend on the others fitted with it: a batched fit
 equals one fit per series. A Keras model given as ``perturbation_network`` is shared
@@ -41,25 +43,23 @@ import numpy as np
 import tensorflow as tf
 
 from tf_tsexplain._batching import Progress, chunks, rows_per_call
-from tf_tsexplain._model import as_model_fn, check_differentiable, probe_output, row_bytes
-from tf_tsexplain._structure import keras_padding
+from tf_tsexplain._model import check_differentiable, probe_output, row_bytes
 from tf_tsexplain._targets import resolve_output_indices, select_output
 from tf_tsexplain._validation import (
     check_batch_size,
     check_choice,
     check_int,
-    check_padding_mask,
     check_real,
     check_seed,
     check_verbose,
 )
+from tf_tsexplain.masks._compile import Choice, choose, remember_choice, remembered_choice
 from tf_tsexplain.masks._fit import (
     check_probabilities,
-    check_series,
     resolve_target,
     sorted_area_penalty,
 )
-from tf_tsexplain.masks._series import batch_function
+from tf_tsexplain.masks._inputs import explained_inputs
 from tf_tsexplain.masks.base import FittedMasks
 from tf_tsexplain.masks.losses import PROBABILITY_LOSSES, cross_entropy, log_loss_target, mse
 from tf_tsexplain.masks.mask import Mask
@@ -202,54 +202,6 @@ def _check_network_output(network, x: np.ndarray) -> None:
         )
 
 
-def _split_inputs(X, input_name):
-    """``(explained array, other arrays, rebuild(batch, others) -> structure, label)``."""
-    if isinstance(X, dict):
-        keys = list(X)
-        if input_name is None:
-            raise ValueError(
-                f"`X` is a dict of inputs {keys}: pass input_name= with the key of the "
-                "sequence input to explain."
-            )
-        if not isinstance(input_name, str):
-            raise TypeError(
-                f"`input_name` must be a key of `X` {keys} for a dict of inputs. Received: "
-                f"input_name={input_name!r} ({type(input_name).__name__})."
-            )
-        if input_name not in X:
-            raise ValueError(
-                f"`input_name` must be one of {keys}. Received: input_name={input_name!r}."
-            )
-        others = [k for k in keys if k != input_name]
-
-        def rebuild(batch, rest):
-            return {input_name: batch, **dict(zip(others, rest, strict=True))}
-
-        return X[input_name], [X[k] for k in others], rebuild, f"X[{input_name!r}]"
-    if isinstance(X, list | tuple):
-        if input_name is None:
-            raise ValueError(
-                f"`X` is a {type(X).__name__} of {len(X)} inputs: pass input_name= with the "
-                "index of the sequence input to explain."
-            )
-        index = check_int(input_name, "input_name", min_val=0, max_val=len(X) - 1)
-        kind = type(X)
-
-        def rebuild(batch, rest):
-            items = list(rest)
-            items.insert(index, batch)
-            return kind(items) if kind is tuple else items
-
-        rest = [v for i, v in enumerate(X) if i != index]
-        return X[index], rest, rebuild, f"X[{index}]"
-    if input_name is not None:
-        raise ValueError(
-            "`input_name` selects one input of a dict, list or tuple `X`; `X` is one array. "
-            f"Received: input_name={input_name!r}."
-        )
-    return X, [], None, "X"
-
-
 class ExtremalMask(Mask):
     """Extremal mask: a mask and its perturbation network, learned together.
 
@@ -275,7 +227,10 @@ class ExtremalMask(Mask):
             regulariser towards ``keep_ratio``).
         task: "regression" or "classification" (the log losses need the latter).
         eps: > 0, the default of ``get_information``.
-        jit_compile: True, False or "auto" (XLA, falling back without it).
+        jit_compile: True (XLA), False (no XLA) or "auto" (default): whichever is
+            faster for this model and these shapes, timed on the first fit and
+            remembered (see :class:`~tf_tsexplain.masks.base.MaskBase`); the choice
+            of the last fit is ``compilation``.
         units, kernel_size: of the default network.
 
     Raises:
@@ -396,36 +351,12 @@ class ExtremalMask(Mask):
             raise TypeError(
                 f"`loss_function` must be callable. Received: loss_function={loss_function!r}."
             )
-        explained, others, rebuild, label = _split_inputs(X, input_name)
-        x, single = check_series(explained)
-        if label != "X" and single:
-            raise ValueError(f"`{label}` must be a batch of series (N, T, F) for several inputs.")
+        inputs = explained_inputs(X, f, input_name, padding_mask)
+        x, single = inputs.x, inputs.single
         n, t, nf = x.shape
-        rest = []
-        for i, value in enumerate(others):
-            arr = np.asarray(value)
-            if arr.ndim < 1 or arr.shape[0] != n:
-                raise ValueError(
-                    f"Every input of `X` must have the N = {n} rows of {label}; input {i} of "
-                    f"the others has shape {arr.shape}."
-                )
-            rest.append(arr)
-        if padding_mask is None and rebuild is None:  # the model's own Masking layer
-            padding_mask = keras_padding(f, [x])[0]
-        padding = self._check_padding(padding_mask, n, t, single)
-        if rebuild is None:
-            model_fn, _ = batch_function(as_model_fn(f), x, single, f_input)
-
-            def call_f(batch, fixed):
-                return model_fn(batch)
-        else:
-            check_choice(f_input, "f_input", ("auto", "batch"))
-            user_fn = as_model_fn(f)
-
-            def call_f(batch, fixed):
-                return user_fn(rebuild(batch, fixed))
-
-        fixed_all = tuple(tf.constant(v) for v in rest)
+        padding = np.ones((n, t), bool) if inputs.real is None else inputs.real
+        call_f, _ = inputs.model_call(f, f_input)
+        fixed_all = inputs.held_rows(np.arange(n))
         try:
             out_shape = probe_output(lambda b: call_f(b, fixed_all), x)
         except ValueError as err:
@@ -468,7 +399,15 @@ class ExtremalMask(Mask):
             _check_network_output(network, x)
         rows = min(n, rows_per_call(batch_size, row_bytes(f, (t, nf), 4, order=1)))
         loop = self._loop(
-            f, call_f, network, loss_function, (rows, t, nf), target, picks is not None, seed, rest
+            f,
+            call_f,
+            network,
+            loss_function,
+            (rows, t, nf),
+            target,
+            picks is not None,
+            seed,
+            inputs,
         )
         masks = np.empty((n, t, nf), np.float32)
         replacement = np.empty((n, t, nf), np.float32)
@@ -485,7 +424,7 @@ class ExtremalMask(Mask):
             real = padding[take].astype(np.float32)
             cells = real.sum(axis=1) * nf
             ones = cells - np.floor((1.0 - keep_ratio) * cells)
-            fixed = tuple(tf.constant(v[take]) for v in rest)
+            fixed = inputs.held_rows(take)
             m, nn, err = loop.run(
                 x[take],
                 real,
@@ -516,21 +455,15 @@ class ExtremalMask(Mask):
             real=None if padding.all() else padding,
         )
         self._replacement = replacement
+        self._compilation = loop.last_choice
+        if self.jit_compile == "auto" and loop.choice is not None:
+            remember_choice(self._choice_key(loop.key), loop.refs, loop.choice)
         area = (masks * padding[..., None]).sum(axis=(1, 2)) / (padding.sum(axis=1) * nf)
         self._keep_ratio = float(area[0]) if single else area
         return self
 
     # -------------------------------------------------------------------- helpers
-    @staticmethod
-    def _check_padding(padding_mask, n: int, t: int, single: bool) -> np.ndarray:
-        if padding_mask is None:
-            return np.ones((n, t), bool)
-        arr = np.asarray(padding_mask)
-        if single and arr.shape == (t,):
-            arr = arr[None]
-        return check_padding_mask(arr, n, t)
-
-    def _loop(self, f, call_f, network, loss_function, shape, target, select, seed, rest):
+    def _loop(self, f, call_f, network, loss_function, shape, target, select, seed, inputs):
         key = (
             id(f),
             id(loss_function),
@@ -539,7 +472,7 @@ class ExtremalMask(Mask):
             np.asarray(target).dtype.str,
             bool(select),
             seed,
-            tuple((v.shape[1:], v.dtype.str) for v in rest),
+            inputs.key,
         )
         loop = self._loops.get(key)
         if loop is None:
@@ -556,10 +489,20 @@ class ExtremalMask(Mask):
                 select=select,
                 jit_compile=self.jit_compile,
             )
+            if self.jit_compile == "auto":  # another ExtremalMask timed these already
+                loop.choice = remembered_choice(self._choice_key(key))
             while len(self._loops) >= 4:  # the loops of the last shapes fitted
                 self._loops.pop(next(iter(self._loops)))
             self._loops[key] = loop
+            loop.key = key
         return loop
+
+    def _choice_key(self, key: tuple) -> tuple:
+        """What the speed of a loop depends on: its key, the mode and the network."""
+        network = self.perturbation_network
+        return ("extremal", *key, self.deletion_mode, self.area_penalty) + (
+            (self.units, self.kernel_size) if network is None else (id(network),)
+        )
 
     # -------------------------------------------------------------------- results
     @property
@@ -618,7 +561,9 @@ class _ExtremalLoop:
         ]
         self.step = tf.Variable(0, dtype=tf.int32, trainable=False)
         self.bad = tf.Variable([-1, -1], dtype=tf.int32, trainable=False)  # epoch, row
-        self._epochs = None
+        self._epochs = {}  # one tf.function per mode (XLA or not)
+        self.choice = None if jit_compile == "auto" else Choice(bool(jit_compile), reason="set")
+        self.last_choice = self.choice
 
     def _parts(self, x, real, live, target, picks, ones, fixed, lam_area, lam_pert):
         """Per-row (total objective, error) and the replacement values."""
@@ -648,12 +593,17 @@ class _ExtremalLoop:
         total = error + lam_area * area + lam_pert * size
         return total, error, replacement
 
-    def _function(self):
+    def _function(self, xla: bool):
+        if xla in self._epochs:
+            return self._epochs[xla]
+
         def run_epochs(x, real, live, target, picks, ones, fixed, hyper, count):
             lr, lam_area, lam_pert = hyper[0], hyper[1], hyper[2]
             i = tf.constant(0)
             while tf.logical_and(i < count, self.bad[0] < 0):
-                with tf.GradientTape() as tape:
+                # the mask and the network only: the model's weights need no gradient
+                with tf.GradientTape(watch_accessed_variables=False) as tape:
+                    tape.watch(self.params)
                     total, _, _ = self._parts(
                         x, real, live, target, picks, ones, fixed, lam_area, lam_pert
                     )
@@ -682,7 +632,18 @@ class _ExtremalLoop:
                 i += 1
             return i
 
-        return tf.function(run_epochs, jit_compile=self.jit_compile is not False)
+        self._epochs[xla] = tf.function(run_epochs, jit_compile=bool(xla))
+        return self._epochs[xla]
+
+    def _check_finite(self, n_epoch: int, first_series: int) -> None:
+        """Raise if the objective of some series stopped being finite."""
+        epoch, row = (int(v) for v in self.bad.numpy())
+        if epoch >= 0:
+            raise ValueError(
+                f"The ExtremalMask objective became NaN or Inf at epoch {epoch} of "
+                f"{n_epoch} (series {first_series + row}): lower learning_rate, check "
+                "that `f` is finite on perturbed inputs, or use a bounded loss."
+            )
 
     def _reset(self, initial_mask_coeff: float) -> None:
         self.mask.assign(tf.fill(self.shape, tf.constant(initial_mask_coeff, tf.float32)))
@@ -720,29 +681,43 @@ class _ExtremalLoop:
             fixed,
             hyper,
         )
-        self._reset(float(hyper[3]))
-        if self._epochs is None:
-            self._epochs = self._function()
-        step = n_epoch if not verbose else max(1, n_epoch // 50)
+        initial_mask_coeff = float(hyper[3])
+        self._reset(initial_mask_coeff)
+
+        def runner(xla: bool):
+            def run(count: int) -> None:
+                self._function(xla)(*args, tf.constant(count, tf.int32))
+                self._check_finite(n_epoch, first_series)
+
+            return run
+
+        variables = [self.mask, self.step, self.bad, *self.net_vars]
+        variables += [slot for pair in self.slots for slot in pair]
+
+        def save():
+            return [v.numpy() for v in variables]
+
+        def restore(state) -> None:
+            for var, value in zip(variables, state, strict=True):
+                var.assign(value)
+
         done = 0
+        if self.choice is None:  # "auto", first chunk of the first fit: time both modes
+            choice, done = choose(runner(False), runner(True), save, restore, n_epoch)
+            if choice.reason == "measured" or choice.reason.startswith("XLA failed"):
+                self.choice = choice
+            if done == 0:
+                self._reset(initial_mask_coeff)
+            progress.advance(done)
+            used = choice
+        else:
+            used = self.choice
+        self.last_choice = used
+        run = runner(used.xla)
+        step = n_epoch if not verbose else max(1, n_epoch // 50)
         while done < n_epoch:
             count = min(step, n_epoch - done)
-            try:
-                self._epochs(*args, tf.constant(count, tf.int32))
-            except (tf.errors.OpError, NotImplementedError):
-                if self.jit_compile != "auto" or done > 0:
-                    raise
-                self.jit_compile = False  # an op XLA cannot compile: run without XLA
-                self._epochs = self._function()
-                self._reset(float(hyper[3]))
-                self._epochs(*args, tf.constant(count, tf.int32))
-            epoch, row = (int(v) for v in self.bad.numpy())
-            if epoch >= 0:
-                raise ValueError(
-                    f"The ExtremalMask objective became NaN or Inf at epoch {epoch} of "
-                    f"{n_epoch} (series {first_series + row}): lower learning_rate, check "
-                    "that `f` is finite on perturbed inputs, or use a bounded loss."
-                )
+            run(count)
             done += count
             progress.advance(count)
         _, error, replacement = self._parts(*args[:7], hyper[1], hyper[2])

@@ -45,6 +45,7 @@ class MaskGroup(MaskBase):
         f_input: str = "auto",
         padding_mask=None,
         input_name: str | int | None = None,
+        batch_size: int | None = None,
     ) -> MaskGroup:
         """Fit one mask per area and series, all in one compiled training loop.
 
@@ -60,6 +61,21 @@ class MaskGroup(MaskBase):
         and vectorises it over the ``A * N`` rows; ``padding_mask`` and
         ``input_name`` as there: areas count real cells only); ``area_list`` holds the
         keep ratios, each a number in (0, 1].
+
+        ``batch_size`` (the most model rows per call; None: from the memory budget)
+        splits the areas, not the series: each call of ``f`` holds the A' x N rows of
+        A' areas (``row % N`` still the series index; e.g. 10 areas of 200 series
+        run as 5 calls of 2 areas, one after the other), and the series only when N
+        rows alone exceed an explicit ``batch_size``. All the areas x series masks
+        are one optimisation: they are independent, so the chunks give the masks of
+        a single joint fit, up to float rounding.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            TypeError: an argument of the wrong kind.
+            ValueError: a wrong value or shape, e.g. an empty ``area_list``.
         """
         areas = list(np.atleast_1d(np.asarray(area_list, dtype=object)))
         if not areas:
@@ -84,6 +100,7 @@ class MaskGroup(MaskBase):
             f_input=f_input,
             padding_mask=padding_mask,
             input_name=input_name,
+            batch_size=batch_size,
         )
         self._run_fit(X, f, areas, loss_function, target, output_indices, settings)
         self._area_list = areas

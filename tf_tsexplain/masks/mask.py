@@ -78,6 +78,7 @@ class Mask(MaskBase):
         f_input: str = "auto",
         padding_mask=None,
         input_name: str | int | None = None,
+        batch_size: int | None = None,
     ) -> Mask:
         """Fit the mask(s); a batch ``(N, T, F)`` is fitted in one compiled loop.
 
@@ -137,6 +138,14 @@ class Mask(MaskBase):
                 same series without its padding.
             input_name: for a multi-input model, the sequence input the masks cover
                 (its name or index); None: the only sequence input.
+            batch_size: the most model rows per call of ``f`` (it bounds memory);
+                None: from the memory budget (``tf_tsexplain.set_memory_budget``),
+                never splitting the N series of one call. Below N, the series are
+                fitted in chunks of about ``batch_size``, one after the other, and
+                ``f`` sees the rows of a chunk (row ``j`` is the chunk's series
+                ``j``), so a white box that reads the row index as the series index
+                needs ``batch_size >= N``. The masks do not depend on it (the series
+                are independent), up to float rounding.
 
         Returns:
             ``self``.
@@ -160,6 +169,7 @@ class Mask(MaskBase):
             f_input=f_input,
             padding_mask=padding_mask,
             input_name=input_name,
+            batch_size=batch_size,
         )
         self._run_fit(X, f, [ratio], loss_function, target, output_indices, settings)
         self._keep_ratio = ratio
