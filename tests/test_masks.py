@@ -804,6 +804,7 @@ def test_auto_runs_the_mode_its_timings_favour(monkeypatch, xla_seconds, xla_win
         return xla_seconds if xla else 1.0
 
     monkeypatch.setattr(compile_choice, "timed", timed)
+    monkeypatch.setattr(compile_choice, "TIME_WITHOUT_GPU", True)  # time on this CPU too
     x = X[:, :6]
     kw = dict(n_epoch=12, **fit_kwargs(learning_rate=0.2))
     fade = FadeMovingAverage()
@@ -834,6 +835,24 @@ def test_auto_runs_the_mode_its_timings_favour(monkeypatch, xla_seconds, xla_win
     clear_fit_cache()
     short = Mask(fade).fit(x, _quadratic, n_epoch=3)
     assert short.compilation.xla is False and "too short" in short.compilation.reason
+
+
+def test_auto_without_gpu_runs_without_xla_untimed(monkeypatch):
+    import tf_tsexplain.masks._compile as compile_choice
+    from tf_tsexplain.masks import clear_fit_cache
+
+    def timed(call, xla):  # the rule decides before any trial
+        raise AssertionError("timed a trial")
+
+    monkeypatch.setattr(compile_choice, "timed", timed)
+    monkeypatch.setattr(compile_choice.tf.config, "list_physical_devices", lambda kind: [])
+    x = X[:, :6]
+    kw = dict(n_epoch=12, **fit_kwargs(learning_rate=0.2))
+    clear_fit_cache()
+    auto = Mask(FadeMovingAverage()).fit(x, _quadratic, **kw)
+    assert auto.compilation.xla is False and "no GPU" in auto.compilation.reason
+    plain = Mask(FadeMovingAverage(), jit_compile=False).fit(x, _quadratic, **kw)
+    np.testing.assert_array_equal(auto.mask_tensor, plain.mask_tensor)
 
 
 def test_plan_chunks_splits_areas_before_series():

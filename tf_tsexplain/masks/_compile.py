@@ -3,7 +3,10 @@
 XLA is not faster everywhere. On 2 CPU cores, measured on this package's benchmarks,
 an ExtremalMask epoch through a GRU(200) classifier is about 2.3x slower with XLA
 and through an InceptionTime-like Conv1D classifier about 10x slower, while small
-white boxes gain from XLA's fusion. So "auto" times both on the fit at hand, once
+white boxes gain from XLA's fusion. On a machine without GPU "auto" therefore runs
+without XLA and times nothing (:data:`TIME_WITHOUT_GPU`): the trial's XLA compilation
+costs seconds per compiled loop and, on the CPU, it did not pick XLA in any of our
+measurements. With a GPU, "auto" times both on the fit at hand, once
 per compiled loop (model, shapes, mode): the first epochs run without XLA (they are
 kept, as the fit's own), then one XLA compilation and a few XLA epochs run on a
 copy of the state, which is restored. :func:`prefer_xla` decides: XLA only if its
@@ -20,9 +23,14 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import tensorflow as tf
+
 MARGIN = 1.25  # XLA epochs must be this many times faster than plain ones
 TRIAL_EPOCHS = 2  # epochs timed per mode (after the first, which traces or compiles)
 MIN_EPOCHS = 2 * (TRIAL_EPOCHS + 1)  # shorter fits run without XLA, untimed
+# Without a GPU, time the two modes too (False: XLA off without a trial; measured on
+# 2 CPU cores: GRU(200) 1.7x and Conv1D 3.1x slower with XLA, see bench_extremal.py)
+TIME_WITHOUT_GPU = False
 
 
 @dataclass
@@ -109,6 +117,8 @@ def choose(run_plain, run_xla, save, restore, n_epoch: int) -> tuple[Choice, int
     """
     if n_epoch < MIN_EPOCHS:
         return Choice(False, reason="fit too short to time"), 0
+    if not TIME_WITHOUT_GPU and not tf.config.list_physical_devices("GPU"):
+        return Choice(False, reason="no GPU: XLA was slower on the CPU in every measurement"), 0
     run_plain(1)  # traces
     plain = timed(lambda: run_plain(TRIAL_EPOCHS), False) / TRIAL_EPOCHS
     done = 1 + TRIAL_EPOCHS
