@@ -30,6 +30,7 @@ from tf_tsexplain import (
     SmoothGrad,
     TemporalSaliencyRescaling,
 )
+from tf_tsexplain.smooth import piecewise_linear_layers
 
 N, T, F, S = 3, 8, 3, 2
 RNG = np.random.default_rng(0)
@@ -370,3 +371,28 @@ def test_multi_input_bad_structures():
         explainer.attributions([X, STATIC], [np.zeros((T, F)), np.zeros(5)], use_expectation=False)
     with pytest.raises(TypeError, match="`baseline` must be a list of 2 arrays"):
         explainer.attributions([X, STATIC], np.zeros((T, F)))
+
+
+@pytest.mark.parametrize("kind", list(CLASSIFIER_FAMILIES))
+def test_relu_classifier_families_are_flagged(kind):
+    kinds = {p.kind for p in piecewise_linear_layers(build(kind))}
+    assert "relu activation" in kinds
+    assert ("max pooling" in kinds) == (kind == "inception")
+
+
+def test_smooth_surrogate_of_the_inception_family_interacts_symmetrically():
+    """Inception's ReLU and max pooling, smoothed: symmetric interactions that sum to
+    the surrogate's output difference (completeness of interactions). One family
+    only, to keep the zoo fast; tests/test_path_smooth.py has the details."""
+    model = build("inception")
+    explainer = PathExplainerTF(model, hessian_method="tiled")  # the fastest trace here
+    x, zeros = X[:1], np.zeros((T, F), "float32")
+    gamma = explainer.interactions(
+        x, zeros, num_samples=16, use_expectation=False, output_indices=1, smooth=True
+    )
+    info = explainer.last_interactions_info
+    assert gamma.shape == (1, T, F, T, F) and info.asymmetry < 1e-4
+    surrogate = explainer._surrogates[10.0].model
+    gap = surrogate(x).numpy()[0, 1] - surrogate(zeros[None]).numpy()[0, 1]
+    assert abs(gamma.sum() - gap) < 1e-3 * max(abs(gap), 1e-2)
+    assert info.surrogate_gap.max_abs < 0.1  # beta = 10 on unit-scale inputs
