@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -337,6 +338,8 @@ def smooth_surrogate(model, beta: float = DEFAULT_BETA, *, temperature: float | 
 
     Returns:
         A new ``keras.Model`` taking the same inputs; ``model`` itself is unchanged.
+        A warning names the pieces it could not smooth (2-D/3-D max pooling,
+        element-wise maximum/minimum, ReLU layers with a nonzero threshold).
 
     Raises:
         TypeError: ``model`` is not a Sequential or functional Keras model
@@ -361,6 +364,15 @@ def smooth_surrogate(model, beta: float = DEFAULT_BETA, *, temperature: float | 
         recursive=True,
     )
     surrogate.set_weights(model.get_weights())
+    left = [piece for piece in piecewise_linear_layers(model) if not piece.smoothable]
+    if left:
+        warnings.warn(
+            "smooth_surrogate kept these pieces as they are (no smooth replacement): "
+            + ", ".join(map(str, left))
+            + "; the surrogate's Hessians are not reliable there.",
+            UserWarning,
+            stacklevel=2,
+        )
     return surrogate
 
 
