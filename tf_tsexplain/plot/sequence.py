@@ -210,7 +210,9 @@ def interaction_heatmap(
         feature_names: names of the rows/columns, as in every other plot: F
             feature names with ``between="features"``; with ``between="time"``, T
             time-step labels (default ``0 .. T-1``).
-        ax, title, figsize: as usual.
+        ax: the axes to draw on (default: a new figure).
+        title: the axes title.
+        figsize: the size of a new figure (inches).
         cmap: colormap (default: diverging for signed values, "Reds" for magnitudes).
         labels: deprecated alias of ``feature_names`` (a DeprecationWarning; it goes
             in the next release).
