@@ -37,6 +37,7 @@ _EXPORTS = {
     "SISExplainer": "tf_tsexplain.sis",
     "SequenceShap": "tf_tsexplain.shapley",
     "TemporalSaliencyRescaling": "tf_tsexplain.tsr",
+    "compare_explainers": "tf_tsexplain.metrics",
     # path_explain's plots, importable from the package as path_explain exports them
     "bar_interaction_plot": "tf_tsexplain.plot",
     "matrix_interaction_plot": "tf_tsexplain.plot",
@@ -62,6 +63,7 @@ __all__ = [
     "TemporalSaliencyRescaling",
     "__version__",
     "bar_interaction_plot",
+    "compare_explainers",
     "get_memory_budget",
     "mask_from_lengths",
     "matrix_interaction_plot",
@@ -97,8 +99,10 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
     from tf_tsexplain import plot, tables
     from tf_tsexplain._batching import get_memory_budget, set_memory_budget
     from tf_tsexplain._explainer import Explainer
+    from tf_tsexplain._structure import mask_from_lengths
     from tf_tsexplain._validation import NotFittedError
-    from tf_tsexplain.path import EmbeddingExplainerTF, PathExplainerTF
+    from tf_tsexplain.metrics import compare_explainers
+    from tf_tsexplain.path import EmbeddingExplainerTF, PathExplainerTF, split_embedding
     from tf_tsexplain.plot import (
         bar_interaction_plot,
         matrix_interaction_plot,

@@ -59,7 +59,11 @@ from tf_tsexplain._validation import (
 
 
 class Explainer:
-    """Base class of the explainers: the shared contract (see the module docstring).
+    """Base class of the explainers: the shared contract.
+
+    The contract (targets, ``batch_size``, ``seed``, ``verbose``, errors, result
+    shapes) is described in this module's docstring and on the documentation's
+    "explainer contract" page.
 
     Args:
         model: a Keras model (called with ``training=False``) or any callable mapping
@@ -71,6 +75,11 @@ class Explainer:
         memory_budget: bytes of working memory per model call when ``batch_size`` is
             None (>= 1 MiB); None uses the process-wide budget (1 GiB unless changed
             with :func:`tf_tsexplain.set_memory_budget`).
+
+    Raises:
+        TypeError: an ``allow_nonfinite`` that is not a bool, or a ``memory_budget``
+            that is not an int.
+        ValueError: a ``memory_budget`` below 1 MiB.
 
     Subclasses set :attr:`derivative_order` (0: model outputs only, 1: gradients, 2:
     Hessian rows; used for the memory estimate and the differentiability check) and
@@ -206,20 +215,52 @@ class Explainer:
     def input_rows(self, inputs, padding_mask=None) -> tuple[np.ndarray, np.ndarray | None]:
         """``(rows, frozen)``: ``inputs`` as this explainer computes on them.
 
-        For wrappers (TSR, batch jobs): rows ``(N, *x_shape)`` (the inputs of a
-        multi-input model flattened to ``(N, D)``) and the cells of padded steps
-        (``(N, *x_shape)`` booleans, or None without padding).
+        For wrappers (TSR, batch jobs).
+
+        Args:
+            inputs: ``(N, *x_shape)`` floats; a list/tuple/dict of arrays for a
+                multi-input model; or a ragged list of ``(T_i, F)`` sequences.
+            padding_mask: ``(N, T)`` booleans, True on real steps (default: from the
+                model's ``Masking`` layers).
+
+        Returns:
+            ``(rows, frozen)``: rows ``(N, *x_shape)`` (the inputs of a multi-input
+            model flattened to ``(N, D)``) and the cells of padded steps
+            (``(N, *x_shape)`` booleans, or None without padding).
+
+        Raises:
+            TypeError: inputs that are not floats.
+            ValueError: inputs of the wrong shape, NaN/Inf without
+                ``allow_nonfinite``, or a ``padding_mask`` that does not fit.
         """
         return self._rows(inputs, padding_mask)
 
     def real_steps(self, parts: list, padding_mask=None, structure=None) -> list:
-        """Per array of ``parts``, its real steps ``(N, T)`` (or None): from
-        ``padding_mask`` or from the model's ``Masking`` layers."""
+        """The real steps of each array of ``parts``.
+
+        Args:
+            parts: the arrays of one call, e.g. ``[(N, T, F), (N, S)]``.
+            padding_mask: ``(N, T)`` booleans (one mask for every input of T steps),
+                or one mask (or None) per part as a list or dict; None: from the
+                model's ``Masking`` layers.
+            structure: the inputs' structure, for a multi-input model.
+
+        Returns:
+            Per part, its real steps ``(N, T)`` booleans, or None (no padding, or not
+            a sequence).
+        """
         return self._padding_parts(parts, padding_mask, structure)
 
     def rows_per_call(self, inputs, batch_size: int | None = None) -> int:
-        """The model rows per call of a default gradient call on ``inputs`` (``batch_size``
-        if given, else what fits in the memory budget)."""
+        """The model rows per call of a default gradient call on ``inputs``.
+
+        Args:
+            inputs: ``(N, *x_shape)`` floats (or a multi-input structure).
+            batch_size: rows per call if given.
+
+        Returns:
+            ``batch_size`` if given, else the rows that fit in the memory budget.
+        """
         return self._rows_per_call(self.input_rows(inputs)[0], batch_size)
 
     def _restructure(self, result: np.ndarray):
@@ -266,8 +307,16 @@ class Explainer:
         """Model outputs ``(N, *output_shape)`` through one compiled function, chunked.
 
         Args:
-            inputs: ``(N, *x_shape)`` floats.
+            inputs: ``(N, *x_shape)`` floats (or a multi-input structure).
             batch_size: most rows per model call (None: from the memory budget).
+
+        Returns:
+            The model's outputs ``(N, *output_shape)``.
+
+        Raises:
+            TypeError: inputs that are not floats, or a ``batch_size`` that is not an
+                int.
+            ValueError: inputs of the wrong shape, or a ``batch_size`` below 1.
         """
         batch_size = check_batch_size(batch_size)
         return self._predict_rows(self._check_inputs(inputs), batch_size)
@@ -299,8 +348,18 @@ class Explainer:
         """Arguments after ``inputs`` as one dict of names, for wrappers (TSR).
 
         Positional arguments are named by :attr:`positional_arguments` (the method's
-        documented order); an argument given twice, or more positional arguments
-        than the method takes, is a TypeError.
+        documented order).
+
+        Args:
+            args: the positional arguments after ``inputs``.
+            kwargs: the keyword arguments.
+
+        Returns:
+            ``{name: value}`` of every argument given.
+
+        Raises:
+            TypeError: an argument given twice, or more positional arguments than the
+                method takes.
         """
         if len(args) > len(self.positional_arguments):
             raise TypeError(
@@ -318,12 +377,18 @@ class Explainer:
     def copies_arguments(self, inputs: np.ndarray, arguments: dict) -> Callable[[np.ndarray], dict]:
         """For wrappers that explain modified copies of inputs (TSR, ...).
 
-        Returns ``for_copies(owner) -> arguments``: the arguments for copies whose
-        inputs are ``inputs[owner]``. Per-input arguments are repeated for each
-        input's copies: ``output_indices`` with one entry per input (a list or array;
-        a tuple is one target for all), ``"predicted"`` (resolved once on the
-        unmodified inputs, so that every copy explains its input's predicted class),
-        and a baseline with one row per input (see :meth:`_per_input_arguments`).
+        Per-input arguments are repeated for each input's copies: ``output_indices``
+        with one entry per input (a list or array; a tuple is one target for all),
+        ``"predicted"`` (resolved once on the unmodified inputs, so that every copy
+        explains its input's predicted class), and a baseline with one row per input.
+
+        Args:
+            inputs: the unmodified inputs ``(N, *x_shape)``, as rows.
+            arguments: the method's arguments by name (from :meth:`bind_arguments`).
+
+        Returns:
+            ``for_copies(owner) -> arguments``: the arguments for copies whose inputs
+            are ``inputs[owner]`` (``owner`` an int array of input indices).
         """
         n = len(inputs)
         per_input = {}

@@ -45,17 +45,32 @@ class InputStructure:
 
     @property
     def key(self) -> tuple:
+        """``(kind, names, shapes)``: two calls share a structure when equal."""
         return (self.kind, tuple(self.names), tuple(self.shapes))
 
     @property
     def size(self) -> int:
+        """D, the length of a flat row (all inputs' cells)."""
         return int(self.offsets[-1])
 
     def parts(self, value, name: str, *, allow_nonfinite: bool, dtype=None, per_row=True):
         """``value`` in this structure -> list of float arrays, one per input, checked.
 
-        With ``per_row`` each part must be ``(R, *shape_k)`` with the same R (a part of
-        shape ``shape_k`` counts as R = 1)."""
+        Args:
+            value: a list, tuple or dict of arrays in this structure.
+            name: the argument's name, for error messages.
+            allow_nonfinite: accept NaN/Inf values.
+            dtype: cast every part to this float dtype (None: float32 unless float64).
+            per_row: each part must be ``(R, *shape_k)`` with the same R (a part of
+                shape ``shape_k`` counts as R = 1).
+
+        Returns:
+            The checked parts, one float array per input.
+
+        Raises:
+            TypeError: a value of another kind than the structure, or not floats.
+            ValueError: other names or counts of parts, or parts of the wrong shape.
+        """
         values = _as_list(value, self, name)
         arrays = []
         for part, part_name, shape in zip(values, self.names, self.shapes, strict=True):
@@ -78,11 +93,26 @@ class InputStructure:
         return arrays
 
     def flatten(self, arrays: list[np.ndarray]) -> np.ndarray:
-        """Parts ``(R, *shape_k)`` -> rows ``(R, D)``."""
+        """Parts ``(R, *shape_k)`` -> rows ``(R, D)``.
+
+        Args:
+            arrays: one array ``(R, *shape_k)`` per input, in the structure's order.
+
+        Returns:
+            The rows ``(R, D)``, the parts flattened and concatenated.
+        """
         return np.concatenate([a.reshape(len(a), -1) for a in arrays], axis=1)
 
     def unflatten(self, flat: np.ndarray, leading: int = 0):
-        """Rows ``(..., R, D)`` -> the structure of arrays ``(..., R, *shape_k)``."""
+        """Rows ``(..., R, D)`` -> the structure of arrays ``(..., R, *shape_k)``.
+
+        Args:
+            flat: rows ``(..., R, D)``.
+            leading: unused; the leading axes are those of ``flat``.
+
+        Returns:
+            A list, tuple or dict (the structure's kind) of arrays ``(..., R, *shape_k)``.
+        """
         lead = flat.shape[:-1]
         parts = [
             flat[..., a:b].reshape(lead + shape)
@@ -91,14 +121,30 @@ class InputStructure:
         return self.pack(parts)
 
     def pack(self, parts: list):
+        """``parts`` (one per input, in order) as a list, tuple or dict of this kind.
+
+        Args:
+            parts: one value per input.
+
+        Returns:
+            The parts in the structure's kind (a dict by input name, a tuple or a list).
+        """
         if self.kind == "dict":
             return dict(zip(self.names, parts, strict=True))
         return tuple(parts) if self.kind == "tuple" else list(parts)
 
     def model_fn(self, model_fn, as_list: bool = False):
-        """``f(flat rows (R, D)) -> outputs``: splits rows into the model's inputs
-        (a list in the model's input order when ``as_list``, as Keras models take
-        them whatever their input names; else in the structure given)."""
+        """A model function on flat rows.
+
+        Args:
+            model_fn: the model's function on its structured inputs.
+            as_list: pass the inputs as a list in the model's input order (as Keras
+                models take them whatever their input names); else in the structure
+                given.
+
+        Returns:
+            ``f(flat rows (R, D)) -> outputs``, splitting rows into the model's inputs.
+        """
 
         def flat_fn(flat):
             rows = tf.shape(flat)[0]
@@ -143,7 +189,14 @@ def _as_list(value, structure: InputStructure, name: str) -> list:
 
 
 def model_input_names(model) -> list[str] | None:
-    """The Keras model's input names when it has several inputs, else None."""
+    """The Keras model's input names when it has several inputs.
+
+    Args:
+        model: a Keras model or a callable.
+
+    Returns:
+        The input layers' names in the model's order; None for one input or a callable.
+    """
     inputs = getattr(model, "inputs", None) if isinstance(model, keras.Model) else None
     if not inputs or len(inputs) < 2:
         return None
@@ -160,6 +213,13 @@ def is_structured(inputs, model) -> bool:
     A dict always is. A list or tuple is when the Keras model has several inputs, or,
     for callables, when it holds arrays of different shapes with the same number of
     rows (a list of equal-shape arrays is read as one stacked array, as before).
+
+    Args:
+        inputs: what a caller passed as ``inputs``.
+        model: the explained model.
+
+    Returns:
+        Whether ``inputs`` are several arrays.
     """
     if isinstance(inputs, Mapping):
         return True
@@ -176,7 +236,19 @@ def is_structured(inputs, model) -> bool:
 
 
 def structure_of(inputs, model) -> InputStructure:
-    """The structure of multi-input ``inputs`` (checked against a Keras model's inputs)."""
+    """The structure of multi-input ``inputs``.
+
+    Args:
+        inputs: a list, tuple or dict of arrays ``(N, *shape_k)``.
+        model: the explained model; a Keras model's input names are checked.
+
+    Returns:
+        The :class:`InputStructure` of ``inputs``.
+
+    Raises:
+        ValueError: dict keys other than a Keras model's input names, or another
+            number of arrays than it takes.
+    """
     names = model_input_names(model)
     if isinstance(inputs, Mapping):
         keys = list(inputs)
@@ -208,6 +280,18 @@ def mask_from_lengths(lengths, steps: int, padding: str = "post") -> np.ndarray:
         steps: T, the padded length.
         padding: "post" (real steps first, as ``keras.utils.pad_sequences(...,
             padding="post")``) or "pre" (real steps last, Keras' default).
+
+    Returns:
+        ``(N, steps)`` booleans, True on the real steps.
+
+    Raises:
+        TypeError: ``lengths`` that are not a 1-D array of ints.
+        ValueError: lengths outside [1, steps], or an unknown ``padding``.
+
+    Example:
+        >>> mask_from_lengths([2, 3], 4, padding="pre").astype(int)
+        array([[0, 0, 1, 1],
+               [0, 1, 1, 1]])
     """
     check_choice(padding, "padding", ("pre", "post"))
     lengths = np.asarray(lengths)
@@ -222,8 +306,18 @@ def mask_from_lengths(lengths, steps: int, padding: str = "post") -> np.ndarray:
 
 
 def pad_ragged(sequences) -> tuple[np.ndarray, np.ndarray]:
-    """A list of ``(T_i, F)`` arrays -> ``(N, max T_i, F)`` post-padded with zeros and
-    its padding mask ``(N, T)``."""
+    """Variable-length sequences post-padded with zeros.
+
+    Args:
+        sequences: a list of ``(T_i, F)`` float arrays with the same F.
+
+    Returns:
+        ``(x, real)``: x ``(N, max T_i, F)`` and its padding mask ``(N, T)``, True on
+        real steps.
+
+    Raises:
+        ValueError: arrays that are not ``(T_i, F)`` with one F.
+    """
     arrays = [as_float_array(s, f"inputs[{i}]", min_rank=2) for i, s in enumerate(sequences)]
     features = {a.shape[1:] for a in arrays}
     if len(features) != 1 or any(a.ndim != 2 for a in arrays):
@@ -239,7 +333,14 @@ def pad_ragged(sequences) -> tuple[np.ndarray, np.ndarray]:
 
 
 def is_ragged(inputs) -> bool:
-    """A list of 2-D arrays of different lengths (variable-length sequences)."""
+    """Whether ``inputs`` are a list of 2-D arrays of different lengths.
+
+    Args:
+        inputs: what a caller passed as ``inputs``.
+
+    Returns:
+        True for variable-length sequences ``[(T_i, F), ...]``.
+    """
     if not isinstance(inputs, list) or len(inputs) < 2:
         return False
     shapes = [np.shape(v) for v in inputs]
@@ -247,8 +348,15 @@ def is_ragged(inputs) -> bool:
 
 
 def masking_values(model) -> list[float | None]:
-    """Per input of a Keras model, the ``mask_value`` of a ``Masking`` layer applied
-    directly to it (None where there is none, and for other models: no inputs)."""
+    """The ``mask_value`` of the ``Masking`` layer applied directly to each input.
+
+    Args:
+        model: a Keras model or a callable.
+
+    Returns:
+        One value (None where there is no such layer) per input of a Keras model;
+        an empty list for other models.
+    """
     inputs = getattr(model, "inputs", None) if isinstance(model, keras.Model) else None
     if not inputs:
         return []
@@ -262,8 +370,16 @@ def masking_values(model) -> list[float | None]:
 
 
 def keras_padding(model, arrays: list[np.ndarray]) -> list[np.ndarray | None]:
-    """The model's own padding per input: ``(N, T)`` True on real steps, from a
-    ``Masking`` layer applied directly to that input (None where there is none)."""
+    """The model's own padding per input, from its ``Masking`` layers.
+
+    Args:
+        model: a Keras model or a callable.
+        arrays: the inputs' arrays, in the model's order.
+
+    Returns:
+        Per array, ``(N, T)`` booleans True on real steps for a sequence input with a
+        ``Masking`` layer applied directly to it; None elsewhere.
+    """
     out: list[np.ndarray | None] = [None] * len(arrays)
     for k, value in enumerate(masking_values(model)[: len(arrays)]):
         if value is not None and arrays[k].ndim == 3:
@@ -277,6 +393,17 @@ def sequence_input(structure: InputStructure, input_name: str | int | None) -> i
     Methods that perturb time steps (TSR, SIS, masks) explain one sequence input of a
     multi-input model and hold the others at their values. ``input_name`` names it
     (an input name or an index); None picks the only sequence input.
+
+    Args:
+        structure: the inputs' structure.
+        input_name: an input name, an index, or None.
+
+    Returns:
+        The index of the explained input in the structure.
+
+    Raises:
+        ValueError: an unknown name or index, an input that is not a sequence, or
+            None with several sequence inputs.
     """
     sequences = [k for k, shape in enumerate(structure.shapes) if len(shape) == 2]
     if input_name is None:

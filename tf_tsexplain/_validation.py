@@ -18,7 +18,14 @@ import numpy as np
 
 
 def compute_dtype(array: np.ndarray) -> np.dtype:
-    """float64 stays float64; every other float type is computed in float32."""
+    """The dtype computations on ``array`` use.
+
+    Args:
+        array: a float array.
+
+    Returns:
+        float64 for float64 arrays; float32 for every other float type.
+    """
     return np.dtype(np.float64) if array.dtype == np.float64 else np.dtype(np.float32)
 
 
@@ -39,6 +46,9 @@ def as_float_array(
         allow_nonfinite: accept NaN and Inf values.
         dtype: cast to this float dtype; by default float64 stays float64 and any
             other float type becomes float32.
+
+    Returns:
+        The checked float array (float32 or float64).
 
     Raises:
         TypeError: if the values are not real floating point numbers (integers,
@@ -94,6 +104,15 @@ def _kind(value) -> str:
 def check_int(value, name: str, *, min_val: int | None = None, max_val: int | None = None) -> int:
     """``value`` as an int in ``[min_val, max_val]``.
 
+    Args:
+        value: the value to check.
+        name: the argument's name, for the error message.
+        min_val: the smallest value allowed (None: no bound).
+        max_val: the largest value allowed (None: no bound).
+
+    Returns:
+        ``value`` as a Python int.
+
     Raises:
         TypeError: if ``value`` is not an integer (bools, floats and strings are
             refused, even ``2.0``).
@@ -111,7 +130,19 @@ def check_int(value, name: str, *, min_val: int | None = None, max_val: int | No
 
 
 def check_positive_int(value, name: str) -> int:
-    """Return ``value`` as an int, raising if it is not an integer >= 1."""
+    """``value`` as an int >= 1.
+
+    Args:
+        value: the value to check.
+        name: the argument's name, for the error message.
+
+    Returns:
+        ``value`` as a Python int.
+
+    Raises:
+        TypeError: if ``value`` is not an integer.
+        ValueError: if it is below 1.
+    """
     return check_int(value, name, min_val=1)
 
 
@@ -125,6 +156,17 @@ def check_real(
     include_max: bool = True,
 ) -> float:
     """``value`` as a finite float in the given interval.
+
+    Args:
+        value: the value to check.
+        name: the argument's name, for the error message.
+        min_val: the interval's lower end (None: no bound).
+        max_val: the interval's upper end (None: no bound).
+        include_min: whether ``min_val`` itself is allowed.
+        include_max: whether ``max_val`` itself is allowed.
+
+    Returns:
+        ``value`` as a Python float.
 
     Raises:
         TypeError: if ``value`` is not a real number (bools and strings refused).
@@ -150,14 +192,35 @@ def check_real(
 
 
 def check_bool(value, name: str) -> bool:
-    """``value`` as a bool; Python and numpy bools only (``verbose`` also takes 0/1)."""
+    """``value`` as a bool; Python and numpy bools only (``verbose`` also takes 0/1).
+
+    Args:
+        value: the value to check.
+        name: the argument's name, for the error message.
+
+    Returns:
+        ``value`` as a Python bool.
+
+    Raises:
+        TypeError: if ``value`` is not a bool.
+    """
     if isinstance(value, bool | np.bool_):
         return bool(value)
     raise TypeError(f"`{name}` must be True or False. Received: {name}={value!r} ({_kind(value)}).")
 
 
 def check_verbose(verbose) -> bool:
-    """``verbose`` as a bool: True/False, or Keras' 0/1."""
+    """``verbose`` as a bool: True/False, or Keras' 0/1.
+
+    Args:
+        verbose: the value to check.
+
+    Returns:
+        ``verbose`` as a Python bool.
+
+    Raises:
+        TypeError: anything but a bool, 0 or 1.
+    """
     if (
         isinstance(verbose, numbers.Integral)
         and not isinstance(verbose, bool)
@@ -168,7 +231,20 @@ def check_verbose(verbose) -> bool:
 
 
 def check_choice(value, name: str, choices) -> str:
-    """``value`` as one of the strings ``choices``."""
+    """``value`` as one of the strings ``choices``.
+
+    Args:
+        value: the value to check.
+        name: the argument's name, for the error message.
+        choices: the strings allowed.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        TypeError: if ``value`` is not a string.
+        ValueError: if it is not one of ``choices``.
+    """
     if not isinstance(value, str):
         raise TypeError(
             f"`{name}` must be one of {tuple(choices)}. "
@@ -180,14 +256,36 @@ def check_choice(value, name: str, choices) -> str:
 
 
 def check_seed(seed) -> int | None:
-    """Accept None or a non-negative integer seed (TypeError / ValueError otherwise)."""
+    """None or a non-negative integer seed.
+
+    Args:
+        seed: the value to check.
+
+    Returns:
+        None or the seed as a Python int.
+
+    Raises:
+        TypeError: a seed that is not an integer.
+        ValueError: a negative seed.
+    """
     if seed is None:
         return None
     return check_int(seed, "seed", min_val=0)
 
 
 def check_batch_size(batch_size) -> int | None:
-    """None (chosen from the memory budget) or an integer >= 1."""
+    """None (chosen from the memory budget) or an integer >= 1.
+
+    Args:
+        batch_size: the value to check.
+
+    Returns:
+        None or the batch size as a Python int.
+
+    Raises:
+        TypeError: a batch size that is not an integer.
+        ValueError: a batch size below 1.
+    """
     if batch_size is None:
         return None
     return check_int(batch_size, "batch_size", min_val=1)
@@ -196,8 +294,19 @@ def check_batch_size(batch_size) -> int | None:
 def check_labels(labels, size: int, name: str, default) -> list:
     """``labels`` as a list of ``size`` entries, or ``default`` when None.
 
-    ``name`` is the argument (``feature_names``, ``time_index``, ``sample_ids``); the
-    error names what was counted, e.g. "`feature_names` has 3 entries for 2 features".
+    Args:
+        labels: the labels given, or None.
+        size: the number of labels needed.
+        name: the argument (``feature_names``, ``time_index``, ``sample_ids``); the
+            error names what was counted, e.g. "`feature_names` has 3 entries for 2
+            features".
+        default: the labels used when ``labels`` is None.
+
+    Returns:
+        A list of ``size`` labels.
+
+    Raises:
+        ValueError: ``labels`` with another number of entries.
     """
     if labels is None:
         return list(default)
@@ -209,7 +318,21 @@ def check_labels(labels, size: int, name: str, default) -> list:
 
 
 def check_padding_mask(mask, n: int, steps: int, name: str = "padding_mask") -> np.ndarray:
-    """``(N, T)`` booleans, True on real steps, with at least one real step per row."""
+    """``(N, T)`` booleans, True on real steps, with at least one real step per row.
+
+    Args:
+        mask: the mask to check.
+        n: N, the rows.
+        steps: T, the steps.
+        name: the argument's name, for the error message.
+
+    Returns:
+        ``mask`` as a boolean numpy array ``(N, T)``.
+
+    Raises:
+        TypeError: a mask that is not boolean.
+        ValueError: a mask of another shape, or a row without a real step.
+    """
     arr = np.asarray(mask)
     if arr.dtype != bool:
         raise TypeError(

@@ -10,6 +10,11 @@
   ``--lengths`` with ``--padding``.
 - ``tf-tsexplain export MODEL EXPORT_DIR`` writes a SavedModel with an ``explain``
   signature next to ``serving_default``, for TF Serving.
+- ``tf-tsexplain report JOB_DIR --out report.html`` writes the HTML report of a batch
+  job's output (:func:`tf_tsexplain.report.report_from_job`).
+- ``tf-tsexplain evaluate MODEL INPUTS --methods ig,eg,saliency --out DIR`` compares
+  explainers on the model by faithfulness metrics (no ground truth needed) and writes
+  the table, the curves and their plot (:func:`run_evaluate`).
 
 Errors in what the user gave (paths, names, shapes) end the command with a one-line
 message and exit status 1, without a traceback; usage errors (a missing or unknown
@@ -72,6 +77,8 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_explain_parser(sub)
     _add_export_parser(sub)
     _add_explain_batch_parser(sub)
+    _add_report_parser(sub)
+    _add_evaluate_parser(sub)
     return parser
 
 
@@ -285,9 +292,61 @@ def _add_explain_batch_parser(sub) -> None:
 
 def _explain_batch_command(args) -> None:
     _import_tensorflow(args)  # quietly, unless --verbose
-    from tf_tsexplain.batch import run_explain_batch
+    from tf_tsexplain.jobs.cli import run_explain_batch
 
     run_explain_batch(args)
+
+
+def _add_report_parser(sub) -> None:
+    report = sub.add_parser(
+        "report",
+        help="write the HTML report of a batch job (one file, opens offline)",
+        description="Write one self-contained HTML file of the output of explain-batch "
+        "(local, Beam or Spark): header, sortable instance table, a detail view per "
+        "sequence (time x feature heat map with zoom, hover, totals) and a global view. "
+        "It needs no network or server to open.",
+    )
+    report.add_argument("job_dir", metavar="JOB_DIR", help="the job's output directory")
+    report.add_argument("--out", default="report.html", help="the HTML file (default report.html)")
+    report.add_argument(
+        "--max-sequences",
+        type=int,
+        default=100,
+        help="most sequences with a detail view, those of largest |f(x)| (default 100)",
+    )
+    report.add_argument("--ids", help="comma-separated sample ids to show in detail instead")
+    report.add_argument("--title", help="the page title (default: method and sequence count)")
+    _add_verbose(report)
+
+
+def run_report(args) -> dict:
+    """``tf-tsexplain report``: a job directory to one HTML file; prints its name and size."""
+    _check_numbers(args, ("max_sequences", 1))
+    from tf_tsexplain.report.job import check_job_dir
+
+    check_job_dir(args.job_dir)  # before the report's imports (Plotly, pandas)
+    ids = None
+    if args.ids is not None:
+        ids = [v.strip() for v in args.ids.split(",") if v.strip()]  # matched by their text
+    from tf_tsexplain.report import report_from_job  # no TensorFlow: the readers are pyarrow
+
+    try:
+        info = report_from_job(
+            args.job_dir,
+            args.out,
+            max_sequences=args.max_sequences,
+            detail_ids=ids,
+            title=args.title,
+        )
+    except ImportError as err:  # Plotly missing: one line, as every user error
+        raise ValueError(str(err)) from None
+    size = info["bytes"]
+    shown = f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
+    print(
+        f"wrote {info['path']} ({shown}; {info['sequences']:,} sequences, "
+        f"{len(info['detail']):,} in detail)"
+    )
+    return info
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -305,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         "explain": run_explain,
         "export": run_export,
         "explain-batch": _explain_batch_command,
+        "report": run_report,
+        "evaluate": run_evaluate,
     }
     try:
         commands[args.command](args)
@@ -835,6 +896,240 @@ def run_export(args) -> dict:
         f'{{"signature_name": "explain", "instances": [{instance}, ...]}}'
     )
     return info
+
+
+# ---------------------------------------------------------------------------- evaluate
+# name -> (what it is, for --help). Each is built in _evaluate_explainers.
+EVALUATE_METHODS = {
+    "ig": "integrated gradients from a zero baseline (--num-samples path points)",
+    "eg": "expected gradients over --references (default: the inputs themselves)",
+    "saliency": "the signed gradient",
+    "input_x_gradient": "input times gradient",
+    "smoothgrad": "SmoothGrad (--num-samples noisy copies)",
+    "occlusion": "occlusion of one cell at a time (set to 0)",
+    "feature_ablation": "ablation of one cell at a time (set to 0)",
+    "tsr": "temporal saliency rescaling of integrated gradients (--tsr-samples points)",
+}
+EVALUATE_METRICS = (
+    "deletion_auc",
+    "insertion_auc",
+    "comprehensiveness",
+    "sufficiency",
+    "cpd",
+    "cpp",
+    "infidelity",
+    "max_sensitivity",
+)
+
+
+def _add_evaluate_parser(sub) -> None:
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="which explainer to trust: faithfulness metrics of several methods on a model",
+        description="Explain INPUTS with each of --methods and a random control, score every "
+        "map by faithfulness metrics that need no ground truth (deletion and insertion "
+        "AUC, comprehensiveness, sufficiency, cumulative prediction difference, "
+        "infidelity by default) and write into --out: faithfulness.csv (one row per "
+        "method: each metric's mean and standard error over the inputs, seconds per "
+        "input, mean rank), curves.parquet (tidy deletion and insertion curves: "
+        "explainer, curve, fraction, mean, sem) and faithfulness.png. The table is "
+        "printed, best method first. " + SAFETY_NOTE,
+        epilog="Methods: "
+        + "; ".join(f"{k}: {v}" for k, v in EVALUATE_METHODS.items())
+        + ". Example: tf-tsexplain evaluate model.keras x_test.npy --methods "
+        "ig,eg,saliency,occlusion,tsr --out faith",
+    )
+    _add_verbose(evaluate)
+    evaluate.add_argument("model", metavar="MODEL", help="a SavedModel directory or a .keras file")
+    evaluate.add_argument(
+        "inputs", metavar="INPUTS", help="a .npy (N, T, F) or .csv file of sequences"
+    )
+    evaluate.add_argument("--out", required=True, help="output folder (created if needed)")
+    evaluate.add_argument(
+        "--methods",
+        default="ig,saliency,occlusion",
+        help=f"comma-separated, from {', '.join(EVALUATE_METHODS)} (default: ig,saliency,"
+        "occlusion)",
+    )
+    evaluate.add_argument(
+        "--metrics",
+        help=f"comma-separated, from {', '.join(EVALUATE_METRICS)} (default: the first "
+        "five and infidelity)",
+    )
+    evaluate.add_argument(
+        "--output-index",
+        default="predicted",
+        help="output explained and tracked: 'predicted' (default, the arg-max class of "
+        "each input), an int, or 'T,C' for sequence outputs",
+    )
+    evaluate.add_argument("--references", help="eg: .npy file of reference sequences (R, T, F)")
+    evaluate.add_argument(
+        "--num-samples", type=int, default=32, help="ig/eg/smoothgrad samples (default: 32)"
+    )
+    evaluate.add_argument(
+        "--tsr-samples", type=int, default=8, help="tsr: IG points per map (default: 8)"
+    )
+    evaluate.add_argument("--steps", type=int, default=10, help="deletion/insertion steps (10)")
+    evaluate.add_argument("--cpd-steps", type=int, default=50, help="CPD cells removed (50)")
+    evaluate.add_argument(
+        "--n-perturbations", type=int, default=100, help="infidelity draws per input (100)"
+    )
+    evaluate.add_argument(
+        "--batch-size", type=int, help="model rows per call (default: from the memory budget)"
+    )
+    evaluate.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    evaluate.add_argument(
+        "--signature",
+        default="serving_default",
+        help="SavedModel signature (default: serving_default)",
+    )
+    evaluate.add_argument("--input-name", help="signature input, if it has several")
+    evaluate.add_argument("--output-name", help="signature output, if it has several")
+    evaluate.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="load .keras files without safe mode (runs Python code stored in the file)",
+    )
+
+
+def _comma_choices(text: str, flag: str, choices) -> list[str]:
+    picked = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [p for p in picked if p not in choices]
+    if not picked or unknown:
+        raise ValueError(
+            f"{flag} must be comma-separated names from {', '.join(choices)}; got {text!r}."
+        )
+    if len(set(picked)) != len(picked):
+        raise ValueError(f"{flag} names a method twice; got {text!r}.")
+    return picked
+
+
+def _evaluate_explainers(model, methods, x, references, args, output_index) -> dict:
+    """``name -> callable inputs -> saliency`` for the chosen methods."""
+    import numpy as np
+
+    from tf_tsexplain import (
+        FeatureAblation,
+        InputXGradient,
+        Occlusion,
+        PathExplainerTF,
+        Saliency,
+        SmoothGrad,
+        TemporalSaliencyRescaling,
+    )
+
+    zeros = np.zeros((1, *x.shape[1:]), np.float32)
+    common = {"output_indices": output_index, "batch_size": args.batch_size}
+    path = PathExplainerTF(model)
+    table = {
+        "ig": lambda v: path.attributions(
+            v, zeros, use_expectation=False, num_samples=args.num_samples, **common
+        ),
+        "eg": lambda v: path.attributions(
+            v,
+            references,
+            use_expectation=True,
+            num_samples=args.num_samples,
+            seed=args.seed,
+            **common,
+        ),
+        "saliency": lambda v: Saliency(model).attributions(v, **common),
+        "input_x_gradient": lambda v: InputXGradient(model).attributions(v, **common),
+        "smoothgrad": lambda v: SmoothGrad(model).attributions(
+            v, num_samples=args.num_samples, seed=args.seed, **common
+        ),
+        "occlusion": lambda v: Occlusion(model).attributions(v, 0.0, **common),
+        "feature_ablation": lambda v: FeatureAblation(model).attributions(v, 0.0, **common),
+        "tsr": lambda v: TemporalSaliencyRescaling(PathExplainerTF(model)).attributions(
+            v, zeros, use_expectation=False, num_samples=args.tsr_samples, **common
+        ),
+    }
+
+    def announced(name, explain):
+        def run(v):
+            print(f"  explaining with {name} ...", flush=True)
+            return explain(v)
+
+        return run
+
+    return {name: announced(name, table[name]) for name in methods}
+
+
+def run_evaluate(args):
+    """``tf-tsexplain evaluate``: compare explainers on MODEL and INPUTS, write to --out."""
+    numbers = [("num_samples", 1), ("tsr_samples", 1), ("steps", 1), ("cpd_steps", 1)]
+    numbers += [("n_perturbations", 1), ("seed", 0)]
+    if args.batch_size is not None:
+        numbers.append(("batch_size", 1))
+    _check_numbers(args, *numbers)
+    methods = _comma_choices(args.methods, "--methods", tuple(EVALUATE_METHODS))
+    metrics = None
+    if args.metrics is not None:
+        metrics = _comma_choices(args.metrics, "--metrics", EVALUATE_METRICS)
+    output_index = _parse_output_index(args.output_index)
+    _check_model_path(args.model)
+    if Path(args.inputs).suffix == ".npz":
+        raise ValueError("evaluate takes one input array (.npy or .csv); got a .npz file.")
+    x, _ = read_inputs(args.inputs)
+    references = None
+    if "eg" in methods:
+        references = x if args.references is None else _load_array(args.references, "--references")
+    elif args.references is not None:
+        raise ValueError("--references is for --methods eg.")
+    model = _load_for_cli(args)
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from tf_tsexplain.metrics import compare_explainers
+    from tf_tsexplain.plot import faithfulness_plot
+
+    x = np.asarray(x, np.float32) if x.dtype != np.float64 else x
+    n = len(x)
+    print(
+        f"evaluating {', '.join(methods)} and a random control on {n} input(s) of shape "
+        f"{tuple(x.shape[1:])}"
+    )
+    table = compare_explainers(
+        model,
+        x,
+        _evaluate_explainers(model, methods, x, references, args, output_index),
+        metrics=metrics,
+        output_indices=output_index,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        cpd_steps=args.cpd_steps,
+        n_perturbations=args.n_perturbations,
+    )
+    out = Path(args.out)  # created only now: bad input leaves no folder behind
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "table": out / "faithfulness.csv",
+        "curves": out / "curves.parquet",
+        "plot": out / "faithfulness.png",
+    }
+    table.to_csv(paths["table"])
+    table.attrs["curves"].to_parquet(paths["curves"], index=False)
+    fig, _ = faithfulness_plot(
+        table, title=f"Faithfulness on {Path(args.inputs).name} ({n} inputs)"
+    )
+    fig.savefig(paths["plot"], dpi=100)
+    plt.close(fig)
+    directions = table.attrs["directions"]
+    shown = [c for c in table.columns if not c.endswith("_sem")]
+    print(
+        "mean over inputs (better: "
+        + ", ".join(f"{m} {'higher' if d == 'higher' else 'lower'}" for m, d in directions.items())
+        + "; rank 1 = best)"
+    )
+    print(table[shown].to_string(float_format=lambda v: f"{v:.4g}"))
+    print(f"scoring took {table.attrs['scoring_seconds']:.1f} s")
+    for key, path in paths.items():
+        print(f"  {key:>6}: {path}")
+    return {"table": table, **paths}
 
 
 if __name__ == "__main__":

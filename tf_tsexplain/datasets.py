@@ -68,6 +68,7 @@ def sequence_regression(
 # ---------------------------------------------------------------------------------
 
 BACKGROUNDS = ("gaussian", "ar", "harmonic", "pseudo_periodic", "gp", "narma")
+"""The background processes of :func:`background_process` and :func:`box_dataset`."""
 
 # name -> (time start, time length, feature start, feature length) as fractions of
 # T and F; at T = F = 50: Middle 30 x 30 at (10, 10), SmallMiddle 14 x 14 at
@@ -97,6 +98,7 @@ BOX_DATASETS = (
     "PositionalTime",
     "PositionalFeature",
 )
+"""The names :func:`box_dataset` accepts."""
 
 
 def background_process(
@@ -126,8 +128,16 @@ def background_process(
 
     Args:
         name: one of :data:`BACKGROUNDS`.
-        n_samples, n_steps, n_features: N, T, F.
+        n_samples: N.
+        n_steps: T.
+        n_features: F.
         seed: an int seed or a numpy Generator.
+
+    Returns:
+        The series, ``(N, T, F)`` float32.
+
+    Raises:
+        ValueError: an unknown ``name``, or sizes below 1.
     """
     if name not in BACKGROUNDS:
         raise ValueError(f"`background` must be one of {BACKGROUNDS}, got {name!r}.")
@@ -272,7 +282,16 @@ def arma_features(
 
     ``2 x_t + 0.5 x_{t-1} + 0.2 x_{t-2} + 0.1 x_{t-3} = 2 e_t`` with ``e_t ~ N(0, 1)``
     and zero initial values (the ARMA process with AR polynomial (2, 0.5, 0.2, 0.1) and
-    MA polynomial (2,)). Returns ``(N, T, F)`` float64.
+    MA polynomial (2,)).
+
+    Args:
+        n_samples: N.
+        n_steps: T.
+        n_features: F.
+        rng: the numpy Generator drawing the innovations.
+
+    Returns:
+        The series, ``(N, T, F)`` float64.
     """
     eps = rng.standard_normal((n_samples, n_steps, n_features))
     x = np.zeros((n_samples, n_steps + 3, n_features))
@@ -296,8 +315,18 @@ def rare_feature(
     black box (:func:`saliency_white_box`) returns, per time step, the sum of squares
     of the salient cells at that step.
 
+    Args:
+        n_samples: N, the series.
+        n_steps: T (>= 4).
+        n_features: F (>= n_salient).
+        n_salient: the salient features per series.
+        seed: random seed.
+
     Returns:
         ``(x, truth)``: x ``(N, T, F)`` float32, truth ``(N, T, F)`` bool.
+
+    Raises:
+        ValueError: sizes below 1, ``n_salient > n_features`` or ``n_steps < 4``.
     """
     n = check_positive_int(n_samples, "n_samples")
     t = check_positive_int(n_steps, "n_steps")
@@ -328,8 +357,18 @@ def rare_time(
     starting at a random ``t0`` in ``[0, T - n_salient)`` are salient for features
     ``[F // 4, 3 F // 4)``; the black box is :func:`saliency_white_box`.
 
+    Args:
+        n_samples: N, the series.
+        n_steps: T (> n_salient).
+        n_features: F (>= 4).
+        n_salient: the salient consecutive steps per series.
+        seed: random seed.
+
     Returns:
         ``(x, truth)``: x ``(N, T, F)`` float32, truth ``(N, T, F)`` bool.
+
+    Raises:
+        ValueError: sizes below 1, ``n_salient >= n_steps`` or ``n_features < 4``.
     """
     n = check_positive_int(n_samples, "n_samples")
     t = check_positive_int(n_steps, "n_steps")
@@ -362,6 +401,9 @@ def saliency_white_box(truth):
 
     Returns:
         ``model(batch (rows, T, F)) -> (rows, T)``.
+
+    Raises:
+        ValueError: ``truth`` neither ``(N, T, F)`` nor ``(T, F)``.
     """
     import tensorflow as tf
 
@@ -396,10 +438,19 @@ def state_data(
     2 in state 1: ``y_t ~ Bernoulli(sigmoid(2 x_t[1 + s_t]))``. Feature 0 never
     matters.
 
+    Args:
+        n_samples: N.
+        n_steps: T.
+        switch_probability: probability in [0, 1] that the state switches at a step.
+        seed: random seed.
+
     Returns:
         ``(x, y, truth, states)``: x ``(N, T, 3)`` float32, y ``(N, T)`` int32 labels,
         truth ``(N, T, 3)`` bool (True on the feature driving each label) and
         states ``(N, T)`` int32.
+
+    Raises:
+        ValueError: sizes below 1, or ``switch_probability`` outside [0, 1].
     """
     n = check_positive_int(n_samples, "n_samples")
     t = check_positive_int(n_steps, "n_steps")
@@ -424,13 +475,20 @@ def state_data(
 # The State experiment as the Dynamask repository defines it (fit/data_generator/
 # state_data.py, experiments/state.py); ``state_data`` above is a simpler variant.
 DYNAMASK_STATE_MEANS = np.array([[0.1, 1.6, 0.5], [-0.1, -0.4, -1.5]])
+"""The means ``(2, 3)`` of the features in each state of :func:`dynamask_state_data`."""
 DYNAMASK_STATE_IMPORTANT = (1, 2)  # the feature that drives the label, per state
+"""The feature that drives the label in state 0 and in state 1."""
 
 
 def dynamask_state_covariances() -> np.ndarray:
-    """The two ``(3, 3)`` covariances of :func:`dynamask_state_data`, ``(2, 3, 3)``:
+    """The two ``(3, 3)`` covariances of :func:`dynamask_state_data`.
+
     ``0.8 I + 1e-3 I``, with ``0.01`` between feature 0 and the state's important
-    feature."""
+    feature.
+
+    Returns:
+        ``(2, 3, 3)`` float64, one covariance per state.
+    """
     cov = np.repeat((0.8 + 1e-3) * np.eye(3)[None], 2, axis=0)
     for state, feature in enumerate(DYNAMASK_STATE_IMPORTANT):
         cov[state, 0, feature] = cov[state, feature, 0] = 0.01

@@ -36,10 +36,12 @@ def run_demo(out, seed: int = 0, epochs: int = 25, n_explain: int = 8) -> dict:
         n_explain: test sequences to explain.
 
     Returns:
-        ``{name: path}`` of the files written.
+        ``{name: path}`` of the files written (``.npy`` attributions, the tidy
+        ``attributions.csv`` and the ``.png`` plots).
 
     Raises:
-        TypeError, ValueError: an argument of the wrong kind or value.
+        TypeError: an argument of the wrong kind (e.g. ``seed="1"``).
+        ValueError: an argument of the wrong value (e.g. ``epochs=0``).
     """
     seed = check_int(seed, "seed", min_val=0)
     epochs = check_int(epochs, "epochs", min_val=1)

@@ -220,7 +220,7 @@ class Saliency(_GradientMethod):
             batch_size: most rows sent to the model at once (None: from the memory
                 budget).
             seed: unused (deterministic method); accepted for a uniform signature.
-            verbose: show a progress bar.
+            verbose: show a progress bar over model rows.
             padding_mask: ``(N, T)`` booleans, True on real steps (default: from
                 the model's ``Masking`` layer): padded cells are never perturbed
                 and get exactly zero attribution.
@@ -229,6 +229,17 @@ class Saliency(_GradientMethod):
         come back in that structure. Every method of this module takes them (the
         perturbation methods occlude single cells over the flat layout of all
         inputs, see :mod:`tf_tsexplain._structure`).
+
+        Returns:
+            Gradients (``|gradients|`` if ``absolute``), shaped like ``(N, *x_shape)``.
+            Float32 (float64 for float64 inputs); in the inputs' structure for a
+            multi-input model; with the output axes first for ``output_indices=None``
+            on a model with several outputs.
+
+        Raises:
+            TypeError: an argument of the wrong kind (e.g. integer inputs).
+            ValueError: a wrong value or shape, an out-of-range target, or NaN/Inf in
+                the inputs without ``allow_nonfinite``.
         """
         self._check_common(batch_size, seed, verbose)
         x, frozen = self._rows(inputs, padding_mask)
@@ -252,7 +263,32 @@ class InputXGradient(_GradientMethod):
         verbose: bool = False,
         padding_mask=None,
     ) -> np.ndarray:
-        """``(N, *x_shape)`` input-times-gradient maps; arguments as :class:`Saliency`."""
+        """``(N, *x_shape)`` input-times-gradient maps.
+
+        Args:
+            inputs: ``(N, *x_shape)`` floats, e.g. ``(N, T, F)``; a list/tuple/dict of
+                arrays for a multi-input model.
+            output_indices: the target (see :class:`tf_tsexplain.Explainer`): None,
+                an int, one per input, ``(time, class)``, or ``"predicted"``.
+            batch_size: most rows sent to the model at once (None: from the memory
+                budget).
+            seed: unused (deterministic method); accepted for a uniform signature.
+            verbose: show a progress bar over model rows.
+            padding_mask: ``(N, T)`` booleans, True on real steps (default: from
+                the model's ``Masking`` layer): padded cells are never perturbed
+                and get exactly zero attribution.
+
+        Returns:
+            ``x * d f / d x``, shaped like the inputs ``(N, *x_shape)``.
+            Float32 (float64 for float64 inputs); in the inputs' structure for a
+            multi-input model; with the output axes first for ``output_indices=None``
+            on a model with several outputs.
+
+        Raises:
+            TypeError: an argument of the wrong kind (e.g. integer inputs).
+            ValueError: a wrong value or shape, an out-of-range target, or NaN/Inf in
+                the inputs without ``allow_nonfinite``.
+        """
         self._check_common(batch_size, seed, verbose)
         x, frozen = self._rows(inputs, padding_mask)
         targets, leading, rows, verbose = self._prepare(
@@ -318,15 +354,36 @@ class SmoothGrad(_GradientMethod):
         """``(N, *x_shape)`` smoothed gradients.
 
         Args:
-            inputs, output_indices, batch_size, verbose: as :class:`Saliency`.
-            seed: seed of the noise draws (same seed, same result, whatever
-                ``batch_size``).
+            inputs: ``(N, *x_shape)`` floats, e.g. ``(N, T, F)``; a list/tuple/dict of
+                arrays for a multi-input model.
             num_samples: S, noisy copies per input.
             noise_level: relative noise: the standard deviation as a fraction of each
                 input's value range (>= 0; default 0.15 when ``stdevs`` is None).
             stdevs: absolute noise standard deviation (>= 0): a number for all inputs
                 or an array ``(N,)`` with one per input. Give ``noise_level`` or
                 ``stdevs``, not both.
+            output_indices: the target (see :class:`tf_tsexplain.Explainer`): None,
+                an int, one per input, ``(time, class)``, or ``"predicted"``.
+            batch_size: most rows sent to the model at once (None: from the memory
+                budget).
+            seed: seed of the noise draws (same seed, same result, whatever
+                ``batch_size``).
+            verbose: show a progress bar over model rows.
+            padding_mask: ``(N, T)`` booleans, True on real steps (default: from
+                the model's ``Masking`` layer): padded cells are never perturbed
+                and get exactly zero attribution.
+
+        Returns:
+            The mean gradient over the noisy copies, shaped like the inputs ``(N, *x_shape)``.
+            Float32 (float64 for float64 inputs); in the inputs' structure for a
+            multi-input model; with the output axes first for ``output_indices=None``
+            on a model with several outputs.
+
+        Raises:
+            TypeError: an argument of the wrong kind (e.g. integer inputs).
+            ValueError: a wrong value or shape, an out-of-range target, or NaN/Inf in
+                the inputs without ``allow_nonfinite``.
+            ValueError: both ``noise_level`` and ``stdevs`` given.
         """
         s = check_positive_int(num_samples, "num_samples")
         if stdevs is not None and noise_level is not None:
@@ -379,6 +436,15 @@ class SmoothGrad(_GradientMethod):
         ``attributions(x, stdevs=self.noise_stdevs(x0, level))`` smooths ``x`` with the
         noise scale of ``x0``; TSR uses it to keep each input's scale for its masked
         copies.
+
+        Args:
+            inputs: ``(N, *x_shape)`` floats.
+            noise_level: the fraction of each input's value range (>= 0; None: 0.15).
+            padding_mask: ``(N, T)`` booleans, True on real steps: the range is taken
+                over real cells only.
+
+        Returns:
+            ``(N,)`` standard deviations, in the inputs' dtype.
         """
         if noise_level is None:
             noise_level = self.DEFAULT_NOISE_LEVEL
@@ -564,8 +630,27 @@ class Occlusion(_PerturbationMethod):
             window: window shape, one int per non-batch axis (default all ones: one
                 cell at a time).
             strides: step of the window per axis (default 1 on every axis).
-            output_indices, batch_size, verbose: as :class:`Saliency`.
-            seed: unused; accepted for a uniform signature.
+            output_indices: the target (see :class:`tf_tsexplain.Explainer`): None,
+                an int, one per input, ``(time, class)``, or ``"predicted"``.
+            batch_size: most rows sent to the model at once (None: from the memory
+                budget).
+            seed: unused (deterministic method); accepted for a uniform signature.
+            verbose: show a progress bar over model rows.
+            padding_mask: ``(N, T)`` booleans, True on real steps (default: from
+                the model's ``Masking`` layer): padded cells are never perturbed
+                and get exactly zero attribution.
+
+        Returns:
+            Mean output drops of the windows over each cell, ``(N, *x_shape)``.
+            Float32 (float64 for float64 inputs); in the inputs' structure for a
+            multi-input model; with the output axes first for ``output_indices=None``
+            on a model with several outputs.
+
+        Raises:
+            TypeError: an argument of the wrong kind (e.g. integer inputs).
+            ValueError: a wrong value or shape, an out-of-range target, or NaN/Inf in
+                the inputs without ``allow_nonfinite``.
+            ValueError: a ``window`` or ``strides`` that does not fit the inputs.
         """
         self._check_common(batch_size, seed, verbose)
         x, frozen = self._rows(inputs, padding_mask)
@@ -639,8 +724,27 @@ class FeatureAblation(_PerturbationMethod):
             baseline: as :class:`Occlusion`.
             feature_mask: integer group ids broadcastable to ``x_shape`` (None: each
                 cell alone).
-            output_indices, batch_size, verbose: as :class:`Saliency`.
-            seed: unused; accepted for a uniform signature.
+            output_indices: the target (see :class:`tf_tsexplain.Explainer`): None,
+                an int, one per input, ``(time, class)``, or ``"predicted"``.
+            batch_size: most rows sent to the model at once (None: from the memory
+                budget).
+            seed: unused (deterministic method); accepted for a uniform signature.
+            verbose: show a progress bar over model rows.
+            padding_mask: ``(N, T)`` booleans, True on real steps (default: from
+                the model's ``Masking`` layer): padded cells are never perturbed
+                and get exactly zero attribution.
+
+        Returns:
+            Output drops of each cell's group, shaped like the inputs ``(N, *x_shape)``.
+            Float32 (float64 for float64 inputs); in the inputs' structure for a
+            multi-input model; with the output axes first for ``output_indices=None``
+            on a model with several outputs.
+
+        Raises:
+            TypeError: an argument of the wrong kind (e.g. integer inputs).
+            ValueError: a wrong value or shape, an out-of-range target, or NaN/Inf in
+                the inputs without ``allow_nonfinite``.
+            ValueError: a ``feature_mask`` that does not broadcast to one input.
         """
         self._check_common(batch_size, seed, verbose)
         x, frozen = self._rows(inputs, padding_mask)
@@ -682,9 +786,30 @@ class FeaturePermutation(_PerturbationMethod):
 
         Args:
             inputs: ``(N, *x_shape)``, N >= 2.
-            feature_mask: integer group ids broadcastable to ``x_shape``.
-            output_indices, batch_size, verbose: as :class:`Saliency`.
+            feature_mask: integer group ids broadcastable to ``x_shape`` (None: each
+                cell alone).
+            output_indices: the target (see :class:`tf_tsexplain.Explainer`): None,
+                an int, one per input, ``(time, class)``, or ``"predicted"``.
+            batch_size: most rows sent to the model at once (None: from the memory
+                budget).
             seed: seed of the permutations.
+            verbose: show a progress bar over model rows.
+            padding_mask: ``(N, T)`` booleans, True on real steps (default: from
+                the model's ``Masking`` layer): padded cells are never perturbed
+                and get exactly zero attribution.
+
+        Returns:
+            Output drops of each cell's group when permuted, ``(N, *x_shape)``.
+            Float32 (float64 for float64 inputs); in the inputs' structure for a
+            multi-input model; with the output axes first for ``output_indices=None``
+            on a model with several outputs.
+
+        Raises:
+            TypeError: an argument of the wrong kind (e.g. integer inputs).
+            ValueError: a wrong value or shape, an out-of-range target, or NaN/Inf in
+                the inputs without ``allow_nonfinite``.
+            ValueError: fewer than 2 inputs, or a ``feature_mask`` that does not
+                broadcast to one input.
         """
         self._check_common(batch_size, seed, verbose)
         x, frozen = self._rows(inputs, padding_mask)

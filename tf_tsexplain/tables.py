@@ -64,6 +64,11 @@ def to_frame(
         when ``inputs`` is given), N * T * F rows ordered by sample, time, feature,
         so that ``frame.attribution.to_numpy().reshape(N, T, F)`` is the input array
         (without ``padding_mask``; with it, only the rows of real steps, same order).
+
+    Raises:
+        TypeError: values that are not numeric.
+        ValueError: empty arrays, arrays of the wrong shape, or names, labels and
+            options that do not fit them.
     """
     attr = _as_sequences(attributions)
     n, t, f = attr.shape
@@ -118,7 +123,13 @@ def aggregate(
             step no sample reaches with ``over="sample"``) is NaN.
 
     Returns:
-        The reduced array.
+        The reduced array, float: ``(N, F)``, ``(N, T)`` or ``(T, F)`` as ``over``
+        says.
+
+    Raises:
+        TypeError: values that are not numeric.
+        ValueError: empty arrays, arrays of the wrong shape, or names, labels and
+            options that do not fit them.
     """
     if over not in _AXES:
         raise ValueError(f"`over` must be one of {sorted(_AXES)}, got {over!r}.")
@@ -159,6 +170,11 @@ def interactions_frame(
         value is ``Gamma_ij + Gamma_ji``, the pair's total share of the attributions),
         sorted by decreasing ``|interaction|``. The diagonal (main effects) is left
         out.
+
+    Raises:
+        TypeError: values that are not numeric.
+        ValueError: empty arrays, arrays of the wrong shape, or names, labels and
+            options that do not fit them.
     """
     gamma = np.asarray(interactions)
     if gamma.size == 0:
@@ -234,6 +250,11 @@ def shapley_events_frame(values, window_start=None, pruned=None, sample_ids=None
         recent event; missing for the pruned row), ``time`` (the step's index; missing
         for the pruned row), ``pruned`` (True on the pruned row) and ``shapley``; per
         sample, the most recent event first and the pruned events last.
+
+    Raises:
+        TypeError: values that are not numeric.
+        ValueError: empty arrays, arrays of the wrong shape, or names, labels and
+            options that do not fit them.
     """
     phi = _per_sample(values, "values")
     n, t = phi.shape
@@ -278,6 +299,11 @@ def shapley_features_frame(
     Returns:
         DataFrame with columns ``sample``, ``feature``, ``pruned`` (True on the pruned
         events' row) and ``shapley``, ordered by sample then feature.
+
+    Raises:
+        TypeError: values that are not numeric.
+        ValueError: empty arrays, arrays of the wrong shape, or names, labels and
+            options that do not fit them.
     """
     phi = _per_sample(values, "values")
     n, f = phi.shape
@@ -315,6 +341,10 @@ def shapley_importance(frame: pd.DataFrame) -> pd.DataFrame:
         ``mean`` (signed: the net direction) and ``count`` (sequences having it).
         Events are ordered from the most recent (-1) back, the pruned events last;
         features by decreasing ``mean_abs``.
+
+    Raises:
+        ValueError: a frame that neither :func:`shapley_events_frame` nor
+            :func:`shapley_features_frame` made.
     """
     if not isinstance(frame, pd.DataFrame) or "shapley" not in frame:
         raise ValueError("`frame` must come from shapley_events_frame or shapley_features_frame.")

@@ -70,6 +70,13 @@ class TemporalSaliencyRescaling:
             or index; None: the only input of shape (N, T, F)); the other inputs are
             held at their values in every copy, and the result is that input's map.
 
+    Raises:
+        TypeError: an ``explainer`` without an ``attributions`` method, or an
+            option of the wrong kind.
+        ValueError: an unknown ``variant`` or ``mask_value``, a ``threshold``
+            outside [0, 1), ``feature_groups`` missing for ``"feature_grouping"`` or
+            given for ``"tsr"``.
+
     Padded sequences (a ``padding_mask`` passed on to the base method, or the
     model's ``Masking`` layer): padded steps are never masked nor scored, and their
     relevance is 0; time relevances are scaled over the real steps.
@@ -138,13 +145,16 @@ class TemporalSaliencyRescaling:
         """TSR relevance maps ``(N, T, F)``, non-negative.
 
         Args:
-            inputs: ``(N, T, F)`` floats.
-            *args, **kwargs: forwarded to the base method's ``attributions`` for
-                every batch of copies, as captum's NoiseTunnel forwards them (e.g. the
-                baseline, ``num_samples``, ``output_indices``, ``batch_size``,
-                ``seed``). Positional arguments follow the base method's documented
-                order (for :class:`PathExplainerTF` path_explain's: ``baseline,
-                batch_size, num_samples, use_expectation, ...``). For explainers of
+            inputs: ``(N, T, F)`` floats; for a multi-input model, a list or dict of
+                arrays (the sequence input ``input_name`` is explained).
+            *args: positional arguments forwarded to the base method's
+                ``attributions`` after the copies, in its documented order (for
+                :class:`~tf_tsexplain.PathExplainerTF` path_explain's: ``baseline,
+                batch_size, num_samples, use_expectation, ...``).
+            **kwargs: keyword arguments forwarded to the base method's
+                ``attributions`` for every batch of copies, as captum's NoiseTunnel
+                forwards them (e.g. the baseline, ``num_samples``,
+                ``output_indices``, ``batch_size``, ``seed``). For explainers of
                 this toolkit, per-input arguments are repeated for each input's
                 copies (see :meth:`tf_tsexplain.Explainer.copies_arguments`):
                 ``output_indices`` with one entry per input (a tuple is one target
@@ -161,8 +171,15 @@ class TemporalSaliencyRescaling:
                 other methods under TSR.
 
         Returns:
-            ``(N, T, F)`` relevances, ``r_t * q_tf`` (see the module docstring), in
-            the inputs' float dtype.
+            ``(N, T, F)`` relevances in [0, 1], ``r_t * q_tf`` (see the module
+            docstring), in the inputs' float dtype; padded steps hold 0.
+
+        Raises:
+            TypeError: arguments the base method does not take, or given both by
+                position and by keyword.
+            ValueError: inputs that are not ``(N, T, F)`` (or no such sequence input
+                of a multi-input model), ``feature_groups`` that do not partition the
+                F features, or what the base method refuses.
         """
         x, parts, k, structure = self._sequence(inputs)
         n, t_steps, n_feat = x.shape
@@ -209,8 +226,17 @@ class TemporalSaliencyRescaling:
         return (time_rel[:, :, None] * feat_rel * real[:, :, None]).astype(x.dtype)
 
     def evaluations_per_input(self, n_steps: int, n_features: int) -> int:
-        """Base-method evaluations per input for ``T = n_steps``, ``F = n_features``
-        (the expected kept count ``K`` for distinct time relevances)."""
+        """Base-method evaluations per input for ``T = n_steps``, ``F = n_features``.
+
+        Args:
+            n_steps: T.
+            n_features: F.
+
+        Returns:
+            ``1 + T + K * F`` for ``"tsr"`` (``K * G`` with feature groups, ``G`` for
+            ``"temporal_feature"``), with the kept count ``K`` expected for distinct
+            time relevances.
+        """
         groups = len(self.feature_groups) if self.feature_groups is not None else n_features
         kept = n_steps - 1 - int(np.floor(self.threshold * (n_steps - 1)))
         if self.variant == "temporal_feature":

@@ -38,7 +38,8 @@ import numpy as np  # noqa: E402
 from _machine import machine_line  # noqa: E402
 
 from tf_tsexplain import PathExplainerTF  # noqa: E402
-from tf_tsexplain.batch import explain_to_parquet, read_instances  # noqa: E402
+from tf_tsexplain.jobs.layout import read_instances  # noqa: E402
+from tf_tsexplain.jobs.local import explain_to_parquet  # noqa: E402
 
 T, F, NODES = 20, 5, 32
 
@@ -101,7 +102,7 @@ def rss_of(model_path: Path, source: Path, out: Path) -> dict:
 
 
 def beam_job(model_path: Path, source: Path, out: Path, workers: int) -> float:
-    from tf_tsexplain.beam import run_pipeline
+    from tf_tsexplain.jobs.beam import run_pipeline
 
     args = [f"--direct_num_workers={workers}"]
     if workers > 1:

@@ -21,6 +21,13 @@ Modules, each re-exported here:
 - ``dynamask``: the ground-truth mask metrics of Dynamask (Crabbe & van der Schaar,
   ICML 2021): areas under the precision and recall curves over the threshold,
   AUROC, AUPRC, mask information and entropy, per-sample min-max scaling.
+- ``faithfulness``: faithfulness without ground truth, on the user's own model:
+  comprehensiveness and sufficiency (ERASER), cumulative prediction difference and
+  preservation (TIMING), infidelity and max-sensitivity (Yeh et al.), the model
+  randomisation check (Adebayo et al.), and ``compare_explainers``, which scores
+  several explainers and a random control in one table.
+- ``_perturb``: the shared engine of the metrics that call a model (cell ranks,
+  perturbed copies built in chunks, one traced function per model).
 - ``_numeric``: numeric helpers shared with the masks (min-max per row, trapezoids,
   ``x log x``, average ranks).
 """
@@ -34,6 +41,17 @@ from tf_tsexplain.metrics.dynamask import (
     mask_information,
     minmax_per_sample,
     precision_recall_by_threshold,
+)
+from tf_tsexplain.metrics.faithfulness import (
+    compare_explainers,
+    comprehensiveness,
+    cumulative_prediction_difference,
+    cumulative_prediction_preservation,
+    infidelity,
+    max_sensitivity,
+    randomization_check,
+    randomized_copy,
+    sufficiency,
 )
 from tf_tsexplain.metrics.tsr_benchmark import (
     TSR_MASS_LEVELS,
@@ -49,11 +67,20 @@ __all__ = [
     "area_under_recall",
     "auprc",
     "auroc",
+    "compare_explainers",
+    "comprehensiveness",
+    "cumulative_prediction_difference",
+    "cumulative_prediction_preservation",
     "deletion_insertion_curves",
+    "infidelity",
     "mask_entropy",
     "mask_information",
+    "max_sensitivity",
     "minmax_per_sample",
     "precision_recall_by_threshold",
+    "randomization_check",
+    "randomized_copy",
+    "sufficiency",
     "tsr_accuracy_drop",
     "tsr_aup_aur",
     "weighted_precision_recall",

@@ -49,6 +49,12 @@ def minmax_per_sample(saliency) -> np.ndarray:
     sample, scaled as a whole; from ndim 3 on (``(N, T, F)``) the first axis indexes
     the samples, each scaled on its own. A constant sample becomes 0. Used by
     Dynamask's evaluation before computing AUP, AUR, information and entropy.
+
+    Args:
+        saliency: scores, ``(N, T, F)`` (any shape of ndim >= 3), or one map.
+
+    Returns:
+        The scaled scores, float64, of ``saliency``'s shape.
     """
     s = np.asarray(saliency, dtype=np.float64)
     if s.ndim <= 2:
@@ -84,8 +90,21 @@ def precision_recall_by_threshold(truth, saliency, normalize: bool = True, paddi
     axis indexes the samples (see :func:`minmax_per_sample`), so a ``(T, F)`` map
     scores as its ``(1, T, F)`` batch.
 
+    Args:
+        truth: boolean ground truth (or 0/1), True on the truly salient cells,
+            ``(N, T, F)`` (any shape; a map of ndim <= 2 is one sample).
+        saliency: scores of the same shape (higher: more salient).
+        normalize: min-max scale each sample's scores to [0, 1] first (see
+            :func:`minmax_per_sample`).
+        padding_mask: ``(N, T)`` booleans, True on real steps: padded cells are left
+            out (and out of the min-max scaling).
+
     Returns:
         ``(thresholds, precision, recall)``, three 1-D arrays of equal length.
+
+    Raises:
+        ValueError: ``saliency`` not of ``truth``'s shape, empty or holding NaN/Inf,
+            or ``truth`` not boolean (0/1).
     """
     t, s = _truth_and_scores(truth, saliency, normalize, padding_mask)
     thresholds, precision, recall = _curve_at_or_above(t, s)
@@ -114,6 +133,24 @@ def area_under_precision(
     values at the distinct scores by straight lines, as the Dynamask evaluation code
     does (``sklearn.metrics.auc(thresholds, prec[1:])``); the two agree on graded
     maps, but trapezoids undervalue maps with few distinct values.
+
+    Args:
+        truth: boolean ground truth (or 0/1), True on the truly salient cells,
+            ``(N, T, F)`` (any shape; a map of ndim <= 2 is one sample).
+        saliency: scores of the same shape (higher: more salient).
+        normalize: min-max scale each sample's scores to [0, 1] first (see
+            :func:`minmax_per_sample`).
+        integration: ``"step"`` (the exact integral) or ``"trapezoid"``.
+        padding_mask: ``(N, T)`` booleans, True on real steps: padded cells are left
+            out (and out of the min-max scaling).
+
+    Returns:
+        The area, in [0, 1].
+
+    Raises:
+        ValueError: ``saliency`` not of ``truth``'s shape, empty or holding NaN/Inf,
+            or ``truth`` not boolean (0/1).
+        ValueError: an unknown ``integration``.
     """
     thresholds, precision, _ = precision_recall_by_threshold(
         truth, saliency, normalize, padding_mask
@@ -128,13 +165,47 @@ def area_under_recall(
 
     With the step integral and ``normalize``, AUR is the mean scaled score of the
     truly salient cells: 1 for a perfect binary map (0.5 with trapezoids).
+
+    Args:
+        truth: boolean ground truth (or 0/1), True on the truly salient cells,
+            ``(N, T, F)`` (any shape; a map of ndim <= 2 is one sample).
+        saliency: scores of the same shape (higher: more salient).
+        normalize: min-max scale each sample's scores to [0, 1] first (see
+            :func:`minmax_per_sample`).
+        integration: ``"step"`` (the exact integral) or ``"trapezoid"``.
+        padding_mask: ``(N, T)`` booleans, True on real steps: padded cells are left
+            out (and out of the min-max scaling).
+
+    Returns:
+        The area, in [0, 1].
+
+    Raises:
+        ValueError: ``saliency`` not of ``truth``'s shape, empty or holding NaN/Inf,
+            or ``truth`` not boolean (0/1).
+        ValueError: an unknown ``integration``.
     """
     thresholds, _, recall = precision_recall_by_threshold(truth, saliency, normalize, padding_mask)
     return _area(thresholds, recall, integration)
 
 
 def auroc(truth, saliency, padding_mask=None) -> float:
-    """Area under the ROC curve: P(score of a salient cell > score of another), ties 1/2."""
+    """Area under the ROC curve: P(score of a salient cell > score of another), ties 1/2.
+
+    Args:
+        truth: boolean ground truth (or 0/1), True on the truly salient cells,
+            ``(N, T, F)`` (any shape; a map of ndim <= 2 is one sample).
+        saliency: scores of the same shape (higher: more salient).
+        padding_mask: ``(N, T)`` booleans, True on real steps: padded cells are left
+            out (and out of the min-max scaling).
+
+    Returns:
+        AUROC in [0, 1] (0.5 for a random map).
+
+    Raises:
+        ValueError: ``saliency`` not of ``truth``'s shape, empty or holding NaN/Inf,
+            or ``truth`` not boolean (0/1).
+        ValueError: ``truth`` without salient or without non-salient cells.
+    """
     t, s = _truth_and_scores(truth, saliency, False, padding_mask)
     n_pos, n_neg = t.sum(), (~t).sum()
     if n_pos == 0 or n_neg == 0:
@@ -145,7 +216,23 @@ def auroc(truth, saliency, padding_mask=None) -> float:
 
 def auprc(truth, saliency, padding_mask=None) -> float:
     """Area under the precision-recall curve (average precision):
-    ``sum_k (R_k - R_{k-1}) P_k`` over the distinct thresholds, descending."""
+    ``sum_k (R_k - R_{k-1}) P_k`` over the distinct thresholds, descending.
+
+    Args:
+        truth: boolean ground truth (or 0/1), True on the truly salient cells,
+            ``(N, T, F)`` (any shape; a map of ndim <= 2 is one sample).
+        saliency: scores of the same shape (higher: more salient).
+        padding_mask: ``(N, T)`` booleans, True on real steps: padded cells are left
+            out (and out of the min-max scaling).
+
+    Returns:
+        AUPRC in [0, 1].
+
+    Raises:
+        ValueError: ``saliency`` not of ``truth``'s shape, empty or holding NaN/Inf,
+            or ``truth`` not boolean (0/1).
+        ValueError: ``truth`` without salient cells.
+    """
     t, s = _truth_and_scores(truth, saliency, False, padding_mask)
     if t.sum() == 0:
         raise ValueError("AUPRC needs at least one salient cell in `truth`.")
@@ -160,6 +247,23 @@ def mask_information(
     """Information of the truly salient cells: ``sum -log2(1 + eps - s)`` over them.
 
     Summed over all samples; ``s`` is min-max scaled per sample first (``normalize``).
+
+    Args:
+        truth: boolean ground truth (or 0/1), True on the truly salient cells,
+            ``(N, T, F)`` (any shape; a map of ndim <= 2 is one sample).
+        saliency: scores of the same shape (higher: more salient).
+        normalize: min-max scale each sample's scores to [0, 1] first (see
+            :func:`minmax_per_sample`).
+        eps: a small positive number that keeps the logarithm finite at ``s = 1``.
+        padding_mask: ``(N, T)`` booleans, True on real steps: padded cells are left
+            out (and out of the min-max scaling).
+
+    Returns:
+        The information in bits (>= 0).
+
+    Raises:
+        ValueError: ``saliency`` not of ``truth``'s shape, empty or holding NaN/Inf,
+            or ``truth`` not boolean (0/1).
     """
     t, s = _truth_and_scores(truth, saliency, normalize, padding_mask)
     return float(np.sum(-np.log2(1.0 + eps - s[t])))
@@ -171,6 +275,23 @@ def mask_entropy(truth, saliency, normalize: bool = True, padding_mask=None) -> 
 
     Summed over all samples; ``s`` is min-max scaled per sample first (``normalize``)
     and must lie in [0, 1].
+
+    Args:
+        truth: boolean ground truth (or 0/1), True on the truly salient cells,
+            ``(N, T, F)`` (any shape; a map of ndim <= 2 is one sample).
+        saliency: scores of the same shape (higher: more salient).
+        normalize: min-max scale each sample's scores to [0, 1] first (see
+            :func:`minmax_per_sample`).
+        padding_mask: ``(N, T)`` booleans, True on real steps: padded cells are left
+            out (and out of the min-max scaling).
+
+    Returns:
+        The entropy in bits (>= 0).
+
+    Raises:
+        ValueError: ``saliency`` not of ``truth``'s shape, empty or holding NaN/Inf,
+            or ``truth`` not boolean (0/1).
+        ValueError: scores outside [0, 1] without ``normalize``.
     """
     t, s = _truth_and_scores(truth, saliency, normalize, padding_mask)
     v = s[t]

@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf_tsexplain._model import as_model_fn, predict_in_chunks
-from tf_tsexplain._structure import is_structured, structure_of
+from tf_tsexplain._model import predict_in_chunks
 from tf_tsexplain._targets import PREDICTED, resolve_output_indices
-from tf_tsexplain._validation import as_float_array, check_positive_int
+from tf_tsexplain._validation import as_float_array, check_batch_size, check_positive_int
 from tf_tsexplain.metrics._numeric import minmax_rows, real_cells, trapezoid
+from tf_tsexplain.metrics._perturb import (
+    Scorer,
+    baseline_rows,
+    cell_ranks,
+    cells_for_fractions,
+    check_jit_compile,
+    check_static_outputs,
+    model_rows,
+    one_target_per_input,
+    top_cells,
+)
 
 TSR_MASS_LEVELS = np.round(np.arange(0.1, 0.91, 0.1), 2)
+"""The benchmark's mass fractions 0.1, 0.2, ..., 0.9: the default ``levels``."""
 
 
 def _tsr_rescaled(saliency: np.ndarray, rescale: bool, real=None) -> np.ndarray:
@@ -102,7 +113,13 @@ def weighted_precision_recall(
             left out (no mass, never true).
 
     Returns:
-        ``(levels, precision, recall)``, the last two ``(N, L)``.
+        ``(levels, precision, recall)``: the ``L`` levels ``(L,)``, and precision and
+        recall per sample and level, ``(N, L)`` each.
+
+    Raises:
+        TypeError: a ``truth`` that is not boolean.
+        ValueError: ``saliency`` not of ``truth``'s shape, NaN/Inf in it, or levels
+            that are not increasing fractions in (0, 1].
     """
     s, g = _tsr_maps_and_truth(truth, saliency, rescale, padding_mask)
     lv = _tsr_levels(levels)
@@ -131,8 +148,21 @@ def tsr_aup_aur(
     divided by the levels' span (so that a constant curve c has area c), and
     averaged over samples.
 
+    Args:
+        truth: boolean ``(N, ...)`` ground truth, e.g. ``(N, T, F)``.
+        saliency: ``(N, ...)`` maps of the same shape (signs are ignored).
+        levels: increasing mass fractions in (0, 1] (default
+            :data:`TSR_MASS_LEVELS`, 0.1 to 0.9); at least two.
+        rescale: min-max scale each sample's ``|saliency|`` first (the reference's
+            choice).
+        padding_mask: ``(N, T)`` booleans, True on real steps: padded cells are
+            left out.
+
     Returns:
         ``(aup, aur)``, each in [0, 1].
+
+    Raises:
+        ValueError: as :func:`weighted_precision_recall`.
     """
     lv, precision, recall = weighted_precision_recall(
         truth, saliency, levels, rescale, padding_mask
@@ -141,20 +171,6 @@ def tsr_aup_aur(
     aup = trapezoid(precision, lv) / span
     aur = trapezoid(recall, lv) / span
     return float(aup.mean()), float(aur.mean())
-
-
-def _tsr_top_cells(saliency: np.ndarray, fractions, real=None) -> list[np.ndarray]:
-    """Per fraction p, a boolean ``(N, D)`` mask of each sample's ``round(p * D_n)``
-    cells of largest |saliency| (``D_n``: its real cells; padded cells rank last)."""
-    flat = np.abs(saliency.reshape(len(saliency), -1)).astype(np.float64)
-    d = np.full((len(flat), 1), flat.shape[1])
-    if real is not None:
-        flat = np.where(real, flat, -1.0)
-        d = real.sum(axis=1, keepdims=True)
-    order = np.argsort(-flat, axis=1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(flat.shape[1])[None], axis=1)
-    return [rank < np.round(p * d).astype(int) for p in fractions]
 
 
 def _tsr_top_mass_cells(saliency: np.ndarray, levels: np.ndarray, rescale: bool, real=None):
@@ -166,61 +182,6 @@ def _tsr_top_mass_cells(saliency: np.ndarray, levels: np.ndarray, rescale: bool,
     np.put_along_axis(rank, order, np.arange(s.shape[1])[None], axis=1)
     masks = [rank < k[:, j : j + 1] for j in range(len(levels))]
     return masks if real is None else [m & real for m in masks]
-
-
-def _tsr_model_scores(model_fn, rows: np.ndarray, targets: np.ndarray | None, batch_size: int):
-    """Model outputs ``(rows, *out)`` or, with targets, the selected ``(rows,)``."""
-    out = predict_in_chunks(model_fn, rows, batch_size)
-    if targets is None:
-        return out
-    return out.reshape(len(rows), -1)[np.arange(len(rows)), targets].astype(np.float32)
-
-
-def _model_rows(model, inputs, maps: dict, padding_mask):
-    """``(model_fn, x, {name: map})`` on rows: for a multi-input model (``inputs`` a
-    list or dict of arrays) every array is flattened per row into ``(N, D)`` in the
-    model's input layout, with each of ``maps`` (saliency, replacement, baseline) in
-    the inputs' structure (a number for the baseline), so cells of all inputs compete
-    for removal; one array passes through."""
-    if not is_structured(inputs, model):
-        x = as_float_array(inputs, "inputs", min_rank=2)
-        return as_model_fn(model), x, maps
-    if padding_mask is not None:
-        raise ValueError(
-            "`padding_mask` is for one array of sequences; for a multi-input model leave "
-            "padded cells out by giving them zero saliency."
-        )
-    import keras
-
-    structure = structure_of(inputs, model)
-    parts = structure.parts(inputs, "inputs", allow_nonfinite=False, per_row=False)
-    x = structure.flatten(parts).astype(np.float32)
-    flat = {}
-    for name, value in maps.items():
-        if np.ndim(value) == 0 and not isinstance(value, dict | list | tuple):
-            flat[name] = value  # a number: the same everywhere
-            continue
-        given = structure.parts(value, name, allow_nonfinite=False, per_row=False)
-        given = [np.broadcast_to(g, p.shape) for g, p in zip(given, parts, strict=True)]
-        flat[name] = structure.flatten(given)
-    fn = structure.model_fn(as_model_fn(model), as_list=isinstance(model, keras.Model))
-    return fn, x, flat
-
-
-def _one_target_per_input(output_indices, outputs: np.ndarray, metric: str) -> np.ndarray:
-    """The flat output index scored for each input (``(N,)``), ``output_indices``
-    having the package's meaning; None on a model with several outputs is refused."""
-    targets, leading = resolve_output_indices(
-        output_indices, outputs.shape[1:], len(outputs), predict=lambda: outputs
-    )
-    if leading:
-        raise ValueError(
-            f"`{metric}` scores one output per input, but the model has "
-            f"{int(np.prod(leading))} outputs per input (output shape (N, "
-            f"{', '.join(map(str, leading))})): pass output_indices (an int, one per "
-            "input, a (time, class) tuple) or 'predicted'. Received: output_indices=None."
-        )
-    return targets[0]
 
 
 def tsr_accuracy_drop(
@@ -277,8 +238,13 @@ def tsr_accuracy_drop(
 
     Returns:
         ``(fractions, accuracy)``, both ``(P,)``.
+
+    Raises:
+        TypeError: a ``batch_size`` that is not an int.
+        ValueError: shapes that do not match ``inputs``, fractions outside [0, 1],
+            an unknown ``by``, or ``output_indices=None`` on a multi-output model.
     """
-    model_fn, x, maps = _model_rows(
+    model_fn, x, maps, _ = model_rows(
         model, inputs, {"saliency": saliency, "replacement": replacement}, padding_mask
     )
     sal = as_float_array(maps["saliency"], "saliency", min_rank=2)
@@ -299,14 +265,14 @@ def tsr_accuracy_drop(
     if by == "mass":
         masks = _tsr_top_mass_cells(sal, fr.astype(float), rescale, real)
     elif by == "count":
-        masks = _tsr_top_cells(sal, fr, real)
+        masks = top_cells(sal, fr, real)
     else:
         raise ValueError(f"`by` must be 'mass' or 'count', got {by!r}.")
     n = len(x)
     if isinstance(output_indices, str) and output_indices == PREDICTED:
         targets = None
     else:  # one scalar per input, chosen on the unperturbed inputs' outputs
-        targets = _one_target_per_input(
+        targets = one_target_per_input(
             output_indices, predict_in_chunks(model_fn, x, batch_size), "tsr_accuracy_drop"
         )
         if not np.isin(y, (0, 1)).all():
@@ -337,16 +303,23 @@ def deletion_insertion_curves(
     baseline=0.0,
     steps: int = 10,
     output_indices="predicted",
-    batch_size: int = 256,
+    batch_size: int | None = None,
     padding_mask=None,
+    *,
+    verbose: bool = False,
+    jit_compile: bool | str = "auto",
 ) -> dict:
     """Deletion and insertion curves of saliency maps.
 
-    Cells are taken in order of decreasing ``|saliency|``. Deletion: the top
-    fraction p of cells is set to the baseline, for p = 0, 1/steps, ..., 1, and the
-    explained output is recorded (a good map makes it fall early). Insertion: start
-    from the baseline and put back the top fraction p of cells (a good map makes it
-    rise early).
+    Cells are taken in order of decreasing ``|saliency|`` (ties: lower flat index
+    first). Deletion: the top fraction p of cells is set to the baseline, for p = 0,
+    1/steps, ..., 1, and the explained output is recorded (a good map makes it fall
+    early). Insertion: start from the baseline and put back the top fraction p of
+    cells (a good map makes it rise early). A fraction p selects ``round(p * n)``
+    cells, n being the input's real cells.
+
+    All copies (``2 * (steps + 1)`` per input) are built chunk by chunk and go
+    through one traced function, ``batch_size`` rows at a time.
 
     Args:
         model: Keras model or callable.
@@ -362,44 +335,59 @@ def deletion_insertion_curves(
             model); an int, one per input, or a ``(time, class)`` tuple; ``None``
             the only output of a single-output model, refused (ValueError) on a
             model with several outputs, since the curves need one scalar per input.
-        batch_size: most rows per model call.
+        batch_size: most rows per model call; None (default) picks it from the
+            memory budget (see :func:`tf_tsexplain.set_memory_budget`).
         padding_mask: ``(N, T)`` booleans, True on real steps: padded cells are
             never deleted or inserted, and p is a fraction of each input's real cells.
+        verbose: a progress bar over the copies.
+        jit_compile: XLA for the copies: True, False or ``"auto"`` (default: for
+            calls of at least 4,096 copies, falling back to the plain function if XLA
+            cannot compile the model; see
+            :func:`~tf_tsexplain.metrics.comprehensiveness`).
 
     Returns:
         dict with ``fractions`` ``(steps + 1,)``, ``deletion`` and ``insertion``
         ``(N, steps + 1)``, and their trapezoidal areas over the fractions
         ``deletion_auc``, ``insertion_auc`` ``(N,)``.
+
+    Raises:
+        TypeError, ValueError: on bad arguments, before any model call.
     """
-    model_fn, x, maps = _model_rows(
+    steps = check_positive_int(steps, "steps")
+    check_batch_size(batch_size)
+    check_jit_compile(jit_compile)
+    model_fn, x, maps, structure = model_rows(
         model, inputs, {"saliency": saliency, "baseline": baseline}, padding_mask
     )
     sal = as_float_array(maps["saliency"], "saliency", min_rank=2)
-    baseline = maps["baseline"]
     if sal.shape != x.shape:
-        raise ValueError(f"`saliency` {sal.shape} must have the inputs' shape {x.shape}.")
-    steps = check_positive_int(steps, "steps")
-    check_positive_int(batch_size, "batch_size")
-    real = real_cells(padding_mask, x.shape)
-    base = np.asarray(baseline, x.dtype)
-    try:
-        base = np.broadcast_to(base, x.shape)
-    except ValueError:
         raise ValueError(
-            f"`baseline` must broadcast to the inputs' shape {x.shape}, got {base.shape}."
-        ) from None
-    n = len(x)
-    targets = _one_target_per_input(
-        output_indices, predict_in_chunks(model_fn, x, batch_size), "deletion_insertion_curves"
-    )
+            f"`saliency` must have the inputs' shape {x.shape}. Received: saliency of "
+            f"shape {sal.shape}."
+        )
+    real = real_cells(padding_mask, x.shape)
+    base = baseline_rows(maps["baseline"], x).reshape(len(x), -1)
+    check_static_outputs(model, output_indices, "deletion_insertion_curves")
+    scorer = Scorer(model, model_fn, x, batch_size, structure, verbose, jit_compile)
+    targets = one_target_per_input(output_indices, scorer.outputs(x), "deletion_insertion_curves")
+    return curves_from_scorer(scorer, sal, real, base, targets, steps)
+
+
+def curves_from_scorer(scorer, sal, real, base, targets, steps: int, source=None) -> dict:
+    """:func:`deletion_insertion_curves` on checked arrays: maps ``sal`` ``(M, D)``
+    with their real cells ``real`` (``(M, D)`` or None), of inputs ``source`` ``(M,)``
+    (None: map m is input m); shared with the comparison of explainers."""
+    m = len(sal)
     fractions = np.linspace(0.0, 1.0, steps + 1)
-    masks = _tsr_top_cells(sal, fractions, real)
-    deleted = np.concatenate([np.where(m.reshape(x.shape), base, x) for m in masks])
-    kept = masks if real is None else [m | ~real for m in masks]  # padding stays padding
-    inserted = np.concatenate([np.where(m.reshape(x.shape), x, base) for m in kept])
-    tiled = np.tile(targets, steps + 1)
-    deletion = _tsr_model_scores(model_fn, deleted, tiled, batch_size).reshape(steps + 1, n).T
-    insertion = _tsr_model_scores(model_fn, inserted, tiled, batch_size).reshape(steps + 1, n).T
+    rank, n_real = cell_ranks(sal, real, "abs")
+    k = cells_for_fractions(fractions, n_real).ravel()  # copy = (fraction, map)
+    owner = np.tile(np.arange(m), steps + 1)
+    deletion = scorer.masked(owner, k, rank, base, targets, source=source)
+    insertion = scorer.masked(
+        owner, k, rank, base, targets, keep=True, n_real=n_real, source=source
+    )
+    deletion = deletion.reshape(steps + 1, m).T.astype(np.float32)
+    insertion = insertion.reshape(steps + 1, m).T.astype(np.float32)
     return {
         "fractions": fractions,
         "deletion": deletion,

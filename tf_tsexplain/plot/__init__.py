@@ -3,9 +3,11 @@
 Every function takes an optional Axes, returns ``(figure, axes)`` and never calls
 ``plt.show()``; all work with the Agg backend. path_explain's plots keep their call
 signatures (with its bugs fixed); the sequence views are for ``(N, T, F)`` data; the
-Shapley views (``shapley_*``, ``pruning_plot``) for ``SequenceShap``'s results.
+Shapley views (``shapley_*``, ``pruning_plot``) for ``SequenceShap``'s results;
+``faithfulness_plot`` for the table of ``tf_tsexplain.metrics.compare_explainers``.
 """
 
+from tf_tsexplain.plot.faithfulness import faithfulness_plot
 from tf_tsexplain.plot.sequence import (
     attribution_over_time,
     comparison_grid,
@@ -27,6 +29,7 @@ __all__ = [
     "attribution_over_time",
     "bar_interaction_plot",
     "comparison_grid",
+    "faithfulness_plot",
     "interaction_heatmap",
     "matrix_interaction_plot",
     "pruning_plot",

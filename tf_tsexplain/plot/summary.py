@@ -73,9 +73,20 @@ def _position_name(index, feature_names, attr_shape) -> str:
 
 
 def swarm_offsets(values: np.ndarray, low: float, high: float, bins: int = _SWARM_BINS):
-    """Beeswarm layers: points are binned along x and stacked in each bin, alternately
-    above and below the centre (0, +1, -1, +2, ...), in order of value, so a stack's
-    height is the local density. Returns integer layers, deterministic."""
+    """Beeswarm layers: points are binned along x and stacked in each bin.
+
+    Points are stacked alternately above and below the centre (0, +1, -1, +2, ...),
+    in order of value, so a stack's height is the local density; deterministic.
+
+    Args:
+        values: ``(P,)`` x positions (NaN: a padded cell, never drawn).
+        low: the left end of the x range.
+        high: the right end of the x range.
+        bins: bins along x.
+
+    Returns:
+        ``(P,)`` integer layers, 0 at the centre.
+    """
     span = high - low if high > low else 1.0
     missing = np.isnan(values)  # padded cells: a bin of their own, never drawn
     scaled = np.where(missing, 0.0, (values - low) / span * bins)
@@ -147,8 +158,8 @@ def summary_plot(
             largest |value| (path_explain gives each row its own x axis).
         scale_y_ind: with ``interactions``, scale each row's heights to its own
             largest |interaction| instead of one scale for all rows.
-        figsize, dpi: the new figure's size (default: 8 inches wide, 0.35 inch per
-            row) and resolution.
+        figsize: the new figure's size (default: 8 inches wide, 0.35 inch per row).
+        dpi: the new figure's resolution.
         time_aggregation: for sequences, see above (None = "sum_abs").
         ax: an Axes to draw on instead of a new figure.
         padding_mask: for sequences, ``(N, T)`` booleans, True on real steps:
@@ -159,6 +170,11 @@ def summary_plot(
     Returns:
         ``(figure, axes)``; row k from the top is ``axes.collections[k]`` and its
         tick label ``axes.get_yticklabels()[k]``.
+
+    Raises:
+        TypeError: arrays that are not real numbers.
+        ValueError: empty arrays, arrays of the wrong rank or of mismatched shapes,
+            or names and indices that do not fit them.
     """
     standardize_features = check_bool(standardize_features, "standardize_features")
     scale_x_ind = check_bool(scale_x_ind, "scale_x_ind")
@@ -274,18 +290,25 @@ def scatter_plot(
             points (clipped to its 5th-95th percentiles); with ``interactions`` also
             the partner of the interaction panel.
         feature_names: D (or F) names.
-        scale_x_ind, scale_y_ind: give each panel its own x / y range (default:
-            the panels share them, so their values compare at a glance).
+        scale_x_ind: give each panel its own x range (default: the panels share
+            it, so their values compare at a glance).
+        scale_y_ind: give each panel its own y range.
         plot_main: with interactions, add the main-effect panel.
         figsize: height of each (square) panel in inches.
         dpi: figure resolution.
-        add_random_noise_x, add_random_noise_y: jitter the points by 5% of the
-            values' standard deviation along x / y (for categorical features).
+        add_random_noise_x: jitter the points by 5% of the values' standard
+            deviation along x (for categorical features).
+        add_random_noise_y: the same along y.
         seed: seed of that jitter.
         **kwargs: passed to ``Axes.scatter``.
 
     Returns:
         ``(figure, list of axes)``: attribution, then interaction and main effect.
+
+    Raises:
+        TypeError: arrays that are not real numbers.
+        ValueError: empty arrays, arrays of the wrong rank or of mismatched shapes,
+            or names and indices that do not fit them.
     """
     attr = as_numeric(attributions, "attributions", (2, 3))
     scale_x_ind = check_bool(scale_x_ind, "scale_x_ind")

@@ -88,9 +88,11 @@ def text_plot(
         word_array: T words.
         attributions: ``(T,)`` values.
         include_legend: add a colour bar.
-        vmin, vmax: colour limits; by default symmetric around 0 at the largest
-            |value| shown; only one given: the other is the min / max attribution
-            (as path_explain).
+        vmin: lower colour limit; by default symmetric around 0 at the largest
+            |value| shown; when only ``vmax`` is given, the min attribution (as
+            path_explain).
+        vmax: upper colour limit, likewise (the max attribution when only ``vmin``
+            is given).
         interaction_matrix: optional ``(T, T)`` interactions, see above.
         interaction_index: the word whose interactions are shown.
         zero_diagonals: leave self-interactions out (drawn as 0).
@@ -103,6 +105,11 @@ def text_plot(
     Returns:
         ``(figure, axes)``; ``axes.texts[i]`` is word i (of the attribution block;
         ``axes.texts[T + i]`` in the interaction block).
+
+    Raises:
+        TypeError: arrays that are not real numbers.
+        ValueError: empty arrays, arrays of the wrong rank or of mismatched shapes,
+            or names and indices that do not fit them.
     """
     values = as_numeric(attributions, "attributions", 1)
     words = _tokens(word_array, len(values), "word_array")
@@ -198,12 +205,25 @@ def matrix_interaction_plot(
 ):
     """Heatmap of a ``(T, T)`` token interaction matrix with the tokens as labels.
 
-    path_explain's ``matrix_interaction_plot`` (``axis``, ``cbar_kw``, ``cbarlabel``,
-    ``zero_diagonals``; ``**kwargs`` go to ``imshow``). The figure is at most 10 x 10
+    path_explain's ``matrix_interaction_plot``. The figure is at most 10 x 10
     inches; long texts get every k-th token as a label.
+
+    Args:
+        interaction_matrix: ``(T, T)`` interactions.
+        tokens: T labels.
+        axis: an Axes to draw on instead of a new figure.
+        cbar_kw: keyword arguments of the colour bar.
+        cbarlabel: the colour bar's label.
+        zero_diagonals: leave self-interactions out (drawn as 0).
+        **kwargs: passed to ``Axes.imshow``.
 
     Returns:
         ``(figure, axes)``; the drawn matrix is ``axes.images[0].get_array()``.
+
+    Raises:
+        TypeError: arrays that are not real numbers.
+        ValueError: empty arrays, arrays of the wrong rank or of mismatched shapes,
+            or names and indices that do not fit them.
     """
     gamma, labels = _square(interaction_matrix, tokens, zero_diagonals)
     side = min(10.0, max(4.0, 0.3 * len(labels) + 2))  # at most 10 x 10 inches
@@ -244,6 +264,11 @@ def bar_interaction_plot(
 
     Returns:
         ``(figure, axes)``; bars from the top are the strongest pairs.
+
+    Raises:
+        TypeError: arrays that are not real numbers.
+        ValueError: empty arrays, arrays of the wrong rank or of mismatched shapes,
+            or names and indices that do not fit them.
     """
     gamma, labels = _square(interaction_matrix, tokens, zero_diagonals)
     if pair_indices is None:

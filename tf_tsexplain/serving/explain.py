@@ -50,12 +50,15 @@ def explain_instances(
             a callable.
         inputs: ``(N, T, F)``; for a multi-input model a dict of arrays by input name
             (or, for a Keras model, a list in its input order).
-        method, baseline, num_samples, output_indices: as in
-            :func:`~tf_tsexplain.serving.export_explainer` (``baseline`` None means
-            zeros; for expected gradients it is the reference set and required; a
-            dict by input name for a multi-input model; ``output_indices`` None is
-            refused on a model with several outputs, and ``"predicted"`` is the
-            arg-max class of each input).
+        method: ``"integrated_gradients"``, ``"expected_gradients"`` or
+            ``"saliency"``, as in :func:`~tf_tsexplain.serving.export_explainer`.
+        baseline: None means zeros; for expected gradients the reference set
+            (required); a dict by input name for a multi-input model.
+        num_samples: path points (integrated gradients) or (reference, position)
+            pairs (expected gradients).
+        output_indices: the explained output, one per instance: an int, a
+            ``(time, class)`` tuple or ``"predicted"`` (the arg-max class of each
+            input); None is refused on a model with several outputs.
         batch_size: most rows sent to the model at once.
         seed: seed of the expected-gradients draws.
         verbose: show a progress bar.

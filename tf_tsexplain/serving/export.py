@@ -457,7 +457,9 @@ def explain_graph(
         model_fn: ``f(batch) -> outputs``, ``batch`` structured as ``x``.
         x: float32 ``(n, T, F)``, or a dict of float32 ``(n, *shape)`` by input name.
         baselines: the stored baselines ``(B, ...)``, structured as ``x``.
-        alphas, weights, mode: the path of ``serving._common.path_points``.
+        alphas: the path positions ``(K,)`` of ``serving._common.path_points``.
+        weights: the quadrature weight ``(K,)`` of each path point.
+        mode: ``"path"`` (integrated or expected gradients) or ``"gradient"`` (saliency).
         fixed_target: the flat output index explained for every instance, unless
             ``predicted`` (the arg-max of each instance's outputs) or ``target``.
         bs: most rows sent to the model at once.
@@ -585,7 +587,19 @@ def _row_sum(value):
 
 
 def saved_model_info(export_dir) -> dict:
-    """The export settings stored next to a SavedModel by :func:`export_explainer`."""
+    """The export settings stored next to a SavedModel by :func:`export_explainer`.
+
+    Args:
+        export_dir: the SavedModel directory written by :func:`export_explainer`.
+
+    Returns:
+        The settings as a dict (``method``, ``num_samples``, ``output_indices``,
+        input names and shapes, ...), as written to
+        ``assets.extra/tf_tsexplain.json``.
+
+    Raises:
+        ValueError: a directory that :func:`export_explainer` did not write.
+    """
     path = Path(export_dir) / "assets.extra" / "tf_tsexplain.json"
     if not path.is_file():
         raise ValueError(f"{export_dir} was not written by export_explainer (no {path.name}).")

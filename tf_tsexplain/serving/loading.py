@@ -34,11 +34,13 @@ class SignatureModel:
 
     Attributes:
         path: the SavedModel directory.
-        signature_name, output_name: what is called.
+        signature_name: the signature called.
+        output_name: the signature output returned.
         input_names: the explained inputs, in the signature's (sorted) order.
-        input_name, input_shape, input_dtype: with one explained input, its name,
-            shape without the batch axis (``None`` where the signature accepts any
-            size) and ``tf.DType``; None with several.
+        input_name: with one explained input, its name; None with several.
+        input_shape: with one explained input, its shape without the batch axis
+            (``None`` where the signature accepts any size); None with several.
+        input_dtype: with one explained input, its ``tf.DType``; None with several.
         input_shapes: shape without the batch axis per explained input name.
     """
 
@@ -71,6 +73,20 @@ class SignatureModel:
         return self._loaded
 
     def __call__(self, batch):
+        """The signature's output ``output_name`` for a batch.
+
+        Args:
+            batch: float ``(rows, *input_shape)`` (a tensor or array); a dict of such
+                batches by input name with several explained inputs.
+
+        Returns:
+            The output tensor ``(rows, *output_shape)``.
+
+        Raises:
+            TypeError: a batch that is not a dict when the signature takes several
+                inputs by name.
+            ValueError: a dict whose input names the signature does not take.
+        """
         batch = self._feed(batch)
         if tf.executing_eagerly():
             return self._graph_call(batch)
@@ -234,8 +250,15 @@ def _export_order(path: Path, names: list[str]) -> list[str]:
 
 
 def model_input_shape(model) -> tuple | None:
-    """The model's input shape without the batch axis, or None if it is not known
-    (or the model has several inputs: see :func:`model_inputs`)."""
+    """The model's input shape without the batch axis.
+
+    Args:
+        model: a :class:`SignatureModel`, a Keras model or a callable.
+
+    Returns:
+        The shape, e.g. ``(T, F)``; None if it is not known (a callable) or the model
+        has several inputs (see :func:`model_inputs`).
+    """
     if isinstance(model, SignatureModel):
         return model.input_shape
     inputs = getattr(model, "inputs", None) if isinstance(model, keras.Model) else None
@@ -245,9 +268,16 @@ def model_input_shape(model) -> tuple | None:
 
 
 def model_inputs(model) -> dict[str, tuple] | None:
-    """A multi-input model's inputs: shape without the batch axis by input name, in
-    the order the model takes them (a Keras model's input layers, a signature's
-    inputs); None for a model with one input or a callable."""
+    """A multi-input model's inputs.
+
+    Args:
+        model: a :class:`SignatureModel`, a Keras model or a callable.
+
+    Returns:
+        The shape without the batch axis by input name, in the order the model takes
+        them (a Keras model's input layers, a signature's inputs); None for a model
+        with one input or a callable.
+    """
     if isinstance(model, SignatureModel):
         return None if model.input_name is not None else dict(model.input_shapes)
     names = model_input_names(model)

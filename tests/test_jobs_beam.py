@@ -19,20 +19,19 @@ from apache_beam.io.localfilesystem import LocalFileSystem  # noqa: E402
 
 import tf_tsexplain  # noqa: E402
 from tf_tsexplain import PathExplainerTF  # noqa: E402
-from tf_tsexplain.batch import (  # noqa: E402
-    Block,
-    attribution_schema,
-    load_attributions,
-    read_attributions,
-    read_instances,
-    write_tfrecord,
-)
-from tf_tsexplain.beam import (  # noqa: E402
+from tf_tsexplain.cli import main  # noqa: E402
+from tf_tsexplain.jobs.beam import (  # noqa: E402
     ExplainModelHandler,
     ExplainToParquet,
     run_pipeline,
 )
-from tf_tsexplain.cli import main  # noqa: E402
+from tf_tsexplain.jobs.layout import (  # noqa: E402
+    attribution_schema,
+    load_attributions,
+    read_attributions,
+    read_instances,
+)
+from tf_tsexplain.jobs.sources import Block, write_tfrecord  # noqa: E402
 
 T, F, C, N = 6, 3, 2, 40
 SETTINGS = {"num_samples": 8, "batch_size": 32, "output_indices": "predicted"}
@@ -187,7 +186,7 @@ class _CloudLike(LocalFileSystem):
 
 
 def test_cloud_model_and_out_dir(job, tmp_path):
-    from tf_tsexplain.beam import _prepare_out_dir, local_model
+    from tf_tsexplain.jobs.beam import _prepare_out_dir, local_model
 
     copy = local_model(_CloudLike.PREFIX + job["path"])  # a .keras file
     assert Path(copy).read_bytes() == Path(job["path"]).read_bytes()
