@@ -3,8 +3,12 @@
 Small untrained models of each kind (stacked LSTM, GRU, Bidirectional LSTM, a dilated
 causal Conv1D (TCN), a Transformer block, Conv1D + BatchNormalization + Dropout,
 Masking + LSTM on padded data, an LSTM with one prediction per step, a sequence +
-static two-input model): shapes, integrated-gradients completeness, zero attribution
-on padding and identical repeated calls. Then padded vs unpadded: the attributions
+static two-input model, and the standard deep time-series classifier families at tiny
+sizes: Inception-style multi-kernel Conv1D with max pooling and bottlenecks, a
+ResNet-style residual Conv1D, an FCN and a LITE-like depthwise-separable model):
+shapes, integrated-gradients completeness, zero attribution on padding and identical
+repeated calls; on the ReLU families, the piecewise-linear warning and symmetric
+interactions of the smooth surrogate. Then padded vs unpadded: the attributions
 of a sequence padded with k steps equal, on its real steps, those of the same
 sequence unpadded, on a model whose Masking makes the two equivalent.
 """
@@ -26,6 +30,7 @@ from tf_tsexplain import (
     SmoothGrad,
     TemporalSaliencyRescaling,
 )
+from tf_tsexplain.smooth import piecewise_linear_layers
 
 N, T, F, S = 3, 8, 3, 2
 RNG = np.random.default_rng(0)
@@ -48,6 +53,52 @@ def _transformer(inputs):
     return _head(keras.layers.GlobalAveragePooling1D()(h))
 
 
+def _conv_bn_relu(h, filters, kernel, **kwargs):
+    h = keras.layers.Conv1D(filters, kernel, padding="same", **kwargs)(h)
+    return keras.layers.Activation("relu")(keras.layers.BatchNormalization()(h))
+
+
+def _inception(inputs):
+    """InceptionTime's module, tiny: a bottleneck, parallel kernels and a max-pool branch."""
+    bottleneck = keras.layers.Conv1D(2, 1, padding="same", use_bias=False)(inputs)
+    branches = [
+        keras.layers.Conv1D(2, k, padding="same", use_bias=False)(bottleneck) for k in (1, 3, 5)
+    ]
+    pooled = keras.layers.MaxPooling1D(3, strides=1, padding="same")(inputs)
+    branches.append(keras.layers.Conv1D(2, 1, padding="same", use_bias=False)(pooled))
+    h = keras.layers.Concatenate()(branches)
+    h = keras.layers.Activation("relu")(keras.layers.BatchNormalization()(h))
+    return _head(keras.layers.GlobalAveragePooling1D()(h))
+
+
+def _resnet(inputs):
+    """One residual block of the ResNet classifier (Wang et al.), tiny."""
+    h = _conv_bn_relu(inputs, 4, 3)
+    h = keras.layers.BatchNormalization()(keras.layers.Conv1D(4, 3, padding="same")(h))
+    shortcut = keras.layers.BatchNormalization()(keras.layers.Conv1D(4, 1)(inputs))
+    h = keras.layers.Activation("relu")(keras.layers.Add()([h, shortcut]))
+    return _head(keras.layers.GlobalAveragePooling1D()(h))
+
+
+def _fcn(inputs):
+    h = _conv_bn_relu(_conv_bn_relu(inputs, 4, 5), 4, 3)
+    return _head(keras.layers.GlobalAveragePooling1D()(h))
+
+
+def _lite(inputs):
+    """LITE-like: a multiplexing Conv1D, then dilated depthwise-separable convolutions."""
+    h = keras.layers.Concatenate()(
+        [keras.layers.Conv1D(2, k, padding="same", activation="relu")(inputs) for k in (2, 4)]
+    )
+    h = keras.layers.SeparableConv1D(4, 3, padding="same", dilation_rate=2)(h)
+    h = keras.layers.Activation("relu")(keras.layers.BatchNormalization()(h))
+    h = keras.layers.DepthwiseConv1D(3, padding="same", activation="relu")(h)
+    return _head(keras.layers.GlobalAveragePooling1D()(h))
+
+
+CLASSIFIER_FAMILIES = {"inception": _inception, "resnet": _resnet, "fcn": _fcn, "lite": _lite}
+
+
 def build(kind):
     keras.utils.set_random_seed(1)
     seq = keras.Input((T, F), name="seq")
@@ -64,6 +115,8 @@ def build(kind):
         out = _head(keras.layers.GlobalAveragePooling1D()(h))
     elif kind == "transformer":
         out = _transformer(seq)
+    elif kind in CLASSIFIER_FAMILIES:
+        out = CLASSIFIER_FAMILIES[kind](seq)
     elif kind == "conv_bn_dropout":
         h = keras.layers.Conv1D(4, 3, padding="same")(seq)
         h = keras.layers.Dropout(0.5)(keras.layers.BatchNormalization()(h))
@@ -90,6 +143,7 @@ KINDS = [
     "masking_lstm",
     "sequence_output",
     "two_inputs",
+    *CLASSIFIER_FAMILIES,
 ]
 
 
@@ -317,3 +371,28 @@ def test_multi_input_bad_structures():
         explainer.attributions([X, STATIC], [np.zeros((T, F)), np.zeros(5)], use_expectation=False)
     with pytest.raises(TypeError, match="`baseline` must be a list of 2 arrays"):
         explainer.attributions([X, STATIC], np.zeros((T, F)))
+
+
+@pytest.mark.parametrize("kind", list(CLASSIFIER_FAMILIES))
+def test_relu_classifier_families_are_flagged(kind):
+    kinds = {p.kind for p in piecewise_linear_layers(build(kind))}
+    assert "relu activation" in kinds
+    assert ("max pooling" in kinds) == (kind == "inception")
+
+
+def test_smooth_surrogate_of_the_inception_family_interacts_symmetrically():
+    """Inception's ReLU and max pooling, smoothed: symmetric interactions that sum to
+    the surrogate's output difference (completeness of interactions). One family
+    only, to keep the zoo fast; tests/test_path_smooth.py has the details."""
+    model = build("inception")
+    explainer = PathExplainerTF(model, hessian_method="tiled")  # the fastest trace here
+    x, zeros = X[:1], np.zeros((T, F), "float32")
+    gamma = explainer.interactions(
+        x, zeros, num_samples=16, use_expectation=False, output_indices=1, smooth=True
+    )
+    info = explainer.last_interactions_info
+    assert gamma.shape == (1, T, F, T, F) and info.asymmetry < 1e-4
+    surrogate = explainer._surrogates[10.0].model
+    gap = surrogate(x).numpy()[0, 1] - surrogate(zeros[None]).numpy()[0, 1]
+    assert abs(gamma.sum() - gap) < 1e-3 * max(abs(gap), 1e-2)
+    assert info.surrogate_gap.max_abs < 0.1  # beta = 10 on unit-scale inputs

@@ -1,5 +1,7 @@
 """PathExplainerTF and EmbeddingExplainerTF against closed forms and their promises."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -139,7 +141,12 @@ def test_lstm_interactions_rows_sum_to_attributions_and_are_symmetric(lstm_model
     x, base = x[:2], refs[:1]
     explainer = PathExplainerTF(lstm_model)
     phi = explainer.attributions(x, base, num_samples=32, use_expectation=False)
-    gamma = explainer.interactions(x, base, num_samples=32, use_expectation=False, batch_size=16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an LSTM is smooth: no piecewise-linear warning
+        gamma = explainer.interactions(
+            x, base, num_samples=32, use_expectation=False, batch_size=16
+        )
+    assert explainer.last_interactions_info.asymmetry < 1e-5
     assert gamma.shape == (2, 6, 3, 6, 3)
     row_sums = gamma.sum(axis=(-2, -1))
     assert np.abs(row_sums - phi).max() < 0.01 * np.abs(phi).max()
@@ -329,8 +336,10 @@ def test_hessian_methods_agree_and_auto_picks_by_model_kind(quadratic):
     assert PathExplainerTF(quadratic).hessian_method == "tiled"
     x, base = _inputs(n=3), np.zeros((1, T, F), "float32")
     kw = dict(num_samples=6, use_expectation=False, batch_size=4)
-    by_jacobian = PathExplainerTF(conv, hessian_method="jacobian").interactions(x, base, **kw)
-    by_tiling = PathExplainerTF(conv, hessian_method="tiled").interactions(x, base, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # tanh is smooth: no piecewise-linear warning
+        by_jacobian = PathExplainerTF(conv, hessian_method="jacobian").interactions(x, base, **kw)
+        by_tiling = PathExplainerTF(conv, hessian_method="tiled").interactions(x, base, **kw)
     assert np.abs(by_jacobian).max() > 1e-3
     np.testing.assert_allclose(by_jacobian, by_tiling, rtol=1e-4, atol=1e-6)
     exact = PathExplainerTF(quadratic, hessian_method="jacobian").interactions(

@@ -26,6 +26,7 @@ _EXPORTS = {
     "EmbeddingExplainerTF": "tf_tsexplain.path",
     "PathExplainerTF": "tf_tsexplain.path",
     "split_embedding": "tf_tsexplain.path",
+    "smooth_surrogate": "tf_tsexplain.smooth",
     "mask_from_lengths": "tf_tsexplain._structure",
     "FeatureAblation": "tf_tsexplain.saliency",
     "FeaturePermutation": "tf_tsexplain.saliency",
@@ -69,6 +70,7 @@ __all__ = [
     "plot",
     "scatter_plot",
     "set_memory_budget",
+    "smooth_surrogate",
     "split_embedding",
     "summary_plot",
     "tables",
@@ -118,4 +120,5 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
     )
     from tf_tsexplain.shapley import SequenceShap
     from tf_tsexplain.sis import SISExplainer
+    from tf_tsexplain.smooth import smooth_surrogate
     from tf_tsexplain.tsr import TemporalSaliencyRescaling

@@ -21,7 +21,9 @@ to phi_i (completeness of interactions). See ``_quadrature`` for the quadrature.
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
+import warnings
 
 import keras
 import numpy as np
@@ -32,6 +34,49 @@ from tf_tsexplain._explainer import Explainer
 from tf_tsexplain._quadrature import gauss_legendre_01, gauss_log_01
 from tf_tsexplain._targets import select_output
 from tf_tsexplain._validation import as_float_array, check_bool, check_choice, check_positive_int
+from tf_tsexplain.smooth import (
+    DEFAULT_BETA,
+    PiecewiseLinearPiece,
+    SurrogateGap,
+    piecewise_linear_layers,
+    smooth_surrogate,
+)
+
+# Relative asymmetry max |G - G^T| / max |G| of a full interaction matrix above which
+# a warning says the model's second derivative is not symmetric (float32 rounding of
+# a smooth model stays near 1e-6).
+ASYMMETRY_TOLERANCE = 1e-4
+# "auto" moves a recurrent model to the Jacobian route from this many (path point,
+# Hessian row) pairs: pfor's 35-45 s trace of a recurrent loop is then paid back by
+# its ~2x faster rows (measured on an LSTM(64), 2 CPU cores).
+JACOBIAN_MIN_ROWS = 1_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class InteractionsInfo:
+    """What :meth:`PathExplainerTF.interactions` found on its last call.
+
+    Attributes:
+        asymmetry: ``max |G - G^T| / max |G|`` of the computed full matrix before
+            it was symmetrised (None with ``interaction_index``: a row alone cannot
+            be checked).
+        symmetrised: True if the returned matrix is ``(G + G^T) / 2`` (full
+            matrices, whose definition is symmetric).
+        piecewise_linear: the model's pieces without a useful second derivative
+            (see :func:`tf_tsexplain.smooth.piecewise_linear_layers`).
+        smooth_beta: the softplus sharpness of the smooth surrogate explained, or
+            None when the model itself was explained.
+        surrogate_gap: how far the surrogate's outputs are from the model's on the
+            explained inputs and baselines (None without ``smooth``).
+        hessian_method: the Hessian route used ("tiled" or "jacobian").
+    """
+
+    asymmetry: float | None
+    symmetrised: bool
+    piecewise_linear: tuple[PiecewiseLinearPiece, ...]
+    smooth_beta: float | None
+    surrogate_gap: SurrogateGap | None
+    hessian_method: str
 
 
 class _Plan:
@@ -98,11 +143,19 @@ class PathExplainerTF(Explainer):
             seconds for any model. "jacobian": a pfor-vectorised batch Jacobian, about
             twice as fast once compiled, but its first call takes 35-45 s to trace on
             a recurrent model (LSTM, GRU) on 2 CPU cores: worth it for large jobs.
-            "auto" (default): "tiled" for Keras models with a recurrent layer and for
-            plain callables, "jacobian" for other Keras models (Dense, Conv1D,
-            attention), where pfor traces quickly. Results agree to float precision.
+            "auto" (default): "jacobian" for Keras models without a recurrent layer
+            (Dense, Conv1D, attention), where pfor traces quickly; for recurrent
+            models and plain callables "tiled", unless one call needs at least
+            ``JACOBIAN_MIN_ROWS`` (path point, Hessian row) pairs, where the
+            Jacobian's faster rows repay its trace. Results agree to float
+            precision.
         memory_budget: working memory per model call when ``batch_size`` is None
             (bytes; default: the process-wide budget, 1 GiB).
+
+    Attributes:
+        last_interactions_info: an :class:`InteractionsInfo` about the last call of
+            :meth:`interactions` (asymmetry before symmetrising, piecewise-linear
+            layers, the smooth surrogate's distance to the model), or None.
 
     Example:
         >>> explainer = PathExplainerTF(model)
@@ -133,9 +186,14 @@ class PathExplainerTF(Explainer):
             hessian_method, "hessian_method", ("auto", "tiled", "jacobian")
         )
         super().__init__(model, allow_nonfinite=allow_nonfinite, memory_budget=memory_budget)
+        self._auto_route = hessian_method == "auto"
         if hessian_method == "auto":
             hessian_method = "jacobian" if _is_non_recurrent_keras(model) else "tiled"
         self.hessian_method = hessian_method
+        self.last_interactions_info: InteractionsInfo | None = None
+        self._pieces: tuple[PiecewiseLinearPiece, ...] | None = None
+        self._warned_pieces = False
+        self._surrogates: dict[float, PathExplainerTF] = {}
 
     # ------------------------------------------------------------------ public API
     def attributions(
@@ -218,6 +276,7 @@ class PathExplainerTF(Explainer):
         seed: int | None = None,
         *,
         padding_mask=None,
+        smooth=None,
     ) -> np.ndarray:
         """Integrated Hessians (``use_expectation=False``) or expected Hessians.
 
@@ -236,14 +295,36 @@ class PathExplainerTF(Explainer):
             num_samples: path points per input: Monte Carlo samples for expected
                 Hessians; for integrated Hessians the nodes of the Gauss rule for the
                 two path variables (see ``tf_tsexplain._quadrature``).
+            smooth: None or False (default) explains the model itself; True or a
+                positive number ``beta`` explains its smooth surrogate
+                (:func:`tf_tsexplain.smooth.smooth_surrogate`, softplus of sharpness
+                ``beta``, 10 for True, and a log-sum-exp max pooling), built once per
+                ``beta`` and Keras models only. Piecewise-linear models (ReLU, max
+                pooling, ``abs``, clipping) have zero or asymmetric autodiff
+                Hessians: without ``smooth`` a warning (once per explainer) names
+                their layers. How far the surrogate is from the model on the
+                explained inputs is in :attr:`last_interactions_info`.
 
         Returns:
             ``(N, *x_shape, *x_shape)`` interactions (``(N, T, F, T, F)`` for
             sequences), or ``(N, *x_shape)`` with ``interaction_index``; with a
             leading output axis as in :meth:`attributions`. The main effect is on the
             diagonal, so ``result.sum over the last len(x_shape) axes`` equals the
-            attributions (for integrated Hessians, up to quadrature error), and the
-            matrix is symmetric.
+            attributions (for integrated Hessians, up to quadrature error). Full
+            matrices are returned symmetrised, ``(G + G^T) / 2``, as both methods
+            define a symmetric matrix; the asymmetry found before is in
+            :attr:`last_interactions_info` (an :class:`InteractionsInfo`), and a
+            warning says when it exceeds ``ASYMMETRY_TOLERANCE`` (1e-4 of the
+            largest entry: a model whose second derivative is not symmetric, e.g.
+            max pooling; row sums then differ from the attributions by about as
+            much).
+
+        Raises:
+            TypeError: ``smooth`` is not None, a bool or a number, or it is set for a
+                model that cannot be cloned (subclassed models, plain callables).
+            ValueError: bad shapes or values of the arguments (as for
+                :meth:`attributions`), a non-positive ``smooth``, or a second
+                derivative TensorFlow cannot take through a loaded SavedModel.
 
         Cost: one Hessian row per interaction position and path point: ``N *
         num_samples * r`` model rows through a double backward pass, with ``r =
@@ -251,6 +332,21 @@ class PathExplainerTF(Explainer):
         ``batch_size`` counts these rows: chunks cover (path point, Hessian row)
         pairs, so memory does not grow with ``T * F``.
         """
+        beta = _check_smooth(smooth)
+        if beta is not None:
+            return self._smooth_interactions(
+                beta,
+                inputs,
+                baseline,
+                batch_size=batch_size,
+                num_samples=num_samples,
+                use_expectation=use_expectation,
+                output_indices=output_indices,
+                verbose=verbose,
+                interaction_index=interaction_index,
+                seed=seed,
+                padding_mask=padding_mask,
+            )
         plan = self._plan(
             inputs,
             baseline,
@@ -264,7 +360,12 @@ class PathExplainerTF(Explainer):
             second_order=True,
         )
         rows_index = self._interaction_rows(self._flat_index(interaction_index), plan.x_shape)
-        fn = self._compiled_fn("hessians", plan)
+        pieces = self._piecewise_pieces()
+        if pieces and not self._warned_pieces:
+            self._warned_pieces = True
+            warnings.warn(_pieces_message(pieces), UserWarning, stacklevel=2)
+        method = self._hessian_route(plan, len(rows_index))
+        fn = self._compiled_fn("hessians", plan, method)
         try:
             result = self._run(fn, plan, rows_index=rows_index)
         except ValueError as err:
@@ -277,7 +378,78 @@ class PathExplainerTF(Explainer):
                 "cannot take through this loaded SavedModel (a restored recurrent layer). "
                 "Explain the original Keras model (.keras file) instead."
             ) from None
+        asymmetry = None
+        if interaction_index is None:
+            result, asymmetry = _symmetrise(result)
+            if asymmetry > ASYMMETRY_TOLERANCE:
+                warnings.warn(
+                    f"The interaction matrix was asymmetric by {asymmetry:.2g} of its largest "
+                    f"entry before symmetrising (tolerance {ASYMMETRY_TOLERANCE:g}): the "
+                    "model's second derivative is not symmetric (e.g. max pooling), so "
+                    "interactions and their row sums are unreliable. Explain a smooth "
+                    "surrogate with interactions(..., smooth=True).",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        self.last_interactions_info = InteractionsInfo(
+            asymmetry=asymmetry,
+            symmetrised=interaction_index is None,
+            piecewise_linear=pieces,
+            smooth_beta=None,
+            surrogate_gap=None,
+            hessian_method=method,
+        )
         return self._shape_interactions(result, plan, interaction_index)
+
+    def _piecewise_pieces(self) -> tuple[PiecewiseLinearPiece, ...]:
+        """The model's piecewise-linear pieces, found once."""
+        if self._pieces is None:
+            self._pieces = tuple(piecewise_linear_layers(self.model))
+        return self._pieces
+
+    def _hessian_route(self, plan: _Plan, rows_per_point: int) -> str:
+        """The Hessian route for this call: "auto" moves recurrent models to the
+        Jacobian route when the job is large enough to repay pfor's trace."""
+        if not self._auto_route or self.hessian_method == "jacobian":
+            return self.hessian_method
+        pairs = plan.targets.shape[0] * plan.n_inputs * plan.num_samples * rows_per_point
+        if pairs >= JACOBIAN_MIN_ROWS and isinstance(self.model, keras.layers.Layer):
+            return "jacobian"
+        return self.hessian_method
+
+    def _smooth_interactions(self, beta: float, inputs, baseline, **kwargs) -> np.ndarray:
+        """Interactions of the smooth surrogate, with its distance to the model."""
+        if beta not in self._surrogates:
+            surrogate = smooth_surrogate(self.model, beta)
+            inner = PathExplainerTF(
+                surrogate,
+                self.allow_nonfinite,
+                "auto" if self._auto_route else self.hessian_method,
+                memory_budget=self.memory_budget,
+            )
+            inner._warned_pieces = True  # the surrogate is smooth: nothing to warn about
+            self._surrogates[beta] = inner
+        inner = self._surrogates[beta]
+        result = inner.interactions(inputs, baseline, **kwargs)
+        x = self.input_rows(inputs)[0]
+        rows = check_positive_int(kwargs.get("batch_size") or 256, "batch_size")
+        original = self._predict_rows(x, rows).astype(np.float64)
+        smooth = inner._predict_rows(x, rows).astype(np.float64)
+        gap = np.abs(smooth - original).reshape(len(x), -1)
+        spread = float(original.max() - original.min())
+        scale = spread if spread > 0 else max(float(np.abs(original).max()), 1e-12)
+        info = inner.last_interactions_info
+        self.last_interactions_info = dataclasses.replace(
+            info,
+            piecewise_linear=self._piecewise_pieces(),
+            smooth_beta=beta,
+            surrogate_gap=SurrogateGap(
+                max_abs=float(gap.max()),
+                max_rel=float(gap.max()) / scale,
+                per_input=gap.max(axis=1),
+            ),
+        )
+        return result
 
     # ------------------------------------------------------------------ validation
     def _plan(
@@ -397,14 +569,16 @@ class PathExplainerTF(Explainer):
         return self._restructure(result.reshape(lead + plan.x_shape))
 
     # ------------------------------------------------------------------ execution
-    def _compiled_fn(self, kind: str, plan: _Plan):
-        """One tf.function per kind, input shape and dtype, traced once."""
+    def _compiled_fn(self, kind: str, plan: _Plan, method: str | None = None):
+        """One tf.function per kind (and Hessian route), input shape and dtype,
+        traced once and reused by every later call of the same shapes."""
         x_shape, dtype = plan.x_shape, plan.inputs.dtype
         if kind == "gradients":
             build = lambda: _gradient_rows(self._model_fn, x_shape, dtype)  # noqa: E731
-        else:
-            build = lambda: _hessian_rows(self._model_fn, x_shape, dtype, self.hessian_method)  # noqa: E731
-        return self._function((kind, x_shape, dtype.name), build)
+            return self._function((kind, x_shape, dtype.name), build)
+        method = method or self.hessian_method
+        build = lambda: _hessian_rows(self._model_fn, x_shape, dtype, method)  # noqa: E731
+        return self._function((kind, method, x_shape, dtype.name), build)
 
     def _run(self, fn, plan: _Plan, rows_index) -> np.ndarray:
         """Run ``fn`` over all rows in chunks; sum row contributions per input.
@@ -462,6 +636,45 @@ class PathExplainerTF(Explainer):
                         result[run, first : last + 1, h0:h1] += summed.numpy()
                         progress.advance((stop - start) * (h1 - h0))
         return self._shape_result(result, plan.leading)
+
+
+def _check_smooth(smooth) -> float | None:
+    """``smooth`` of :meth:`PathExplainerTF.interactions` -> the surrogate's beta or None."""
+    if smooth is None or smooth is False:
+        return None
+    if smooth is True:
+        return DEFAULT_BETA
+    if isinstance(smooth, numbers.Real):
+        value = float(smooth)
+        if not np.isfinite(value) or value <= 0:
+            raise ValueError(
+                f"`smooth` must be True or a positive softplus sharpness beta. Received: "
+                f"smooth={smooth!r}."
+            )
+        return value
+    raise TypeError(
+        f"`smooth` must be None, a bool or a positive number (beta). Received: smooth={smooth!r}."
+    )
+
+
+def _pieces_message(pieces) -> str:
+    names = ", ".join(str(p) for p in pieces[:8]) + (", ..." if len(pieces) > 8 else "")
+    return (
+        f"The model is piecewise linear in places ({names}): its autodiff Hessians are zero "
+        "almost everywhere on those pieces (and max pooling's is not symmetric), so "
+        "interactions miss curvature and their row sums can miss the attributions. For "
+        "meaningful interactions explain a smooth surrogate: interactions(..., smooth=True) "
+        "or tf_tsexplain.smooth.smooth_surrogate(model, beta=...)."
+    )
+
+
+def _symmetrise(result: np.ndarray) -> tuple[np.ndarray, float]:
+    """``(G + G^T) / 2`` over the last two axes of ``(..., N, D, D)``, and the
+    relative asymmetry ``max |G - G^T| / max |G|`` before it."""
+    transposed = np.swapaxes(result, -1, -2)
+    scale = float(np.abs(result).max()) if result.size else 0.0
+    asymmetry = float(np.abs(result - transposed).max()) / scale if scale > 0 else 0.0
+    return (0.5 * (result + transposed)).astype(result.dtype, copy=False), asymmetry
 
 
 def _hessian_rows_per_call(r: int, budget: int) -> int:
@@ -581,9 +794,9 @@ def _hessians_tiled(model_fn, points, target, rows, d):
     # Copy u of the tiled batch is path point u // r with Hessian row rows[u % r].
     tiled = tf.repeat(points, r, axis=0)
     tangents = tf.one_hot(tf.tile(rows, [n]), d, dtype=points.dtype)
-    with tf.GradientTape() as outer:
+    with tf.GradientTape(watch_accessed_variables=False) as outer:
         outer.watch(tiled)
-        with tf.GradientTape() as inner:
+        with tf.GradientTape(watch_accessed_variables=False) as inner:
             inner.watch(tiled)
             y = select_output(tf.cast(model_fn(tiled), tiled.dtype), tf.repeat(target, r))
         grads = tf.reshape(inner.gradient(y, tiled), [n * r, d])
@@ -601,9 +814,9 @@ def _hessians_jacobian(model_fn, points, target, rows, d):
     CPU cores (pfor rewrites the recurrent while loop's double gradient).
     """
     n = tf.shape(points)[0]
-    with tf.GradientTape() as outer:
+    with tf.GradientTape(watch_accessed_variables=False) as outer:
         outer.watch(points)
-        with tf.GradientTape() as inner:
+        with tf.GradientTape(watch_accessed_variables=False) as inner:
             inner.watch(points)
             y = select_output(tf.cast(model_fn(points), points.dtype), target)
         grads = tf.reshape(inner.gradient(y, points), [n, d])

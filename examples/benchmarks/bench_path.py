@@ -46,6 +46,14 @@ about a minute):
     python examples/benchmarks/bench_path.py            # full benchmark
     python examples/benchmarks/bench_path.py --quick    # tiny smoke test (no
                                                         # path_explain, no memory)
+    python examples/benchmarks/bench_path.py --only ih  # (b) only, defaults vs
+                                                        # path_explain, ~2 minutes
+
+``--only ih`` times case (b) as a user runs it: a fresh explainer with default
+arguments, cold (first call, tracing included) and warm (best of two more calls),
+path_explain once, the peak RSS added by each, the numbers' agreement with
+path_explain's sqrt(n)-grid and the completeness of interactions; and prints the
+figures of the previous release (issue 28) as "before".
 
 Timings are wall-clock seconds on a shared machine: check the load average in the
 header, and close other TensorFlow jobs for stable numbers.
@@ -148,9 +156,15 @@ def import_path_explain():
     """Return (path_explain.PathExplainerTF, version) or (None, reason)."""
     if importlib.util.find_spec("path_explain") is None:
         return None, "path_explain is not installed"
-    if importlib.util.find_spec("tqdm") is None:
-        return None, "path_explain needs tqdm, which is not installed"
     stubbed = []
+    if importlib.util.find_spec("tqdm") is None and "tqdm" not in sys.modules:
+        # path_explain imports tqdm (undeclared) for its verbose progress bars only;
+        # the benchmark never asks for them, so an identity stand-in is enough.
+        tqdm = types.ModuleType("tqdm")
+        tqdm.tqdm = lambda iterable=None, *args, **kwargs: iterable
+        tqdm.__all__ = ["tqdm"]
+        sys.modules["tqdm"] = tqdm
+        stubbed.append("tqdm")
     if importlib.util.find_spec("torch") is None:
         # path_explain/__init__ imports its torch explainer, which runs `import torch`
         # and `from torch.autograd import grad` at module level; nothing else is used.
@@ -632,6 +646,88 @@ def print_report(cfg, tsx, pe, raw, memory):
             )
 
 
+# ---------------------------------------------------------------------- (b) only
+# The previous release's defaults (issue 28: the tiled route for recurrent models),
+# measured by this script on the same kind of machine.
+BEFORE_B = (
+    "before (previous release, issue 28): defaults 9.1-13.4x cold; jacobian 19.3x warm, ~40 s trace"
+)
+
+
+def peak_rss_during(fn):
+    """(seconds, result, extra MiB): the call's time and the highest current RSS
+    above the RSS before it, sampled every 20 ms."""
+    before = current_rss_kib()
+    samples, done = [before], threading.Event()
+
+    def sample():
+        while not done.wait(0.02):
+            samples.append(current_rss_kib())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    out = fn()
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    return seconds, out, (max(samples) - before) / 1024.0
+
+
+def run_only_ih(cfg, reference_cls):
+    model = build_model()
+    data = make_data(cfg)
+    warm_up_runtime(model, data["x_eg"])
+    kwargs = {"num_samples": cfg["ih_samples"], "use_expectation": False, "output_indices": 0}
+    explainer = PathExplainerTF(model)
+
+    def ours():
+        return explainer.interactions(data["x_ih"], data["zero"], **kwargs)
+
+    cold, ih, cold_mib = peak_rss_during(ours)
+    warm, _ = timed(ours, repeat=WARM_REPEATS_B)
+    route = explainer.last_interactions_info.hessian_method
+    ig = explainer.attributions(data["x_ih"], data["zero"], **kwargs)
+    completeness = completeness_deviation(ih, ig)
+    pe_seconds = pe_mib = None
+    if reference_cls is not None:
+        np.random.seed(SEED)
+        reference = reference_cls(model)
+        pe_kwargs = dict(kwargs, batch_size=cfg["ih_samples"])
+        pe_seconds, pe_ih, pe_mib = peak_rss_during(
+            lambda: reference.interactions(
+                data["x_ih"], data["zero"], interaction_index=None, **pe_kwargs
+            )
+        )
+        pe_ig = reference.attributions(data["x_ih"], data["zero"], **pe_kwargs)
+        pe_completeness = completeness_deviation(np.asarray(pe_ih), np.asarray(pe_ig))
+    print()
+    print(
+        f"(b) full integrated Hessians, zero baseline, {cfg['ih_inputs']} inputs x "
+        f"{cfg['ih_samples']} samples, LSTM(64) on {T} x {F}, defaults (route: {route})"
+    )
+    print(f"  tf_tsexplain cold {cold:7.2f} s (+{cold_mib:.0f} MiB peak RSS), warm {warm:7.2f} s")
+    if pe_seconds is not None:
+        print(f"  path_explain       {pe_seconds:7.2f} s (+{pe_mib:.0f} MiB peak RSS), one run")
+        target = TARGET_SPEEDUP["b"]
+        for kind, ours_s in (("cold", cold), ("warm", warm)):
+            ratio = pe_seconds / ours_s
+            verdict = mark(ratio >= target) if kind == "cold" else "-"
+            print(
+                f"  after: speedup path_explain / tf_tsexplain {kind}: {ratio:6.1f}x "
+                f"(target >= {target:.0f}x cold: {verdict})"
+            )
+        print(
+            f"  completeness max |rows - IG| / max |IG|: tf_tsexplain {completeness:.2e}, "
+            f"path_explain {pe_completeness:.2e}"
+        )
+    else:
+        print("  path_explain: skipped")
+        print(f"  completeness max |rows - IG| / max |IG|: {completeness:.2e}")
+    print(f"  {BEFORE_B}")
+    print(machine_line())
+
+
 # ---------------------------------------------------------------------- main
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -639,6 +735,11 @@ def main(argv=None):
         "--quick",
         action="store_true",
         help="tiny sizes, no path_explain and no memory children (smoke test)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=("ih",),
+        help="run one part only: 'ih' = case (b) with defaults against path_explain",
     )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -658,8 +759,12 @@ def main(argv=None):
             print("    Install it with: pip install path-explain==0.0.7 tqdm")
         else:
             print(f"  path_explain: {info}")
-    print(f"  mode       : {'quick' if args.quick else 'full'}")
+    only = f", only {args.only}" if args.only else ""
+    print(f"  mode       : {'quick' if args.quick else 'full'}{only}")
     sys.stdout.flush()
+    if args.only == "ih":
+        run_only_ih(cfg, reference_cls)
+        return
 
     model = build_model()
     data = make_data(cfg)

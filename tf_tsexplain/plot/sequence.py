@@ -3,6 +3,7 @@ heatmaps between time steps or features, and a grid comparing methods."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -188,11 +189,13 @@ def interaction_heatmap(
     between: str = "time",
     how: str = "sum",
     zero_diagonal: bool = True,
-    labels: Sequence[str] | None = None,
+    feature_names: Sequence[str] | None = None,
     ax=None,
     title: str | None = None,
     cmap: str | None = None,
     figsize=(5, 4.5),
+    *,
+    labels: Sequence[str] | None = None,
 ):
     """Interactions of one sequence aggregated between time steps or features.
 
@@ -204,13 +207,36 @@ def interaction_heatmap(
             diagonal is kept) or "sum_abs" (magnitudes, no cancellation).
         zero_diagonal: hide the diagonal (main effects and within-step or
             within-feature interactions), which otherwise dominates the colours.
-        labels: names of the rows/columns (T or F of them).
-        ax, title, figsize: as usual.
+        feature_names: names of the rows/columns, as in every other plot: F
+            feature names with ``between="features"``; with ``between="time"``, T
+            time-step labels (default ``0 .. T-1``).
+        ax: the axes to draw on (default: a new figure).
+        title: the axes title.
+        figsize: the size of a new figure (inches).
         cmap: colormap (default: diverging for signed values, "Reds" for magnitudes).
+        labels: deprecated alias of ``feature_names`` (a DeprecationWarning; it goes
+            in the next release).
 
     Returns:
         ``(figure, axes)``; the aggregated matrix is ``axes.images[0].get_array()``.
+
+    Raises:
+        ValueError: ``interactions`` is not ``(T, F, T, F)``, ``between`` or ``how``
+            is unknown, the names do not match the matrix, or both
+            ``feature_names`` and ``labels`` are given.
     """
+    if labels is not None:
+        warnings.warn(
+            "interaction_heatmap(labels=...) is deprecated; use feature_names=..., as in "
+            "every other plot.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if feature_names is not None:
+            raise ValueError(
+                "Give `feature_names` only (`labels` is its deprecated alias). Received both."
+            )
+        feature_names = labels
     gamma = as_numeric(interactions, "interactions", 4)
     if gamma.shape[:2] != gamma.shape[2:]:
         raise ValueError(f"`interactions` must be (T, F, T, F), got shape {gamma.shape}.")
@@ -224,7 +250,7 @@ def interaction_heatmap(
         np.fill_diagonal(matrix, 0.0)
     size = matrix.shape[0]
     default = [str(i) for i in range(size)] if between == "time" else _default_names(size)
-    names = check_labels(labels, size, "labels", default)
+    names = check_labels(feature_names, size, "feature_names", default)
     fig, ax = new_axes(ax, figsize)
     low, high = signed_limits(matrix)
     image = ax.imshow(
