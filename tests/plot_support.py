@@ -9,7 +9,9 @@ import pytest
 @pytest.fixture(autouse=True)
 def every_figure_renders(tmp_path):
     """After each test, every figure it made is saved as a PNG that is not blank
-    (autouse in the modules that import it)."""
+    (autouse in the modules that import it). Figures left open by earlier tests of
+    the same worker (other modules) are closed first: they are not this test's."""
+    plt.close("all")
     yield
     for number in plt.get_fignums():
         path = tmp_path / f"figure_{number}.png"

@@ -7,6 +7,8 @@ import pytest
 from tf_tsexplain.datasets import (
     BACKGROUNDS,
     BOX_DATASETS,
+    SWITCH_FEATURE_MEANS,
+    SWITCH_FEATURE_TRANSITIONS,
     arma_features,
     background_process,
     box_dataset,
@@ -15,6 +17,7 @@ from tf_tsexplain.datasets import (
     saliency_white_box,
     sequence_regression,
     state_data,
+    switch_feature_data,
 )
 
 FIXED = {  # (time start, time length, feature start, feature length) at T = F = 50
@@ -176,3 +179,60 @@ def test_dynamask_state_data_follows_its_definition():
     np.testing.assert_allclose(xs[:400].reshape(-1, 3).std(0), 1, atol=1e-4)
     with pytest.raises(ValueError, match="`n_train` must be <="):
         dynamask_state_data(10, 20, n_train=11)
+
+
+# ------------------------------------------------------------------ Switch-Feature
+@pytest.fixture(scope="module")
+def switch():
+    return switch_feature_data(1000, 100, seed=0)
+
+
+def test_switch_feature_shapes_and_truth_follow_the_state(switch):
+    x, y, truth, states = switch
+    assert x.shape == truth.shape == (1000, 100, 3) and x.dtype == np.float32
+    assert y.shape == states.shape == (1000, 100) and set(np.unique(y)) == {0, 1}
+    assert (truth.sum(axis=-1) == 1).all()  # one salient feature per step
+    np.testing.assert_array_equal(np.argmax(truth, axis=-1), states)
+
+
+def test_switch_feature_chain_statistics(switch):
+    _, _, _, states = switch
+    first = np.bincount(states[:, 0], minlength=3) / len(states)
+    # the original's first state: binomial(1, 1/3), so state 2 never starts a series
+    assert first[2] == 0 and abs(first[1] - 1 / 3) < 0.05
+    prev, nxt = states[:, :-1].ravel(), states[:, 1:].ravel()
+    counts = np.zeros((3, 3))
+    np.add.at(counts, (prev, nxt), 1)
+    empirical = counts / counts.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(empirical, SWITCH_FEATURE_TRANSITIONS, atol=0.01)
+
+
+def test_switch_feature_values_and_labels(switch):
+    x, y, _, states = switch
+    for s in range(3):
+        cells = x[states == s]  # (cells, 3)
+        np.testing.assert_allclose(cells.mean(axis=0), SWITCH_FEATURE_MEANS[s], atol=0.02)
+        np.testing.assert_allclose(cells.var(axis=0), 0.1, rtol=0.06)
+    # lengthscale 0.2 steps: neighbouring steps of one run are practically independent
+    same = states[:, 1:] == states[:, :-1]
+    a, b = (x[:, :-1, 0] - x[:, :-1, 0].mean())[same], (x[:, 1:, 0] - x[:, 1:, 0].mean())[same]
+    assert abs(np.corrcoef(a, b)[0, 1]) < 0.8  # not a slowly varying process
+    drive = np.take_along_axis(x, states[..., None], axis=-1)[..., 0]
+    p = 1.0 / (1.0 + np.exp(-3.0 * drive))
+    bins = np.digitize(p, [0.2, 0.4, 0.6, 0.8])
+    for k in range(5):
+        chosen = bins == k
+        assert abs(y[chosen].mean() - p[chosen].mean()) < 0.02  # Bernoulli(sigmoid(3 x))
+
+
+def test_switch_feature_is_seeded_and_checks_arguments():
+    a = switch_feature_data(5, 20, seed=1)
+    b = switch_feature_data(5, 20, seed=1)
+    c = switch_feature_data(5, 20, seed=2)
+    for u, v in zip(a, b, strict=True):
+        np.testing.assert_array_equal(u, v)
+    assert not np.array_equal(a[0], c[0])
+    with pytest.raises(ValueError, match="n_samples"):
+        switch_feature_data(0)
+    with pytest.raises(ValueError, match="lengthscale"):
+        switch_feature_data(5, 20, lengthscale=0.0)

@@ -37,6 +37,7 @@ _EXPORTS = {
     "SISExplainer": "tf_tsexplain.sis",
     "SequenceShap": "tf_tsexplain.shapley",
     "TemporalSaliencyRescaling": "tf_tsexplain.tsr",
+    "TimingExplainer": "tf_tsexplain.timing",
     "compare_explainers": "tf_tsexplain.metrics",
     # path_explain's plots, importable from the package as path_explain exports them
     "bar_interaction_plot": "tf_tsexplain.plot",
@@ -61,6 +62,7 @@ __all__ = [
     "SequenceShap",
     "SmoothGrad",
     "TemporalSaliencyRescaling",
+    "TimingExplainer",
     "__version__",
     "bar_interaction_plot",
     "compare_explainers",
@@ -121,4 +123,5 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
     from tf_tsexplain.shapley import SequenceShap
     from tf_tsexplain.sis import SISExplainer
     from tf_tsexplain.smooth import smooth_surrogate
+    from tf_tsexplain.timing import TimingExplainer
     from tf_tsexplain.tsr import TemporalSaliencyRescaling

@@ -269,7 +269,7 @@ def _add_explain_batch_parser(sub) -> None:
         "--method",
         default=None,
         help="integrated_gradients (default), expected_gradients, saliency, input_x_gradient, "
-        "smoothgrad, occlusion, feature_ablation, feature_permutation or tsr",
+        "smoothgrad, occlusion, feature_ablation, feature_permutation, timing, contralsp or tsr",
     )
     job.add_argument("--base-method", help="tsr: the method it rescales (default: IG)")
     job.add_argument("--baseline", help="a .npy file (T, F) (default: zeros)")

@@ -559,3 +559,78 @@ def dynamask_state_data(
         train = x[:n_fit].reshape(-1, 3)
         x = (x - train.mean(axis=0)) / train.std(axis=0)
     return x.astype(np.float32), y, truth, states
+
+
+# Switch-Feature (FIT, Tonekaboni et al., NeurIPS 2020), as FIT's repository generates it
+# (data_generator/simulated_l2x_switchstate.py) and as ContraLSP and TIMING load it (the
+# true saliency is the state's feature at every step).
+SWITCH_FEATURE_MEANS = np.array([[0.8, -0.5, -0.2], [0.0, -1.0, 0.0], [-0.2, -0.2, 0.8]])
+SWITCH_FEATURE_TRANSITIONS = np.array([[0.95, 0.02, 0.03], [0.02, 0.95, 0.03], [0.03, 0.02, 0.95]])
+
+
+def switch_feature_data(
+    n_samples: int = 1000,
+    n_steps: int = 100,
+    lengthscale: float = 0.2,
+    variance: float = 0.1,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The Switch-Feature experiment of FIT, as ContraLSP and TIMING use it.
+
+    A hidden 3-state Markov chain picks, at each step, the feature that drives the label:
+    feature ``s`` in state ``s``. Provenance (FIT's generator,
+    ``data_generator/simulated_l2x_switchstate.py``, read for its definitions): the
+    first state is 1 with probability 1/3 and 0 otherwise (as the original's
+    ``binomial(1, 1/3)``, so no series starts in state 2), then the state moves with the
+    transition matrix :data:`SWITCH_FEATURE_TRANSITIONS` (stay 0.95). Within each run of
+    one state, the 3 features are Gaussian processes (squared-exponential kernel,
+    ``lengthscale`` 0.2 steps, ``variance`` 0.1; time counted from the run's start)
+    around the state's means :data:`SWITCH_FEATURE_MEANS` (``(0.8, -0.5, -0.2)``,
+    ``(0, -1, 0)``, ``(-0.2, -0.2, 0.8)``); at a lengthscale of 0.2 steps neighbouring
+    steps are practically independent. The label of each step is
+    ``Bernoulli(sigmoid(3 x[t, s_t]))``. The ground truth marks feature ``s_t`` at every
+    step (what ContraLSP's and TIMING's loaders score; FIT's own ``importance`` array,
+    which marks only the steps where the state changes, is not used). Features are
+    returned raw (the loaders do not standardise); the paper splits 800 / 200. The
+    numbers are not bitwise the original's (it draws with ``np.random`` seeded 234 and
+    the ``timesynth`` package).
+
+    Args:
+        n_samples: N (the paper: 1,000).
+        n_steps: T (the paper: 100).
+        lengthscale: > 0, of the Gaussian processes, in steps.
+        variance: > 0, of the Gaussian processes.
+        seed: random seed.
+
+    Returns:
+        ``(x, y, truth, states)``: x ``(N, T, 3)`` float32, y ``(N, T)`` int32 labels,
+        truth ``(N, T, 3)`` bool (the state's feature) and states ``(N, T)`` int32.
+    """
+    n = check_positive_int(n_samples, "n_samples")
+    t = check_positive_int(n_steps, "n_steps")
+    for name, value in (("lengthscale", lengthscale), ("variance", variance)):
+        if not isinstance(value, int | float) or not value > 0:
+            raise ValueError(f"`{name}` must be a number > 0. Received: {name}={value!r}.")
+    rng = np.random.default_rng(seed)
+    states = np.empty((n, t), np.int32)
+    states[:, 0] = (rng.random(n) < 1.0 / 3.0).astype(np.int32)
+    cumulative = np.cumsum(SWITCH_FEATURE_TRANSITIONS, axis=1)
+    draws = rng.random((n, t))
+    for step in range(1, t):
+        rows = cumulative[states[:, step - 1]]  # (N, 3)
+        states[:, step] = np.minimum((draws[:, step, None] >= rows).sum(axis=1), 2)
+    lag = np.arange(t)[:, None] - np.arange(t)[None, :]
+    kernel = variance * np.exp(-(lag**2) / (2.0 * lengthscale**2)) + 1e-9 * np.eye(t)
+    chol = np.linalg.cholesky(kernel)  # a run of length L uses its leading L x L block
+    noise = rng.standard_normal((n, t, 3))
+    x = np.empty((n, t, 3))
+    for i in range(n):
+        starts = np.flatnonzero(np.r_[True, states[i, 1:] != states[i, :-1]])
+        for a, b in zip(starts, np.r_[starts[1:], t], strict=True):
+            length = b - a
+            x[i, a:b] = SWITCH_FEATURE_MEANS[states[i, a]] + chol[:length, :length] @ noise[i, a:b]
+    drive = np.take_along_axis(x, states[..., None], axis=-1)[..., 0]
+    y = (rng.random((n, t)) < 1.0 / (1.0 + np.exp(-3.0 * drive))).astype(np.int32)
+    truth = np.zeros((n, t, 3), bool)
+    np.put_along_axis(truth, states[..., None], True, axis=-1)
+    return x.astype(np.float32), y, truth, states

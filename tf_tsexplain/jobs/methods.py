@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tf_tsexplain._validation import as_float_array, check_choice
+from tf_tsexplain.masks.contralsp import ContraLSPExplainer
 from tf_tsexplain.path import PathExplainerTF
 from tf_tsexplain.saliency import (
     FeatureAblation,
@@ -23,6 +24,7 @@ from tf_tsexplain.saliency import (
     SmoothGrad,
 )
 from tf_tsexplain.serving._common import check_baseline
+from tf_tsexplain.timing import TimingExplainer
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,22 @@ METHODS = {
     ),
     "feature_permutation": Method(
         FeaturePermutation, ("memory_budget",), ("feature_mask",), "none", "none"
+    ),
+    # TIMING's attributions do not sum to f(x) - f(baseline) (see tf_tsexplain.timing)
+    "timing": Method(
+        TimingExplainer,
+        ("memory_budget",),
+        ("num_samples", "num_segments", "min_seg_len", "max_seg_len", "normalize"),
+        "one",
+        "none",
+    ),
+    # masks in [0, 1]: no baseline, no completeness
+    "contralsp": Method(
+        ContraLSPExplainer,
+        ("memory_budget",),
+        ("n_epoch", "learning_rate", "lambda_1", "lambda_2", "sigma", "margin"),
+        "none",
+        "none",
     ),
 }
 TSR_OPTIONS = (

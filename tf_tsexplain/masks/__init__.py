@@ -19,6 +19,8 @@ close to the original while the mask keeps a given share (area) of the cells.
   together (Enguehard, ICML 2023), ``x' = m x + (1 - m) NN(x)``; the default
   network ``SeriesConvNet`` has weights per series; ``LearnedPerturbation`` is the
   perturbation as a layer.
+- ``ContraLSP`` (``masks.contralsp``): counterfactual perturbations trained with a
+  contrastive triplet term and sparse, trend-smoothed gates (Liu et al., ICLR 2024).
 - Losses: ``mse``, ``cross_entropy``, ``log_loss``, ``log_loss_target``.
 
 The compiled training loops are cached across fits (at most 8, keyed by the identity of
@@ -27,6 +29,7 @@ forgets them, e.g. after changing the Python state a callable ``f`` was traced w
 """
 
 from tf_tsexplain.masks._fit import clear_fit_cache
+from tf_tsexplain.masks.contralsp import ContraLSP
 from tf_tsexplain.masks.extremal import ExtremalMask, LearnedPerturbation, SeriesConvNet
 from tf_tsexplain.masks.group import MaskGroup
 from tf_tsexplain.masks.layer import MaskLayer, UnitInterval
@@ -42,6 +45,7 @@ from tf_tsexplain.masks.perturbations import (
 )
 
 __all__ = [
+    "ContraLSP",
     "ExtremalMask",
     "LearnedPerturbation",
     "SeriesConvNet",
