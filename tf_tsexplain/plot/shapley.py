@@ -135,7 +135,16 @@ def shapley_event_heatmap(
     if clipped and n <= 40:  # the clipped column's own numbers
         for i in range(n):
             if np.isfinite(matrix[i, 0]):
-                ax.text(0, i, f"{matrix[i, 0]:.2g}", ha="center", va="center", fontsize=7)
+                dark = abs(matrix[i, 0]) > 0.6 * high  # saturated colour: white text
+                ax.text(
+                    0,
+                    i,
+                    f"{matrix[i, 0]:.2g}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if dark else "black",
+                )
     if single:
         ax.set_yticks([])
     else:
