@@ -261,7 +261,7 @@ def _collections(evaluate, threshold, masks, progress=None, max_sis=None) -> lis
         evaluate: ``(input_index (R,), masks (R, *M)) -> scores (R,)``.
         threshold: the SIS threshold.
         masks: ``(N, *M)`` initial masks (True = available).
-        progress: optional ``Progress`` advanced by one per SIS found, showing the
+        progress: optional ``Progress`` set to the inputs done after each SIS found, showing the
             inputs done and the model rows evaluated.
         max_sis: stop a collection after this many SIS (1 for ``find_sis``).
 
@@ -329,8 +329,9 @@ def _collections(evaluate, threshold, masks, progress=None, max_sis=None) -> lis
                     or (max_sis is not None and len(results[i]) >= max_sis)
                 )
                 if progress is not None:
-                    progress.advance(
-                        1, [("inputs done", int(done.sum())), ("rows", rows_evaluated)]
+                    found = sum(len(r) for r in results)
+                    progress.update(
+                        int(done.sum()), [("SIS found", found), ("model rows", rows_evaluated)]
                     )
     return results
 
@@ -577,8 +578,9 @@ class SISExplainer(Explainer):
             mask_shape,
             self._rows_per_call(rows, batch_size),
         )
-        # counts SIS found (the total is unknown), with inputs done and model rows
-        progress = Progress(None, verbose, unit="SIS", shown=("inputs done", "rows"))
+        # counts inputs whose collection is complete (a known total), with the SIS
+        # found and the model rows so far
+        progress = Progress(n, verbose, unit="inputs", shown=("SIS found", "model rows"))
         masks = np.ones((n,) + mask_shape, bool)
         if frozen is not None and self.mask_over != "features":
             masks &= ~frozen[:, :, :1] if self.mask_over == "time" else ~frozen
@@ -870,7 +872,10 @@ def _approximate_collections(
                 or (max_sis is not None and len(results[i]) >= max_sis)
             )
             if progress is not None:
-                progress.advance(1, [("inputs done", int(done.sum())), ("rows", rows_evaluated)])
+                found = sum(len(r) for r in results)
+                progress.update(
+                    int(done.sum()), [("SIS found", found), ("model rows", rows_evaluated)]
+                )
     return results
 
 
