@@ -1,40 +1,77 @@
-"""Diagnostic: ContraLSP on Switch-Feature, probabilities vs logits (see docs/guide/contralsp-timing.md).
+"""Diagnostic: ContraLSP on Switch-Feature, a classifier's probabilities vs its logits.
 
-Usage: PYTHONPATH=. python examples/benchmarks/diag_contralsp_switch.py {analytic|gru} EPOCHS [logits] [x]
+Usage (a minute or two on 2 cores)::
+
+    flock /tmp/heavy.lock env PYTHONPATH=. python \
+        examples/benchmarks/diag_contralsp_switch.py {analytic|gru} EPOCHS [logits] [x]
+
+``analytic``: 32 series, a black box ``sigmoid(3 x[t, s_t])`` with a fixed state pattern.
+``gru``: 232 series of 50 steps, a GRU(50) trained 15 epochs on 200, the 32 others
+explained; ``logits`` explains the classifier without its softmax (as the reference,
+whose classifiers return logits); a 4th argument also runs ExtremalMask.
+See docs/guide/contralsp-timing.md.
 """
-import sys, time
-import numpy as np, keras, tensorflow as tf
+
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
 from tf_tsexplain import metrics
 from tf_tsexplain.datasets import switch_feature_data
 from tf_tsexplain.masks import ContraLSP, ExtremalMask
 
-mode = sys.argv[1] if len(sys.argv) > 1 else "analytic"
-epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 200
-x, y, truth, states = switch_feature_data(232, 50, seed=0)
-def sc(tag, t, m):
-    print(tag, "AUP %.3f AUR %.3f AUROC %.3f area %.3f" % (
-        metrics.area_under_precision(t, m, integration="trapezoid"),
-        metrics.area_under_recall(t, m, integration="trapezoid"), metrics.auroc(t, m), m.mean()), flush=True)
-if mode == "analytic":
-    s = np.repeat([0, 1, 2, 0, 1], 10)
-    onehot = tf.constant(np.eye(3, dtype=np.float32)[s])  # (T, 3)
-    def f(b):
-        return tf.sigmoid(3.0 * tf.reduce_sum(b * onehot, -1))[..., None]
-    xs = x[:32]; ts = np.broadcast_to(np.eye(3, dtype=bool)[s], xs.shape)
-else:
-    keras.utils.set_random_seed(0)
-    f = keras.Sequential([keras.Input((50, 3)), keras.layers.GRU(50, return_sequences=True), keras.layers.Dense(2, activation="softmax")])
-    f.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    f.fit(x[:200], y[:200], epochs=15, batch_size=32, verbose=0)
-    print("acc", f.evaluate(x[200:], y[200:], verbose=0)[1])
-    xs, ts = x[200:], truth[200:]
-    if "logits" in sys.argv:
-        f.layers[-1].activation = keras.activations.linear
-        print("logits", f(xs[:1]).numpy()[0, :2])
-t0 = time.time()
-c = ContraLSP().fit(xs, f, n_epoch=epochs, seed=0)
-m = c.mask_tensor; sc("contralsp", ts, m); sc("contralsp 1-m", ts, 1 - m)
-print("mask mean on truth %.3f off %.3f" % (m[ts].mean(), m[~ts].mean()), "t", time.time() - t0)
-print("replacement abs mean", np.abs(c.replacement).mean(), "x abs", np.abs(xs).mean())
-if len(sys.argv) > 3:
-    e = ExtremalMask().fit(xs, f, n_epoch=epochs, seed=0).mask_tensor; sc("extremal", ts, e)
+
+def report(tag, truth, m):
+    aup = metrics.area_under_precision(truth, m, integration="trapezoid")
+    aur = metrics.area_under_recall(truth, m, integration="trapezoid")
+    auroc = metrics.auroc(truth, m)
+    print(f"{tag} AUP {aup:.3f} AUR {aur:.3f} AUROC {auroc:.3f} area {m.mean():.3f}", flush=True)
+
+
+def main(argv):
+    mode = argv[1] if len(argv) > 1 else "analytic"
+    epochs = int(argv[2]) if len(argv) > 2 else 200
+    x, y, truth, _ = switch_feature_data(232, 50, seed=0)
+    if mode == "analytic":
+        states = np.repeat([0, 1, 2, 0, 1], 10)
+        onehot = tf.constant(np.eye(3, dtype=np.float32)[states])
+
+        def f(batch):
+            return tf.sigmoid(3.0 * tf.reduce_sum(batch * onehot, -1))[..., None]
+
+        xs = x[:32]
+        ts = np.broadcast_to(np.eye(3, dtype=bool)[states], xs.shape)
+    else:
+        keras.utils.set_random_seed(0)
+        f = keras.Sequential(
+            [
+                keras.Input((50, 3)),
+                keras.layers.GRU(50, return_sequences=True),
+                keras.layers.Dense(2, activation="softmax"),
+            ]
+        )
+        f.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", ["accuracy"])
+        f.fit(x[:200], y[:200], epochs=15, batch_size=32, verbose=0)
+        print("accuracy", f.evaluate(x[200:], y[200:], verbose=0)[1])
+        xs, ts = x[200:], truth[200:]
+        if "logits" in argv:
+            f.layers[-1].activation = keras.activations.linear
+    started = time.time()
+    fitted = ContraLSP().fit(xs, f, n_epoch=epochs, seed=0)
+    m = fitted.mask_tensor
+    report("contralsp", ts, m)
+    report("contralsp 1-m", ts, 1 - m)
+    print(
+        f"mask mean on truth {m[ts].mean():.3f}, off {m[~ts].mean():.3f}; "
+        f"{time.time() - started:.1f} s; mean |x^r| {np.abs(fitted.replacement).mean():.4f}"
+    )
+    if len(argv) > 4 or (len(argv) > 3 and "logits" not in argv):
+        report("extremal", ts, ExtremalMask().fit(xs, f, n_epoch=epochs, seed=0).mask_tensor)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
