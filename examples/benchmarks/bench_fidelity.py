@@ -21,9 +21,9 @@ Methods (``--methods``), each with its defaults, plus a tuned row where one is d
   State settings of ``bench_extremal.py`` (Dynamask's own), extremal mask at the
   ``log_loss(f(x), f(x))`` threshold.
 - ``contralsp``: ``ContraLSP()`` defaults on the classifier's logits (as the reference,
-  whose classifiers return logits: see :func:`class_logits`); tuned: ``lambda_1`` in {1, 2}, ``sigma`` in
-  {0.5, 0.8} (the reference's State and Switch-Feature settings), chosen on validation
-  series.
+  whose classifiers return logits: see :func:`class_logits`); tuned: ``lambda_1`` in
+  {1, 2}, ``sigma`` in {0.5, 0.8} (the reference's State and Switch-Feature settings),
+  chosen on validation series.
 - ``integrated_gradients``, ``occlusion`` (baseline: the training mean of each cell),
   ``timing`` (``TimingExplainer()`` defaults; tuned: ``num_segments`` in {5, 20, 50} x
   ``max_seg_len`` in {T/10, T} on validation series): gradient and perturbation methods
@@ -199,11 +199,11 @@ def class_logits(model):
     (``lambda_1 = 1``) and ContraLSP's gates close almost everywhere (mask area ~0.001 on
     Switch-Feature, AUROC below 0.5).
     """
-    body = keras.Sequential(model.layers[:-1])
     dense = model.layers[-1]
+    body = keras.Model(model.inputs, model.layers[-2].output)
 
     def logits(batch):
-        return tf.matmul(body(batch, training=False), dense.kernel) + dense.bias
+        return tf.matmul(body(batch), dense.kernel) + dense.bias
 
     return logits
 
