@@ -53,7 +53,9 @@ def main(argv):
                 keras.layers.Dense(2, activation="softmax"),
             ]
         )
-        f.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", ["accuracy"])
+        f.compile(
+            keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", metrics=["accuracy"]
+        )
         f.fit(x[:200], y[:200], epochs=15, batch_size=32, verbose=0)
         print("accuracy", f.evaluate(x[200:], y[200:], verbose=0)[1])
         xs, ts = x[200:], truth[200:]
