@@ -37,11 +37,7 @@ def _unpack(values, level: str, **given):
         raise ValueError(
             f"This plot draws {level} values. Received: ShapleyValues of level {values.level!r}."
         )
-    if values.prediction.ndim != 1:
-        raise ValueError(
-            "These values have leading output axes (a model with several outputs and "
-            "output_indices=None); index one output first or pass output_indices."
-        )
+    values._one_target()  # the result's own check: one output, no leading axes
     filled = {k: getattr(values, k) if v is None else v for k, v in given.items()}
     if "pruned" in filled and given.get("pruned") is None and not np.any(values.window_start):
         filled["pruned"] = None  # nothing was pruned: no pruned column
