@@ -349,12 +349,34 @@ def test_explainer_degenerate_case_warns_once_and_returns_one_empty_sis(saturate
         def f(batch):
             return model(batch.astype("float32")).numpy()[:, 0]
 
-        assert collection[0].approx_equal(
-            find_sis(f, 0.7, x[i], np.ones((6, 3), bool), np.zeros((6, 3))), rtol=1e-4, atol=1e-5
-        )
+        reference = find_sis(f, 0.7, x[i], np.ones((6, 3), bool), np.zeros((6, 3)))
+        assert len(reference) == 0 and np.array_equal(collection[0].mask, reference.mask)
+        # the explainer skips the selection that only confirms the empty SIS
+        assert collection[0].ordering_over_entire_backselect.shape == (0, 2)
+        assert collection[0].values_over_entire_backselect.shape == (0,)
+        with pytest.raises(ValueError, match="no backward selection to re-read"):
+            collection[0].for_threshold(0.9)
     approximate = SISExplainer(model, threshold=0.7, approximate=True, k=4)
     with pytest.warns(UserWarning, match="fully masked input"):
         assert all(len(c) == 1 and len(c[0]) == 0 for c in approximate.explain(x, output_indices=0))
+
+
+def test_degenerate_case_costs_two_model_rows_per_input(saturated):
+    """The empty-SIS answer needs f unmasked and fully masked, not d (d + 1) / 2 rows."""
+    model, x = saturated
+    rows = tf.Variable(0)
+
+    def counted(batch):
+        rows.assign_add(tf.shape(batch)[0])
+        return model(batch)
+
+    explainer = SISExplainer(counted, threshold=0.7, fully_masked_input=0.0)
+    explainer.explain(x[:1], output_indices=0, max_sis=1)  # probe and trace once
+    rows.assign(0)
+    with pytest.warns(UserWarning, match="fully masked input"):
+        collections = explainer.explain(x, output_indices=0)
+    assert rows.numpy() == 2 * len(x)  # one call: every input unmasked and fully masked
+    assert all(len(c) == 1 and len(c[0]) == 0 for c in collections)
 
 
 def test_max_sis_truncates_collections_and_approximate_mode_runs_in_lockstep(classifier):

@@ -121,6 +121,13 @@ class SISResult(_SISFields):
         threshold = check_real(threshold, "threshold")
         if self._initial_value is None:
             raise ValueError("This SISResult does not carry f of its starting input.")
+        if len(self.values_over_entire_backselect) == 0:
+            raise ValueError(
+                "This SISResult carries no backward selection to re-read: "
+                "SISExplainer returns the empty SIS of an input whose fully masked input "
+                "reaches the threshold without running one. Run find_sis(...) on that "
+                "input (or SISExplainer with a higher threshold) for the selection."
+            )
         cut = _read_back(self.values_over_entire_backselect, threshold, self._initial_value, None)
         if cut is None:
             return None
@@ -254,7 +261,27 @@ def _make_result(ordering, values, cut, mask_shape, initial_value) -> SISResult:
     return SISResult(sis, ordering, values, mask, initial_value)
 
 
-def _collections(evaluate, threshold, masks, progress=None, max_sis=None) -> list[list[SISResult]]:
+def _empty_result(mask_shape, initial_value) -> SISResult:
+    """The empty SIS of an input whose fully masked version reaches the threshold,
+    without a backward selection (nothing was selected: ordering ``(0, ndim)``)."""
+    ordering = np.zeros((0, len(mask_shape)), np.int64)
+    return _make_result(ordering, np.zeros(0), 0, mask_shape, initial_value)
+
+
+def _start_empty(results, done, empty, initial, mask_shape) -> None:
+    """Give every ``empty`` input (``(N,)`` booleans; ``initial``: f of the inputs)
+    its one empty SIS and end its collection: the whole answer, known from two model
+    rows per input (f unmasked and fully masked)."""
+    if empty is None:
+        return
+    for i in np.flatnonzero(empty & ~done):
+        results[i].append(_empty_result(mask_shape, float(initial[i])))
+        done[i] = True
+
+
+def _collections(
+    evaluate, threshold, masks, progress=None, max_sis=None, empty=None, empty_initial=None
+) -> list[list[SISResult]]:
     """Exact SIS collections of several inputs, their backward selections in lockstep.
 
     Args:
@@ -264,6 +291,10 @@ def _collections(evaluate, threshold, masks, progress=None, max_sis=None) -> lis
         progress: optional ``Progress`` set to the inputs done after each SIS found, showing the
             inputs done and the model rows evaluated.
         max_sis: stop a collection after this many SIS (1 for ``find_sis``).
+        empty, empty_initial: optional ``(N,)`` booleans and f of the inputs: inputs
+            whose fully masked input reaches the threshold (and f(input) too) get one
+            empty SIS without a backward selection (the explainer's shortcut; the
+            reference-compatible functions run the selection, as the reference).
 
     Each round evaluates, in one call, f of the starting input of every input that
     begins a new SIS and every "one more masked" variant of every input in backward
@@ -283,6 +314,7 @@ def _collections(evaluate, threshold, masks, progress=None, max_sis=None) -> lis
     initial = np.zeros(n)
     results: list[list[SISResult]] = [[] for _ in range(n)]
     rows_evaluated = 0
+    _start_empty(results, done, empty, empty_initial, mask_shape)
 
     while not done.all():
         starting = np.flatnonzero(~done & ~in_selection)
@@ -493,7 +525,10 @@ class SISExplainer(Explainer):
         positions (as the reference implementation returns, with ``mask`` all False
         where the reference's is accidentally all True), and a ``UserWarning`` names
         those inputs (use a less informative ``fully_masked_input`` or a higher
-        threshold).
+        threshold). That answer costs two model rows per input: the explainer skips
+        the backward selection the reference runs to confirm it, so the result's
+        ``ordering_over_entire_backselect`` is empty (``find_sis`` and
+        ``sis_collection`` keep the reference's selection).
 
         Args:
             inputs: ``(N, T, F)`` floats; for a multi-input model, a list or dict of
@@ -584,9 +619,14 @@ class SISExplainer(Explainer):
         masks = np.ones((n,) + mask_shape, bool)
         if frozen is not None and self.mask_over != "features":
             masks &= ~frozen[:, :, :1] if self.mask_over == "time" else ~frozen
-        initial = self._check_ends(scorer, n, mask_shape)
+        initial, masked_value = self._check_ends(scorer, n, mask_shape)
+        # f of the fully masked input reaches tau: the answer is one empty SIS, known
+        # now; a backward selection (d (d + 1) / 2 rows) would only confirm it
+        empty = (masked_value >= self.threshold) & (initial >= self.threshold)
         if not self.approximate:
-            collections = _collections(scorer.values, self.threshold, masks, progress, max_sis)
+            collections = _collections(
+                scorer.values, self.threshold, masks, progress, max_sis, empty, initial
+            )
         else:
             collections = _approximate_collections(
                 scorer.values_and_gradients,
@@ -597,6 +637,8 @@ class SISExplainer(Explainer):
                 self.k,
                 progress,
                 max_sis,
+                empty,
+                initial,
             )
         progress.finish()
         return [
@@ -604,9 +646,9 @@ class SISExplainer(Explainer):
             for c, v in zip(collections, initial, strict=True)
         ]
 
-    def _check_ends(self, scorer, n, mask_shape) -> np.ndarray:
-        """f of every unmasked input ``(N,)`` (one model call with the fully masked
-        ones); a warning names the inputs below the threshold (no SIS) and one the
+    def _check_ends(self, scorer, n, mask_shape) -> tuple[np.ndarray, np.ndarray]:
+        """f of every unmasked input and of its fully masked version, ``(N,)`` each
+        (one model call); a warning names the inputs below the threshold (no SIS) and one the
         inputs whose fully masked input already reaches it (one empty SIS)."""
         index = np.concatenate([np.arange(n), np.arange(n)])
         ends = np.concatenate([np.ones((n,) + mask_shape, bool), np.zeros((n,) + mask_shape, bool)])
@@ -636,7 +678,7 @@ class SISExplainer(Explainer):
                 UserWarning,
                 stacklevel=3,
             )
-        return initial
+        return initial, values
 
     def _compiled_fn(self, rows: _Rows, mask_shape, with_gradients: bool, xla: bool):
         """One tf.function per input and mask shape: masked copies -> scores (and, for
@@ -806,7 +848,16 @@ def _next_power_of_two(n: int) -> int:
 
 
 def _approximate_collections(
-    evaluate, threshold, masks, x, masked, k, progress=None, max_sis=None
+    evaluate,
+    threshold,
+    masks,
+    x,
+    masked,
+    k,
+    progress=None,
+    max_sis=None,
+    empty=None,
+    empty_initial=None,
 ) -> list[list[SISResult]]:
     """Gradient-guided SIS collections: mask the ``k`` positions per step whose removal
     a first-order estimate says lowers f least, then measure f.
@@ -832,6 +883,7 @@ def _approximate_collections(
     cuts = [[] for _ in range(n)]
     last_step = np.zeros(n, np.int64)  # positions masked by the input's last step
     rows_evaluated = 0
+    _start_empty(results, done, empty, empty_initial, mask_shape)
     while not done.all():
         active = np.flatnonzero(~done)
         value, grad = evaluate(active, current[active].reshape((-1,) + mask_shape))
