@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tf_tsexplain import Saliency
+from tf_tsexplain import Saliency, TimingExplainer
 from tf_tsexplain.cli import main
+from tf_tsexplain.masks.contralsp import ContraLSPExplainer
 from tf_tsexplain.metrics import comprehensiveness, cumulative_prediction_difference
 
 T, F = 6, 3
@@ -52,12 +53,33 @@ def test_evaluate_writes_table_curves_and_plot(saved, tmp_path, capsys):
     assert (out / "faithfulness.png").stat().st_size > 20_000
 
 
+def test_evaluate_the_newest_methods_timing_and_contralsp(saved, tmp_path, capsys):
+    root, model, x = saved
+    out = tmp_path / "faith"
+    argv = ["evaluate", str(root / "model.keras"), str(root / "x.npy"), "--out", str(out)]
+    argv += ["--methods", "timing,contralsp", "--num-samples", "8", "--mask-epochs", "5"]
+    argv += ["--metrics", "comprehensiveness", "--seed", "3"]
+    assert main(argv) == 0
+    table = pd.read_csv(out / "faithfulness.csv", index_col="explainer")
+    assert set(table.index) == {"timing", "contralsp", "random"}
+    # the rows score the maps the library's own calls give with the same seed
+    timing = TimingExplainer(model).attributions(
+        x, num_samples=8, seed=3, output_indices="predicted"
+    )
+    masks = ContraLSPExplainer(model).attributions(x, seed=3, n_epoch=5, output_indices="predicted")
+    for name, maps in (("timing", timing), ("contralsp", masks)):
+        assert table.loc[name, "comprehensiveness"] == pytest.approx(
+            comprehensiveness(model, x, maps).mean(), rel=1e-5
+        )
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
         (["--methods", "ig,lime"], "--methods must be comma-separated names"),
         (["--metrics", "auc"], "--metrics must be comma-separated names"),
         (["--steps", "0"], "--steps"),
+        (["--mask-epochs", "0"], "--mask-epochs"),
         (["--n-perturbations", "-1"], "--n-perturbations"),
         (["--references", "refs.npy"], "--references is for --methods eg"),
         (["--output-index", "first"], "--output-index"),

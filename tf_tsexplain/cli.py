@@ -909,6 +909,8 @@ EVALUATE_METHODS = {
     "occlusion": "occlusion of one cell at a time (set to 0)",
     "feature_ablation": "ablation of one cell at a time (set to 0)",
     "tsr": "temporal saliency rescaling of integrated gradients (--tsr-samples points)",
+    "timing": "TIMING: integrated gradients along segment-masked paths (--num-samples points)",
+    "contralsp": "ContraLSP masks fitted on the inputs (--mask-epochs steps)",
 }
 EVALUATE_METRICS = (
     "deletion_auc",
@@ -969,6 +971,12 @@ def _add_evaluate_parser(sub) -> None:
     evaluate.add_argument(
         "--tsr-samples", type=int, default=8, help="tsr: IG points per map (default: 8)"
     )
+    evaluate.add_argument(
+        "--mask-epochs",
+        type=int,
+        default=500,
+        help="contralsp: optimisation steps of the masks (default: 500, the method's)",
+    )
     evaluate.add_argument("--steps", type=int, default=10, help="deletion/insertion steps (10)")
     evaluate.add_argument("--cpd-steps", type=int, default=50, help="CPD cells removed (50)")
     evaluate.add_argument(
@@ -1016,7 +1024,9 @@ def _evaluate_explainers(model, methods, x, references, args, output_index) -> d
         Saliency,
         SmoothGrad,
         TemporalSaliencyRescaling,
+        TimingExplainer,
     )
+    from tf_tsexplain.masks.contralsp import ContraLSPExplainer
 
     zeros = np.zeros((1, *x.shape[1:]), np.float32)
     common = {"output_indices": output_index, "batch_size": args.batch_size}
@@ -1043,6 +1053,12 @@ def _evaluate_explainers(model, methods, x, references, args, output_index) -> d
         "tsr": lambda v: TemporalSaliencyRescaling(PathExplainerTF(model)).attributions(
             v, zeros, use_expectation=False, num_samples=args.tsr_samples, **common
         ),
+        "timing": lambda v: TimingExplainer(model).attributions(
+            v, num_samples=args.num_samples, seed=args.seed, **common
+        ),
+        "contralsp": lambda v: ContraLSPExplainer(model).attributions(
+            v, seed=args.seed, n_epoch=args.mask_epochs, **common
+        ),
     }
 
     def announced(name, explain):
@@ -1058,7 +1074,7 @@ def _evaluate_explainers(model, methods, x, references, args, output_index) -> d
 def run_evaluate(args):
     """``tf-tsexplain evaluate``: compare explainers on MODEL and INPUTS, write to --out."""
     numbers = [("num_samples", 1), ("tsr_samples", 1), ("steps", 1), ("cpd_steps", 1)]
-    numbers += [("n_perturbations", 1), ("seed", 0)]
+    numbers += [("n_perturbations", 1), ("seed", 0), ("mask_epochs", 1)]
     if args.batch_size is not None:
         numbers.append(("batch_size", 1))
     _check_numbers(args, *numbers)
