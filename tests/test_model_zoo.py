@@ -31,6 +31,7 @@ from tf_tsexplain import (
     TemporalSaliencyRescaling,
     TimingExplainer,
 )
+from tf_tsexplain.masks.contralsp import ContraLSPExplainer
 from tf_tsexplain.smooth import piecewise_linear_layers
 
 N, T, F, S = 3, 8, 3, 2
@@ -167,7 +168,7 @@ def _references(inputs):
     return rng.normal(size=(4,) + inputs.shape[1:]).astype("float32")
 
 
-def explainers(model, x):
+def explainers(model, x, kind=None):
     """name -> call(output_indices): each explainer built once (repeated calls reuse
     its compiled functions)."""
     path, sal = PathExplainerTF(model), Saliency(model)
@@ -202,6 +203,11 @@ def explainers(model, x):
         table["timing"] = lambda t: timing.attributions(
             x, num_samples=8, num_segments=4, output_indices=t, seed=0
         )
+    if kind in ("masking_lstm", "sequence_output"):  # a fit traces its loop: two kinds
+        contralsp = ContraLSPExplainer(model)  # (padding, a (time, class) target)
+        table["contralsp"] = lambda t: contralsp.attributions(
+            x, n_epoch=3, output_indices=t, seed=0
+        )
     return table
 
 
@@ -218,7 +224,7 @@ def test_every_explainer_on_every_model_kind(kind):
     model = build(kind)
     x, target = _inputs(kind), _target(kind)
     expected = _shapes(x)
-    for name, method in explainers(model, x).items():
+    for name, method in explainers(model, x, kind).items():
         result = method(target)
         if name == "tsr" and kind == "two_inputs":  # TSR explains the sequence input
             assert result.shape == X.shape, name

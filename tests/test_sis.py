@@ -361,6 +361,24 @@ def test_explainer_degenerate_case_warns_once_and_returns_one_empty_sis(saturate
         assert all(len(c) == 1 and len(c[0]) == 0 for c in approximate.explain(x, output_indices=0))
 
 
+def test_inputs_below_the_threshold_are_not_called_degenerate():
+    """f(fully masked) = 0.5 >= tau = 0.4 for both; input 0 (f ~ 0) has no SIS, input 1
+    one empty SIS: only input 1 is named by the fully-masked warning."""
+
+    def f(batch):
+        return tf.sigmoid(tf.reduce_sum(batch, axis=(1, 2)))[:, None]
+
+    x = np.stack([-np.ones((4, 2)), np.ones((4, 2))]).astype("float32")
+    with pytest.warns(UserWarning) as caught:
+        collections = SISExplainer(f, threshold=0.4).explain(x, output_indices=0)
+    messages = [str(w.message) for w in caught]
+    masked = [m for m in messages if "fully masked input" in m]
+    assert len(masked) == 1 and "for 1 of 2 input(s) (indices 1)" in masked[0]
+    assert any("0 (f = " in m and "below the threshold" in m for m in messages)
+    assert collections[0] == [] and collections[0].below_threshold
+    assert len(collections[1]) == 1 and len(collections[1][0]) == 0
+
+
 def test_degenerate_case_costs_two_model_rows_per_input(saturated):
     """The empty-SIS answer needs f unmasked and fully masked, not d (d + 1) / 2 rows."""
     model, x = saturated
