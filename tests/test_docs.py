@@ -39,8 +39,6 @@ PENDING_PAGES = {
     "guide/path.md",
     "guide/masks.md",
     "guide/contralsp-timing.md",
-    "guide/sis.md",
-    "guide/shapley.md",
     "guide/faithfulness.md",
     "guide/report.md",
     "guide/batch-jobs.md",
