@@ -16,6 +16,7 @@ beam = pytest.importorskip(
 
 import keras  # noqa: E402
 from apache_beam.io.localfilesystem import LocalFileSystem  # noqa: E402
+from jobs_support import JOB, build_multi, check_multi, run_multi  # noqa: E402
 
 import tf_tsexplain  # noqa: E402
 from tf_tsexplain import PathExplainerTF  # noqa: E402
@@ -31,6 +32,7 @@ from tf_tsexplain.jobs.layout import (  # noqa: E402
     read_attributions,
     read_instances,
 )
+from tf_tsexplain.jobs.local import explain_to_parquet  # noqa: E402
 from tf_tsexplain.jobs.sources import Block, write_tfrecord  # noqa: E402
 
 T, F, C, N = 6, 3, 2, 40
@@ -111,6 +113,86 @@ def test_pipeline_parquet_and_tfrecord_sources_in_process(job, tmp_path):
     write_tfrecord(tmp_path / "x.tfrecord", x)
     run_pipeline(job["path"], str(tmp_path / "x.tfrecord"), tmp_path / "o2", **SETTINGS)
     _check(tmp_path / "o2", job)
+
+
+def _same_job(out, reference, lengths):
+    """The Beam job in ``out`` holds the local job's attributions bit for bit, a row
+    per real cell only, and the same instances with the lengths."""
+    ids, attributions, _ = load_attributions(out)
+    ref_ids, ref_attributions, _ = load_attributions(reference)
+    np.testing.assert_array_equal(ids, ref_ids)
+    assert np.array_equal(attributions, ref_attributions)
+    keys = ["sample", "time", "feature"]
+    rows = [
+        read_attributions(o).to_pandas().sort_values(keys, ignore_index=True)
+        for o in (out, reference)
+    ]
+    assert len(rows[0]) == lengths.sum() * F and rows[0].equals(rows[1])
+    got, want = (
+        read_instances(o).to_pandas().sort_values("sample", ignore_index=True)
+        for o in (out, reference)
+    )
+    assert list(got.columns) == list(want.columns)
+    np.testing.assert_array_equal(got.length, want.length)
+    np.testing.assert_array_equal(got.explained_index, want.explained_index)
+    np.testing.assert_allclose(got.explained_prediction, want.explained_prediction, atol=1e-6)
+
+
+def test_pipeline_lengths_and_padding_mask_equal_local_jobs(job, tmp_path, capsys):
+    """Padded arrays: lengths of .npy rows (run_pipeline and the command line) and a
+    padding mask of TFRecord samples, found by id, equal explain_to_parquet's."""
+    lengths = np.random.default_rng(1).integers(1, T + 1, N)
+    np.save(tmp_path / "lengths.npy", lengths)
+    settings = {**SETTINGS, "shard_size": 8}
+    explain_to_parquet(
+        job["path"], job["x"], tmp_path / "local", lengths=lengths, verbose=False, **settings
+    )
+    files = str(job["root"] / "x-*.npy")
+    run_pipeline(job["path"], files, tmp_path / "beam", lengths=lengths, **settings)
+    _same_job(tmp_path / "beam", tmp_path / "local", lengths)
+    instances = read_instances(tmp_path / "beam").to_pandas().sort_values("sample")
+    np.testing.assert_array_equal(instances.length, lengths)
+    code = main(
+        ["explain-batch", job["path"], files, "--out", str(tmp_path / "cli"), "--runner", "beam"]
+        + ["--num-samples", "8", "--batch-size", "32", "--output-index", "predicted"]
+        + ["--shard-size", "8", "--lengths", str(tmp_path / "lengths.npy")]
+    )
+    assert code == 0, capsys.readouterr().err
+    _same_job(tmp_path / "cli", tmp_path / "local", lengths)
+    # real steps last (pre-padding), TFRecord ids in reverse order: rows found by id
+    mask = np.arange(T)[None] >= T - lengths[:, None]
+    ids = np.array([f"r{i:02d}" for i in range(N)])[::-1]
+    records = str(write_tfrecord(tmp_path / "x.tfrecord", job["x"], ids=ids))
+    explain_to_parquet(
+        job["path"], records, tmp_path / "local-mask", padding_mask=mask, verbose=False, **settings
+    )
+    run_pipeline(job["path"], records, tmp_path / "beam-mask", padding_mask=mask, **settings)
+    _same_job(tmp_path / "beam-mask", tmp_path / "local-mask", lengths)
+    with pytest.raises(ValueError, match=r"`lengths` has 5 rows; the source holds 40"):
+        run_pipeline(job["path"], files, tmp_path / "o", lengths=lengths[:5], **settings)
+    with pytest.raises(ValueError, match=r"`lengths` must be in \[1, 6\]"):
+        run_pipeline(job["path"], files, tmp_path / "o", lengths=lengths + 1, **settings)
+    with pytest.raises(ValueError, match=r"PCollection of \(id, sample\) pairs has none"):
+        ExplainToParquet(job["path"], None, tmp_path / "o", input_shapes=(T, F), lengths=lengths)
+    assert not (tmp_path / "o").exists()
+
+
+def test_pipeline_two_input_tfrecord_equals_local_job(tmp_path):
+    """A TFRecord of one feature per input: the Beam job equals explain_to_parquet on
+    the same arrays; a record without an input's feature is refused, naming it."""
+    multi = build_multi(tmp_path)
+    ids = np.arange(12) * 3
+    records = str(write_tfrecord(tmp_path / "two.tfrecord", multi["x"], ids=ids))
+    run_multi(multi, multi["x"], tmp_path / "local")
+    settings = {**JOB, "shard_size": 4, "baseline": multi["base"]}
+    model = str(tmp_path / "model.keras")
+    run_pipeline(model, records, tmp_path / "beam", **settings)
+    check_multi(multi, tmp_path / "beam", ids)
+    local, beam = (load_attributions(tmp_path / k)[1] for k in ("local", "beam"))
+    assert all(np.array_equal(beam[k], local[k]) for k in ("seq", "static"))
+    write_tfrecord(tmp_path / "seq.tfrecord", {"seq": multi["x"]["seq"]})
+    with pytest.raises(ValueError, match="Sample 0 .* no feature 'static' for input 'static'"):
+        run_pipeline(model, str(tmp_path / "seq.tfrecord"), tmp_path / "o", **settings)
 
 
 def test_model_handler_loads_in_the_worker(job):

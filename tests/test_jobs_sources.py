@@ -162,6 +162,13 @@ def test_multi_input_sources_equal_in_process(multi, tmp_path):
     pq.write_table(pa.table(wide), tmp_path / "wide.parquet")
     run_multi(multi, str(tmp_path / "wide.parquet"), tmp_path / "pq")
     assert check_multi(multi, tmp_path / "pq", ids) == {"seq": NAMES, "static": ["s0", "s1"]}
+    # a TFRecord of one feature per input (named by it) and string ids: the same
+    # attributions as the job on the arrays
+    write_tfrecord(tmp_path / "two.tfrecord", x, ids=ids)
+    run_multi(multi, [str(tmp_path / "two.tfrecord")], tmp_path / "records")
+    check_multi(multi, tmp_path / "records", ids)
+    from_arrays, from_records = (load_attributions(tmp_path / k)[1] for k in ("dict", "records"))
+    assert all(np.array_equal(from_records[k], from_arrays[k]) for k in ("seq", "static"))
     # tf.data of (id, dict) pairs
     data = tf.data.Dataset.from_tensor_slices((np.arange(12) + 50, x))
     run_multi(multi, data, tmp_path / "tfdata")
@@ -194,6 +201,9 @@ def test_multi_input_bad_sources(multi, tmp_path):
     pq.write_table(pa.table(wide), tmp_path / "noinput.parquet")
     with pytest.raises(ValueError, match="no columns of the input 'static'.*'static/f0'"):
         run_multi(multi, str(tmp_path / "noinput.parquet"), tmp_path / "o")
+    write_tfrecord(tmp_path / "seq.tfrecord", {"seq": x["seq"]})  # no feature 'static'
+    with pytest.raises(ValueError, match="Sample 0 .* no feature 'static' for input 'static'"):
+        run_multi(multi, str(tmp_path / "seq.tfrecord"), tmp_path / "o")
     with pytest.raises(ValueError, match=r"baseline\['static'\].*shape \(2\)"):
         run_multi(multi, x, tmp_path / "o", baseline={"static": np.zeros(5, np.float32)})
     assert not (tmp_path / "o").exists()

@@ -12,7 +12,8 @@ Needs the optional extra: ``pip install "tf_tsexplain[beam]"`` (apache-beam >= 2
   or ``(id, sample)`` pairs whose samples are arrays or dicts by input name, of any
   length) into blocks of samples (:class:`tf_tsexplain.jobs.Block`: Beam's
   elements are blocks, so that its per-element costs are paid per block), explains
-  them with ``RunInference`` (padding variable-length sequences) and writes
+  them with ``RunInference`` (padding variable-length sequences; ``padding_mask`` or
+  ``lengths`` of padded arrays reach the workers as a side input) and writes
   ``attributions/`` and ``instances/`` with ``WriteToParquetBatched``: the columns of
   :func:`tf_tsexplain.jobs.explain_to_parquet`, read back with the same functions
   (:func:`~tf_tsexplain.jobs.read_attributions`, ...).
@@ -51,8 +52,15 @@ except ImportError as err:  # pragma: no cover - depends on the installation
     ) from None
 
 from tf_tsexplain._validation import check_batch_size, check_int, check_seed
-from tf_tsexplain.jobs.beam_read import ElementsSource, ReadSequences, ToBlocks, reader_shapes
+from tf_tsexplain.jobs.beam_read import (
+    AttachMasks,
+    ElementsSource,
+    ReadSequences,
+    ToBlocks,
+    reader_shapes,
+)
 from tf_tsexplain.jobs.explainer import JobExplainer, check_method
+from tf_tsexplain.jobs.fingerprints import describe_array
 from tf_tsexplain.jobs.layout import (
     ATTRIBUTIONS_DIR,
     DEFAULT_SHARD_SIZE,
@@ -68,6 +76,7 @@ from tf_tsexplain.jobs.layout import (
     shard_tables,
 )
 from tf_tsexplain.jobs.names import INPUT_NAME
+from tf_tsexplain.jobs.padding import block_masks, check_lengths, padding_masks
 from tf_tsexplain.jobs.workers import cap_threads
 
 _LOAD_ERROR = "A Beam worker could not load the model"
@@ -105,6 +114,9 @@ class ExplainModelHandler(ModelHandler):
             length: the worker fits them to the model with
             :meth:`~tf_tsexplain.jobs.JobExplainer.check_source` (needed when the
             model leaves a size open, or for variable lengths).
+        masked: the inputs whose real steps the blocks carry
+            (:attr:`~tf_tsexplain.jobs.Block.masks`, from ``padding_mask`` or
+            ``lengths``; with ``source_shapes``).
         padding: ``"post"`` or ``"pre"`` (see :class:`~tf_tsexplain.jobs.JobExplainer`).
         tf_threads: threads of each TensorFlow pool in a worker process; None: the
             machine's cores divided by ``workers_per_machine``.
@@ -132,6 +144,7 @@ class ExplainModelHandler(ModelHandler):
         workers_per_machine: int = 1,
         source_shapes=None,
         ragged=(),
+        masked=(),
         padding: str | None = None,
         **method_kwargs,
     ):
@@ -165,6 +178,7 @@ class ExplainModelHandler(ModelHandler):
                 "ragged": tuple(ragged),
             }
         )
+        self._masked = tuple(masked)
         self.model_path = str(model_path)
         self._token = None  # see _BUILT
         self._settings = {
@@ -186,7 +200,7 @@ class ExplainModelHandler(ModelHandler):
         try:
             explainer = JobExplainer(local_model(self.model_path), **self._settings)
             if self._source is not None:
-                explainer.check_source(SimpleNamespace(**self._source))
+                explainer.check_source(SimpleNamespace(**self._source), padded=self._masked)
             return explainer
         except Exception as err:
             raise ValueError(
@@ -199,7 +213,7 @@ class ExplainModelHandler(ModelHandler):
         ``(inputs, real steps, explain result)`` (see :mod:`tf_tsexplain.jobs.layout`)."""
         if not batch_:  # BatchElements may emit an empty batch before a heavy block
             return []
-        prepared = [model.prepare(block) for block in batch_]
+        prepared = [model.prepare(block, _given_masks(block, model)) for block in batch_]
         inputs = {k: np.concatenate([p[0][k] for p in prepared]) for k in model.names}
         real = {k: np.concatenate([p[1][k] for p in prepared]) for k in model.padded}
         out = model.explain(inputs, real)
@@ -225,6 +239,14 @@ class ExplainModelHandler(ModelHandler):
 
     def get_metrics_namespace(self) -> str:
         return "tf_tsexplain"
+
+
+def _given_masks(block, explainer: JobExplainer) -> dict | None:
+    """The real steps ``(n, T)`` given for a block's samples (None if none)."""
+    if not block.masks:
+        return None
+    shapes, padding = explainer.input_shapes, explainer.padding
+    return block_masks(block.masks, 0, len(block.ids), shapes, padding)
 
 
 def _block_size(block) -> int:
@@ -268,7 +290,15 @@ class ExplainToParquet(beam.PTransform):
         shard_size: most samples per block (and per written table).
         feature_names: F names of the ``feature`` column (a dict by input name for
             several inputs).
-        input_shape: the model's ``(T, F)`` (needed for TFRecord sources).
+        padding_mask, lengths: real steps of the source's samples in its order, as
+            :func:`~tf_tsexplain.jobs.explain_to_parquet` takes them (``(N, T)``
+            booleans True on real steps, or ``(N,)`` lengths; a dict by input name for
+            several inputs): rows counted across ``.npy`` files, the pairs of a
+            list, or the samples of Parquet and TFRecord files in name order (their
+            ids, read once here, must be unique). They reach the workers as a side
+            input; a PCollection of pairs has no order and takes neither.
+        input_shape: the model's ``(T, F)``, or a dict by input name of per-sample
+            shapes for several inputs (needed for TFRecord sources).
         names: the model's input names when it has several.
         input_shapes: per-sample shape of each input (a dict by input name; T None
             for variable-length sequences) of a PCollection of pairs; and, as
@@ -292,6 +322,8 @@ class ExplainToParquet(beam.PTransform):
         names=None,
         input_shapes=None,
         padded=None,
+        padding_mask=None,
+        lengths=None,
         **handler_kwargs,
     ):
         super().__init__()
@@ -322,13 +354,25 @@ class ExplainToParquet(beam.PTransform):
                 block_size=size,
             )
         self._block_size = size
+        self.given, self._ids = {}, None
+        if padding_mask is not None or lengths is not None:
+            self._ids = self.reader.sample_ids()
+            count = self.reader.count if self._ids is None else len(self._ids)
+            given = padding_masks(padding_mask, lengths, self.reader.names, count)
+            # in memory (a memory-mapped file does not travel), checked on the driver
+            self.given = {k: (label, np.array(a)) for k, (label, a) in given.items()}
         self.handler = ExplainModelHandler(
             model_path,
             source_shapes=reader_shapes(self.reader),
             ragged=self.reader.ragged,
+            masked=list(self.given),
             **handler_kwargs,
         )
-        self.padded = list(self.reader.ragged if padded is None else padded)
+        self.padded = (
+            [n for n in self.reader.names if n in self.reader.ragged or n in self.given]
+            if padded is None
+            else list(padded)
+        )
         self.out_dir = str(out_dir)
 
     def expand(self, pvalue):
@@ -338,6 +382,8 @@ class ExplainToParquet(beam.PTransform):
         else:
             pairs = pvalue if self._pairs is None else pvalue | "Pairs" >> beam.Create(self._pairs)
             blocks = pairs | "Blocks" >> ToBlocks(reader.names, reader.id_type, self._block_size)
+        if self.given:
+            blocks = blocks | "Masks" >> AttachMasks(self.given, self._ids)
         results = (
             blocks
             | "Explain" >> RunInference(self.handler)
@@ -373,6 +419,8 @@ def run_pipeline(
     seed: int | None = 0,
     shard_size: int = DEFAULT_SHARD_SIZE,
     feature_names=None,
+    padding_mask=None,
+    lengths=None,
     padding: str | None = None,
     safe_mode: bool = True,
     min_batch_size: int | None = 512,
@@ -399,6 +447,10 @@ def run_pipeline(
             "--project=...", ...]``. Without ``--runner`` the pipeline runs on Beam's
             ``FnApiRunner`` in this machine (``--direct_num_workers=N
             --direct_running_mode=multi_processing`` for N worker processes).
+        padding_mask, lengths: as :func:`~tf_tsexplain.jobs.explain_to_parquet`
+            (the rows in the source's order: see :class:`ExplainToParquet`); padded
+            steps are never perturbed, get no row in ``attributions``, and
+            ``instances`` records the lengths.
         min_batch_size, max_batch_size, tf_threads: see :class:`ExplainModelHandler`.
         Other arguments: as :func:`~tf_tsexplain.jobs.explain_to_parquet`.
 
@@ -439,17 +491,21 @@ def run_pipeline(
         out_dir,
         shard_size=shard_size,
         feature_names=feature_names,
-        input_shape=explainer.input_shape,
+        input_shape=explainer.input_shapes if explainer.multi else explainer.input_shape,
         names=explainer.names if explainer.multi else None,
+        padding_mask=padding_mask,
+        lengths=lengths,
         min_batch_size=min_batch_size,
         max_batch_size=max_batch_size,
         tf_threads=tf_threads,
         workers_per_machine=workers,
         **settings,
     )
-    explainer.check_source(transform.reader)
+    explainer.check_source(transform.reader, padded=set(transform.given))
+    check_lengths(transform.given, explainer.input_shapes, explainer.padding)
     transform.padded = list(explainer.padded)  # with the inputs the model masks itself
     settings = job_settings(explainer, transform.reader, shard_size, runner="beam")
+    settings["padding_mask"] = {k: describe_array(a) for k, (_, a) in transform.given.items()}
     settings["model"]["path"] = str(model)  # not the local copy's
     _prepare_out_dir(str(out_dir), settings)
     if runner_name in (None, "FnApiRunner"):

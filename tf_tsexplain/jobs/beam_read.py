@@ -23,9 +23,10 @@ except ImportError as err:  # pragma: no cover - depends on the installation
     ) from None
 
 from tf_tsexplain._validation import check_int
-from tf_tsexplain.jobs.arrow import id_type_of
+from tf_tsexplain.jobs.arrow import column_ids, id_type_of
 from tf_tsexplain.jobs.fingerprints import digest_list
 from tf_tsexplain.jobs.names import INPUT_NAME, per_input
+from tf_tsexplain.jobs.padding import rows_of
 from tf_tsexplain.jobs.sources import (
     Block,
     block_from_records,
@@ -33,7 +34,8 @@ from tf_tsexplain.jobs.sources import (
     feature_names_for,
     npy_header,
     parquet_layout,
-    parse_sequence_example,
+    parse_example,
+    record_id,
     tidy_columns,
     tidy_first_sample,
     tidy_to_sequences,
@@ -117,13 +119,21 @@ def _read_npy_block(item, files: dict):
     return Block(start, np.arange(start, stop, dtype=np.int64), inputs)
 
 
-def _first_tfrecord(path: str) -> bytes:
+def _tfrecords(path: str):
+    """The records of a TFRecord file, in order, through Beam's file systems (each
+    record: its length (8 bytes), the length's CRC (4), the data, the data's CRC (4))."""
     with FileSystems.open(path, mime_type="application/octet-stream") as fh:
-        head = fh.read(12)
-        if len(head) < 12:
-            raise ValueError(f"The TFRecord source {path} holds no record.")
-        (length,) = struct.unpack("<Q", head[:8])
-        return fh.read(length)
+        while len(head := fh.read(12)) == 12:
+            (length,) = struct.unpack("<Q", head[:8])
+            yield fh.read(length)
+            fh.read(4)
+
+
+def _first_tfrecord(path: str) -> bytes:
+    first = next(_tfrecords(path), None)
+    if first is None:
+        raise ValueError(f"The TFRecord source {path} holds no record.")
+    return first
 
 
 class ReadSequences(beam.PTransform):
@@ -136,12 +146,14 @@ class ReadSequences(beam.PTransform):
             in name order), Parquet files (tidy with columns ``sample, time, feature,
             value``, or wide with ``sample`` and one list column per feature; for a
             model of several inputs, columns ``<input>/<feature>``), or TFRecord
-            files of ``tf.train.Example`` (features ``sample`` and ``sequence``; see
+            files of ``tf.train.Example`` (features ``sample`` and ``sequence``, or
+            for a model of several inputs one feature per input, named by it; see
             :func:`tf_tsexplain.jobs.write_tfrecord`). For a model of several
             inputs also a dict by input name of ``.npy`` paths or globs (the same
             rows in each).
         names: the model's input names when it has several.
-        input_shape: ``(T, F)``; needed for TFRecord sources.
+        input_shape: ``(T, F)``, or a dict by input name of per-sample shapes for
+            several inputs; needed for TFRecord sources.
         feature_names: F names (checked against Parquet sources); a dict by input
             name for several inputs.
         block_size: samples per block (``.npy`` rows per read; samples of per-sample
@@ -195,11 +207,12 @@ class ReadSequences(beam.PTransform):
         else:
             self.paths = _source_files(source)
             self.kind = _kind(self.paths)
-            if multi and self.kind != "parquet":
+            if multi and self.kind == "npy":
                 raise ValueError(
                     f"The model takes the inputs {self.names}; a Beam source of several "
-                    "inputs is a dict of .npy files by input name or a Parquet table with "
-                    f"columns '<input>/<feature>'. Received: {source!r}."
+                    "inputs is a dict of .npy files by input name, a Parquet table with "
+                    "columns '<input>/<feature>' or TFRecord files with one feature per "
+                    f"input. Received: {source!r}."
                 )
             names_of = self._inspect(input_shape, multi)
         self.feature_names = {
@@ -215,12 +228,18 @@ class ReadSequences(beam.PTransform):
             self.shapes = {INPUT_NAME: tuple(files[0][1][1:])}
             return {INPUT_NAME: None}
         if self.kind == "tfrecord":
-            if input_shape is None:
-                raise ValueError("A TFRecord source needs `input_shape` (T, F).")
-            self.shapes = {INPUT_NAME: tuple(input_shape)}
-            sample, _ = parse_sequence_example(_first_tfrecord(self.paths[0]), input_shape)
+            shapes = input_shape if multi else {INPUT_NAME: input_shape}
+            if not isinstance(shapes, dict) or any(
+                shapes.get(n) is None or None in tuple(shapes[n]) for n in self.names
+            ):
+                raise ValueError(
+                    "A TFRecord source needs `input_shape`: (T, F), or a dict by input "
+                    f"name of per-sample shapes for several inputs. Received: {input_shape!r}."
+                )
+            self.shapes = {n: tuple(shapes[n]) for n in self.names}
+            sample, _ = parse_example(_first_tfrecord(self.paths[0]), self.shapes)
             self.id_type = pa.int64() if isinstance(sample, int) else pa.string()
-            return {INPUT_NAME: None}
+            return dict.fromkeys(self.names)
         with FileSystems.open(self.paths[0], mime_type="application/octet-stream") as fh:
             first = pq.ParquetFile(fh)
             schema = first.schema_arrow
@@ -253,6 +272,27 @@ class ReadSequences(beam.PTransform):
         """What identifies the source in the job's settings."""
         return {"kind": self.kind, "layout": self.layout, "files": self.paths}
 
+    def sample_ids(self) -> np.ndarray | None:
+        """The ids of the samples in the order a local job reads them (the rows of
+        ``padding_mask`` or ``lengths``): rows counted across ``.npy`` files (None:
+        the ids are the rows), else the ``sample`` ids of the files in name order,
+        read here once (only the id column of Parquet files; every record of
+        TFRecord files)."""
+        if self.kind == "npy":
+            return None
+        if self.kind == "tfrecord":
+            ids = [record_id(r) for path in self.paths for r in _tfrecords(path)]
+            return np.asarray(ids, np.int64 if pa.types.is_integer(self.id_type) else object)
+        parts = []
+        for path in self.paths:
+            with FileSystems.open(path, mime_type="application/octet-stream") as fh:
+                column = pq.read_table(fh, columns=["sample"]).column("sample")
+            parts.append(column_ids(column, self.id_type))
+        ids = np.concatenate(parts) if parts else np.array([], np.int64)
+        if self.layout == "tidy" and len(ids):  # a sample's rows are together
+            ids = ids[np.concatenate([[0], np.flatnonzero(ids[1:] != ids[:-1]) + 1])]
+        return ids
+
     def expand(self, pbegin):
         if self.kind == "npy":
             ranges = [
@@ -272,7 +312,7 @@ class ReadSequences(beam.PTransform):
                 else pbegin
                 | "Files" >> beam.Create(self.paths)
                 | "ReadTFRecords" >> beam.io.ReadAllFromTFRecord()
-            ) | "Parse" >> beam.Map(parse_sequence_example, shape=self.shapes[INPUT_NAME])
+            ) | "Parse" >> beam.Map(_parse_record, shapes=self.shapes)
             return pairs | "Blocks" >> ToBlocks(self.names, self.id_type, self.block_size)
         tables = (
             pbegin
@@ -305,6 +345,53 @@ class ToBlocks(beam.PTransform):
             | "Gather" >> beam.BatchElements(min_batch_size=self._size, max_batch_size=self._size)
             | "Block" >> beam.Map(_pairs_block, self._names, self._id_type)
         )
+
+
+def _parse_record(record: bytes, shapes: dict):
+    """``(id, sample)`` of a TFRecord record: an array, or a dict for several inputs."""
+    sample, inputs = parse_example(record, shapes)
+    return sample, inputs[INPUT_NAME] if list(shapes) == [INPUT_NAME] else inputs
+
+
+class AttachMasks(beam.PTransform):
+    """Blocks to blocks carrying the real steps given for their samples
+    (:attr:`~tf_tsexplain.jobs.Block.masks`): the rows of ``padding_mask`` or
+    ``lengths`` found by sample id.
+
+    Args:
+        given: ``{input name: ("padding_mask", (N, T)) or ("lengths", (N,))}`` as
+            :func:`~tf_tsexplain.jobs.padding.padding_masks` returns them.
+        ids: ``(N,)`` the source's sample ids in row order, or None when the ids are
+            the rows (``.npy`` sources).
+
+    The arrays travel to the workers once, as a side input.
+    """
+
+    def __init__(self, given: dict, ids=None):
+        super().__init__()
+        rows = None if ids is None else {_key(i): r for r, i in enumerate(ids)}
+        if rows is not None and len(rows) < len(ids):
+            raise ValueError(
+                "`padding_mask` and `lengths` are found by sample id, and the source holds "
+                f"{len(ids) - len(rows)} repeated id(s): give each sample its own id."
+            )
+        self._table = {
+            "given": {k: (label, np.asarray(arr)) for k, (label, arr) in given.items()},
+            "rows": rows,
+        }
+
+    def expand(self, blocks):
+        table = blocks.pipeline | "MaskTable" >> beam.Create([self._table])
+        return blocks | "Attach" >> beam.Map(_with_masks, beam.pvalue.AsSingleton(table))
+
+
+def _key(sample):
+    return sample.item() if hasattr(sample, "item") else sample
+
+
+def _with_masks(block: Block, table: dict) -> Block:
+    rows = block.ids if table["rows"] is None else [table["rows"][_key(i)] for i in block.ids]
+    return Block(block.index, block.ids, block.inputs, rows_of(table["given"], np.asarray(rows)))
 
 
 def _pairs_block(pairs, names, id_type):
@@ -366,6 +453,22 @@ class ElementsSource:
         self.id_type = pa.int64() if id_type is None else id_type
         self.count = None
         self._digest = digest
+        self._ids = None  # in-memory pairs: their ids, in order
+
+    def sample_ids(self) -> np.ndarray | None:
+        """The ids of in-memory pairs in their order (the rows of ``padding_mask`` or
+        ``lengths``).
+
+        Raises:
+            ValueError: the pairs of a PCollection have no order.
+        """
+        if self._ids is None:
+            raise ValueError(
+                "`padding_mask` and `lengths` give rows in the source's order, and a "
+                "PCollection of (id, sample) pairs has none: give variable-length "
+                "sequences, or a list of pairs."
+            )
+        return self._ids
 
     @classmethod
     def of(cls, pairs: list, names, feature_names=None):
@@ -386,7 +489,10 @@ class ElementsSource:
         ids = [key for key, _ in pairs]
         id_type = pa.int64() if all(isinstance(k, int | np.integer) for k in ids) else pa.string()
         arrays = [np.asarray(item[n]) for item in items for n in names]
-        return cls(names, shapes, feature_names, id_type, digest_list(arrays))
+        source = cls(names, shapes, feature_names, id_type, digest_list(arrays))
+        source._ids = np.asarray(ids, np.int64 if pa.types.is_integer(id_type) else object)
+        source.count = len(ids)
+        return source
 
     def describe(self) -> dict:
         return {"kind": self.kind, "data": self._digest}

@@ -30,9 +30,7 @@ def run_explain_batch(args) -> dict:
             )
         source = dict(parts)
     padding = {"padding": args.padding} if args.padding else {}
-    if args.lengths is not None:
-        if args.runner == "beam":
-            raise ValueError("--lengths is for local jobs; give Beam variable-length sequences.")
+    if args.lengths is not None:  # rows in the source's order, on either runner
         padding["lengths"] = _cli_load(args.lengths, "--lengths")
     common = {
         "method": args.method,

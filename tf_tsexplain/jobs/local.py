@@ -70,7 +70,9 @@ def explain_to_parquet(
         source: sequences ``(T, F)``: see :func:`open_source`. For a model of several
             inputs (matched by name): a dict by input name (or a list in the model's
             order) of arrays, ``.npy`` or Parquet paths; one Parquet table with
-            columns ``<input>/<feature>``; or a ``tf.data.Dataset`` of dicts.
+            columns ``<input>/<feature>``; a ``tf.data.Dataset`` of dicts; or
+            TFRecord files whose records hold one feature per input, named by it
+            (see :func:`~tf_tsexplain.jobs.write_tfrecord`).
             Variable-length sequences (a list of ``(T_i, F)`` arrays, a dataset of
             ``(None, F)`` sequences, Parquet samples with fewer steps when
             ``padding`` is given) are padded to the model's T.
@@ -131,7 +133,7 @@ def explain_to_parquet(
     src = open_source(
         source,
         feature_names=feature_names,
-        shape=explainer.input_shape,
+        shape=explainer.input_shapes if explainer.multi else explainer.input_shape,
         names=explainer.names if explainer.multi else None,
     )
     given = padding_masks(padding_mask, lengths, explainer.names, src.count)

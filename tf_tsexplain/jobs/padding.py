@@ -67,6 +67,12 @@ def padding_masks(padding_mask, lengths, names: list[str], count: int | None) ->
     return out
 
 
+def rows_of(given: dict, rows) -> dict:
+    """The rows ``rows`` (an index array) of each of :func:`padding_masks`'s values, in
+    the same form: what a block of those samples carries (:attr:`Block.masks`)."""
+    return {name: (label, np.asarray(arr[rows])) for name, (label, arr) in given.items()}
+
+
 def block_masks(given: dict, start: int, n: int, shapes: dict, padding: str) -> dict:
     """The real steps ``(n, T)`` of the rows ``start : start + n`` from
     :func:`padding_masks`'s values."""

@@ -4,10 +4,11 @@
 ``(N, T, F)``. A multi-input model (a list, tuple or dict of arrays, e.g. a sequence
 and static covariates ``(N, S)``) has its other inputs held at each series' values.
 :func:`explained_inputs` parses ``X`` once for every mask class (checks, the chosen
-sequence input, padding) and :meth:`ExplainedInputs.model_call` gives the function
-the fit loops call: ``call(batch, held)``, where ``batch`` holds ``r * B`` perturbed
-rows of a chunk of ``B`` series (row ``i`` a copy of the chunk's series ``i % B``) and
-``held`` the other inputs of those ``B`` series (:meth:`ExplainedInputs.held_rows`).
+sequence input, padding; ``ContraLSP`` too, which takes one array) and
+:meth:`ExplainedInputs.model_call` gives the function the fit loops call:
+``call(batch, held)``, where ``batch`` holds ``r * B`` perturbed rows of a chunk of
+``B`` series (row ``i`` a copy of the chunk's series ``i % B``) and ``held`` the other
+inputs of those ``B`` series (:meth:`ExplainedInputs.held_rows`).
 The held inputs are arguments, not constants, so one compiled loop serves every chunk
 and every fit of the same shapes.
 """

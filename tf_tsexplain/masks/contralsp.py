@@ -77,18 +77,18 @@ import tensorflow as tf
 from tf_tsexplain._batching import Progress, chunks, rows_per_call
 from tf_tsexplain._explainer import Explainer
 from tf_tsexplain._model import as_model_fn, check_differentiable, probe_output, row_bytes
-from tf_tsexplain._structure import keras_padding
+from tf_tsexplain._structure import is_structured
 from tf_tsexplain._targets import resolve_output_indices, select_output
 from tf_tsexplain._validation import (
     as_float_array,
     check_batch_size,
     check_int,
-    check_padding_mask,
     check_real,
     check_seed,
     check_verbose,
 )
-from tf_tsexplain.masks._fit import check_probabilities, check_series, resolve_target
+from tf_tsexplain.masks._fit import check_probabilities, resolve_target
+from tf_tsexplain.masks._inputs import explained_inputs
 from tf_tsexplain.masks._series import batch_function
 from tf_tsexplain.masks.base import FittedMasks
 from tf_tsexplain.masks.extremal import LearnedPerturbation
@@ -266,16 +266,15 @@ class ContraLSP(Mask):
             raise TypeError(
                 f"`loss_function` must be callable. Received: loss_function={loss_function!r}."
             )
-        if _is_structure(X):
+        if is_structured(X, f):
             raise TypeError(
                 "ContraLSP explains one sequence input: `X` must be one array (T, F) or "
                 f"(N, T, F). Received: X of type {type(X).__name__} holding several arrays."
             )
-        x, single = check_series(X)
+        inputs = explained_inputs(X, f, padding_mask=padding_mask)  # the masks' one parser
+        x, single = inputs.x, inputs.single
         n, t, nf = x.shape
-        if padding_mask is None:
-            padding_mask = keras_padding(f, [x])[0]
-        padding = _check_padding(padding_mask, n, t, single)
+        padding = np.ones((n, t), bool) if inputs.real is None else inputs.real
         model_fn, _ = batch_function(as_model_fn(f), x, single, f_input)
         try:
             out_shape = probe_output(model_fn, x)
@@ -414,23 +413,6 @@ class ContraLSP(Mask):
             area = np.ravel(self.keep_ratio)
             title = f"ContraLSP mask (area {area[sample if area.size > 1 else 0]:.3g})"
         return super().plot_mask(sample, *args, title=title, **kwargs)
-
-
-def _is_structure(X) -> bool:
-    """A dict, or a list / tuple of arrays: the inputs of a multi-input model (nested
-    lists of numbers are one array)."""
-    if isinstance(X, dict):
-        return True
-    return isinstance(X, list | tuple) and any(isinstance(v, np.ndarray | tf.Tensor) for v in X)
-
-
-def _check_padding(padding_mask, n: int, t: int, single: bool) -> np.ndarray:
-    if padding_mask is None:
-        return np.ones((n, t), bool)
-    arr = np.asarray(padding_mask)
-    if single and arr.shape == (t,):
-        arr = arr[None]
-    return check_padding_mask(arr, n, t)
 
 
 def _variables(network) -> list:

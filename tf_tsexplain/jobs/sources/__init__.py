@@ -9,7 +9,8 @@ of them), memory-mapped and read shard by shard; a Parquet file or directory, ti
 (:func:`write_tfrecord`); a ``tf.data.Dataset`` of sequences, batches of sequences,
 or ``(id, sequence)`` pairs. Models of several inputs take one source per input (a
 dict by input name), a Parquet table with columns ``<input>/<feature>``, or a
-``tf.data.Dataset`` of dicts.
+``tf.data.Dataset`` of dicts, or TFRecord files whose records hold one feature per
+input (:func:`write_tfrecord` describes the record format).
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ from tf_tsexplain.jobs.sources.parquet import (
 from tf_tsexplain.jobs.sources.records import (
     DatasetSource,
     TFRecordSource,
+    parse_example,
     parse_sequence_example,
+    record_id,
     write_tfrecord,
 )
 
@@ -72,7 +75,9 @@ __all__ = [
     "npy_header",
     "open_source",
     "parquet_layout",
+    "parse_example",
     "parse_sequence_example",
+    "record_id",
     "sequence_list",
     "tidy_columns",
     "tidy_first_sample",
@@ -92,12 +97,14 @@ def open_source(source, *, feature_names=None, shape=None, names=None) -> Source
             a ``.tfrecord`` path, glob or list; or a ``tf.data.Dataset``. For a
             model of several inputs: a dict by input name (or a list in the model's
             order) of any of these but TFRecord, one per input; a Parquet table
-            whose columns are named ``<input>/<feature>``; or a ``tf.data.Dataset``
-            of dicts.
+            whose columns are named ``<input>/<feature>``; a ``tf.data.Dataset``
+            of dicts; or TFRecord files (a path, glob or list) whose records hold
+            one feature per input, named by it.
         feature_names: F names: checked against a Parquet source's names, else used
             as the names of the features (default ``f0, f1, ...``); a dict by input
             name for several inputs.
-        shape: the model's ``(T, F)``, needed to read TFRecord sequences.
+        shape: the model's ``(T, F)`` (a dict by input name of per-sample shapes for
+            several inputs), needed to read TFRecord files.
         names: the model's input names when it has several inputs.
 
     Raises:
@@ -105,6 +112,10 @@ def open_source(source, *, feature_names=None, shape=None, names=None) -> Source
         ValueError: a path that does not exist or a file that cannot be read.
     """
     if names is not None and not isinstance(source, tf.data.Dataset):
+        records = expand_paths(source, (".tfrecord", ".tfrecords"))
+        if records is not None:  # one record per sample, one feature per input
+            shapes = shape if isinstance(shape, Mapping) else dict.fromkeys(names)
+            return TFRecordSource(records, {n: shapes.get(n) for n in names}, feature_names)
         if isinstance(source, str | os.PathLike) and (
             Path(source).suffix == ".parquet" or Path(source).is_dir()
         ):

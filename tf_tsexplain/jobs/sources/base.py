@@ -25,11 +25,18 @@ class Block:
     ``inputs`` maps input names to arrays ``(n, *shape)`` (one name, ``"inputs"``, for
     single-input models), or, for variable-length sequences, to a list of ``n``
     arrays ``(T_i, F)`` (padded by :meth:`JobExplainer.prepare`).
+
+    ``masks`` holds the real steps given with the job for these samples (Beam blocks
+    carry them; local jobs cut the given arrays by row instead): ``{input name:
+    ("padding_mask", (n, T) bools) or ("lengths", (n,) ints)}``, as
+    :func:`tf_tsexplain.jobs.padding.padding_masks` returns them, turned into masks by
+    :func:`~tf_tsexplain.jobs.padding.block_masks`.
     """
 
     index: int
     ids: np.ndarray
     inputs: dict
+    masks: dict | None = None
 
     @property
     def x(self):

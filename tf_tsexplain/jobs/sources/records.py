@@ -1,4 +1,12 @@
-"""Sources read sample by sample: TFRecord files of ``tf.train.Example`` and ``tf.data``."""
+"""Sources read sample by sample: TFRecord files of ``tf.train.Example`` and ``tf.data``.
+
+The TFRecord layout of jobs (:func:`write_tfrecord`, read by :class:`TFRecordSource`
+and Beam's ``ReadSequences``): one ``tf.train.Example`` per sample, with the feature
+``sample`` (the id: one int64 or one bytes value) and the sample's values as float
+lists, row-major: the feature ``sequence`` (``T * F`` floats) for a single-input
+model; for a model of several inputs one feature per input, named by the input
+(``T * F`` floats for a sequence input, ``S`` for static covariates).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +19,7 @@ import pyarrow as pa
 import tensorflow as tf
 
 from tf_tsexplain._validation import as_float_array
-from tf_tsexplain.jobs.names import INPUT_NAME
+from tf_tsexplain.jobs.names import INPUT_NAME, per_input
 from tf_tsexplain.jobs.sources.base import (
     Source,
     block_from_records,
@@ -19,47 +27,144 @@ from tf_tsexplain.jobs.sources.base import (
     set_single_input,
 )
 
+SAMPLE_FEATURE = "sample"
+SEQUENCE_FEATURE = "sequence"
+
+
+def record_features(names: list[str]) -> dict[str, str]:
+    """The ``tf.train.Example`` feature of each input: ``sequence`` for a single-input
+    model, the input's own name for a model of several inputs.
+
+    Raises:
+        ValueError: an input named ``sample`` (the id's feature) in a model of several
+            inputs.
+    """
+    if names == [INPUT_NAME]:
+        return {INPUT_NAME: SEQUENCE_FEATURE}
+    if SAMPLE_FEATURE in names:
+        raise ValueError(
+            f"A TFRecord of several inputs names each input's feature by the input, and "
+            f"{SAMPLE_FEATURE!r} is the sample id's feature: rename the model input. "
+            f"Received: input names {names}."
+        )
+    return {name: name for name in names}
+
+
+def example_id(example) -> int | str:
+    """The sample id of a parsed ``tf.train.Example`` (feature ``sample``, int64 or bytes)."""
+    feats = example.features.feature
+    if SAMPLE_FEATURE not in feats:
+        raise ValueError(
+            "A TFRecord of sequences holds tf.train.Example records with the feature "
+            f"'sample' (the id); found: {', '.join(sorted(feats)) or '(none)'}."
+        )
+    ids = feats[SAMPLE_FEATURE]
+    return (
+        int(ids.int64_list.value[0]) if ids.int64_list.value else ids.bytes_list.value[0].decode()
+    )
+
+
+def record_id(record: bytes) -> int | str:
+    """The sample id of a serialized ``tf.train.Example`` of a job's TFRecord."""
+    return example_id(tf.train.Example.FromString(record))
+
+
+def parse_example(record: bytes, shapes: Mapping[str, tuple]) -> tuple[int | str, dict]:
+    """``(sample id, {input name: float32 array of its shape})`` from a serialized
+    ``tf.train.Example`` of a job's TFRecord (see :func:`write_tfrecord`).
+
+    Args:
+        record: one serialized ``tf.train.Example``.
+        shapes: each input's per-sample shape, ``(T, F)`` or ``(S,)``, by input name
+            (``{"inputs": (T, F)}`` for a single-input model, read from the feature
+            ``sequence``; several inputs are read from the features named by them).
+
+    Raises:
+        ValueError: no ``sample`` feature, a missing input feature (named), or an
+            input holding another number of values than its shape.
+    """
+    example = tf.train.Example.FromString(record)
+    sample = example_id(example)
+    feats = example.features.feature
+    out = {}
+    for name, key in record_features(list(shapes)).items():
+        shape = tuple(shapes[name])
+        label = "" if name == INPUT_NAME else f" for input {name!r}"
+        if key not in feats:
+            raise ValueError(
+                f"Sample {sample!r} of the TFRecord source has no feature {key!r}{label}: "
+                "a record holds 'sample' and "
+                + (
+                    "'sequence'"
+                    if name == INPUT_NAME
+                    else f"one feature per model input, named by it ({list(shapes)})"
+                )
+                + f"; found: {', '.join(sorted(feats))}."
+            )
+        values = np.asarray(feats[key].float_list.value, np.float32)
+        size = int(np.prod(shape))
+        if values.size != size:
+            raise ValueError(
+                f"Sample {sample!r} of the TFRecord source holds {values.size} values{label}; "
+                f"the model takes samples of shape {shape}, {size} values."
+            )
+        out[name] = values.reshape(shape)
+    return sample, out
+
 
 def parse_sequence_example(record: bytes, shape: tuple[int, int]):
     """``(sample id, sequence (T, F) float32)`` from a serialized ``tf.train.Example``
     with features ``sample`` (int64 or bytes) and ``sequence`` (``T * F`` floats,
     row-major), as :func:`write_tfrecord` writes them."""
-    example = tf.train.Example.FromString(record)
-    feats = example.features.feature
-    if "sequence" not in feats or "sample" not in feats:
-        raise ValueError(
-            "A TFRecord of sequences holds tf.train.Example records with the features "
-            f"'sample' and 'sequence'; found: {', '.join(sorted(feats)) or '(none)'}."
-        )
-    values = np.asarray(feats["sequence"].float_list.value, np.float32)
-    ids = feats["sample"]
-    sample = (
-        int(ids.int64_list.value[0]) if ids.int64_list.value else ids.bytes_list.value[0].decode()
-    )
-    if values.size != shape[0] * shape[1]:
-        raise ValueError(
-            f"Sample {sample!r} of the TFRecord source holds {values.size} values; the model "
-            f"takes sequences of {shape[0]} x {shape[1]} = {shape[0] * shape[1]}."
-        )
-    return sample, values.reshape(shape)
+    sample, inputs = parse_example(record, {INPUT_NAME: shape})
+    return sample, inputs[INPUT_NAME]
 
 
 def write_tfrecord(path, x, ids=None) -> str:
-    """Write sequences ``(N, T, F)`` as a TFRecord of ``tf.train.Example`` records
-    (features ``sample`` and ``sequence``), the TFRecord layout jobs read."""
-    x = as_float_array(x, "x", min_rank=3, dtype=np.float32)
-    ids = np.arange(len(x)) if ids is None else np.asarray(ids)
+    """Write samples as a TFRecord of ``tf.train.Example`` records, the layout jobs read.
+
+    One record per sample: the feature ``sample`` (its id, int64 or bytes) and, for
+    sequences ``(N, T, F)``, the feature ``sequence`` (``T * F`` floats, row-major);
+    for a model of several inputs (``x`` a dict by input name of ``(N, T, F)`` or
+    ``(N, S)`` arrays), one float feature per input, named by the input and holding
+    its values row-major.
+
+    Args:
+        path: the file to write.
+        x: sequences ``(N, T, F)``, or a dict by input name of ``(N, *shape)`` arrays.
+        ids: ``(N,)`` sample ids (ints or strings); default ``0 .. N-1``.
+
+    Returns:
+        ``path`` as a string.
+    """
+    if isinstance(x, Mapping):
+        parts = {
+            str(k): as_float_array(v, f"x[{k!r}]", min_rank=2, dtype=np.float32)
+            for k, v in x.items()
+        }
+        counts = {k: len(v) for k, v in parts.items()}
+        if len(set(counts.values())) != 1:
+            raise ValueError(f"The inputs of `x` hold different numbers of samples: {counts}.")
+        keys = record_features(list(parts))
+    else:
+        parts = {INPUT_NAME: as_float_array(x, "x", min_rank=3, dtype=np.float32)}
+        keys = record_features([INPUT_NAME])
+    n = len(next(iter(parts.values())))
+    ids = np.arange(n) if ids is None else np.asarray(ids)
+    if ids.shape != (n,):
+        raise ValueError(f"`ids` must hold one id per sample ({n}). Received: shape {ids.shape}.")
     with tf.io.TFRecordWriter(str(path)) as writer:
-        for i, seq in zip(ids, x, strict=True):
-            sample = (
-                tf.train.Feature(int64_list=tf.train.Int64List(value=[int(i)]))
-                if np.issubdtype(np.asarray(i).dtype, np.integer)
-                else tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(i).encode()]))
-            )
+        for row, i in enumerate(ids):
             feature = {
-                "sample": sample,
-                "sequence": tf.train.Feature(float_list=tf.train.FloatList(value=seq.ravel())),
+                SAMPLE_FEATURE: (
+                    tf.train.Feature(int64_list=tf.train.Int64List(value=[int(i)]))
+                    if np.issubdtype(ids.dtype, np.integer)
+                    else tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(i).encode()]))
+                )
             }
+            for name, key in keys.items():
+                values = parts[name][row].ravel()
+                feature[key] = tf.train.Feature(float_list=tf.train.FloatList(value=values))
             example = tf.train.Example(features=tf.train.Features(feature=feature))
             writer.write(example.SerializeToString())
     return str(path)
@@ -87,23 +192,44 @@ class _RecordSource(Source):
 
 
 class TFRecordSource(_RecordSource):
-    """TFRecord files of ``tf.train.Example`` records (see :func:`write_tfrecord`)."""
+    """TFRecord files of ``tf.train.Example`` records (see :func:`write_tfrecord`):
+    the feature ``sample`` and ``sequence``, or for a model of several inputs one
+    feature per input named by it.
+
+    Args:
+        paths: the files, read in this order.
+        shape: the model's ``(T, F)``; a dict by input name of per-sample shapes for a
+            model of several inputs.
+        feature_names: F names (a dict by input name for several inputs).
+    """
 
     kind = "tfrecord"
     has_ids = True
 
     def __init__(self, paths, shape, feature_names=None):
-        if shape is None:
-            raise ValueError("A TFRecord source needs a model whose input shape (T, F) is known.")
+        shapes = shape if isinstance(shape, Mapping) else {INPUT_NAME: shape}
+        if not shapes or any(s is None or None in tuple(s) for s in shapes.values()):
+            raise ValueError(
+                "A TFRecord source needs a model whose input shapes are known. Received: "
+                f"shape={shape!r}."
+            )
         self.paths = [str(Path(p).resolve()) for p in paths]
         for p in self.paths:
             if not Path(p).is_file():
                 raise ValueError(f"`source` file {p!r} does not exist.")
-        set_single_input(self, shape, feature_names)
+        if isinstance(shape, Mapping):
+            self.names = list(shapes)
+            self.shapes = {n: tuple(s) for n, s in shapes.items()}
+            given = per_input(feature_names, self.names, "feature_names")
+            self.feature_names = {
+                n: feature_names_for(None, given[n], self.shapes[n][-1]) for n in self.names
+            }
+        else:
+            set_single_input(self, shape, feature_names)
         first = next(iter(tf.data.TFRecordDataset(self.paths[:1]).take(1)), None)
         if first is None:
             raise ValueError(f"The TFRecord source {self.paths[0]} holds no record.")
-        sample, _ = parse_sequence_example(first.numpy(), self.shape)
+        sample, _ = parse_example(first.numpy(), self.shapes)
         self.id_type = pa.int64() if isinstance(sample, int) else pa.string()
 
     def describe(self) -> dict:
@@ -113,8 +239,10 @@ class TFRecordSource(_RecordSource):
         }
 
     def _records(self):
+        single = self.names == [INPUT_NAME]
         for record in tf.data.TFRecordDataset(self.paths).as_numpy_iterator():
-            yield parse_sequence_example(record, self.shape)
+            sample, inputs = parse_example(record, self.shapes)
+            yield sample, inputs[INPUT_NAME] if single else inputs
 
 
 class DatasetSource(_RecordSource):
