@@ -158,7 +158,10 @@ def run_spark(
             skipped += 1
             continue
         masks = block_masks(
-            given, block.index * shard_size, len(block.ids), explainer.input_shapes,
+            given,
+            block.index * shard_size,
+            len(block.ids),
+            explainer.input_shapes,
             explainer.padding,
         )
         items.append((block, masks))
@@ -171,11 +174,15 @@ def run_spark(
         out_dir=str(out),
         feature_names={n: list(src.feature_names[n]) for n in src.names},
         id_type=src.id_type,
+        shapes=dict(explainer.input_shapes),
+        padded=list(explainer.padded),
     )
     rows = []
     try:
         if items:
-            slices = max(1, -(-len(items) // check_int(blocks_per_task, "blocks_per_task", 1)))
+            slices = max(
+                1, -(-len(items) // check_int(blocks_per_task, "blocks_per_task", min_val=1))
+            )
             rdd = spark.sparkContext.parallelize(items, slices)
             rows = rdd.mapPartitions(work).collect()
     finally:

@@ -40,7 +40,9 @@ def worker_explainer(model_path: str, settings: dict, tf_threads: int = 1):
     return _EXPLAINERS[key]
 
 
-def explain_blocks(items, *, model_path, settings, tf_threads, out_dir, feature_names, id_type):
+def explain_blocks(
+    items, *, model_path, settings, tf_threads, out_dir, feature_names, id_type, shapes, padded
+):
     """Explain ``(block, masks)`` pairs and write each as a local shard of ``out_dir``.
 
     Args:
@@ -51,14 +53,22 @@ def explain_blocks(items, *, model_path, settings, tf_threads, out_dir, feature_
         out_dir: the job's directory.
         feature_names: ``{input: names}`` of the source.
         id_type: the ``sample`` column's Arrow type.
+        shapes: ``{input: per-sample shape}`` fixed on the driver.
+        padded: the padded inputs found on the driver.
 
     Yields:
         ``(process id, block index, sequences, loads of the model in this process)``.
     """
-    from tf_tsexplain.jobs.layout import ATTRIBUTIONS_DIR, INSTANCES_DIR, shard_name
-    from tf_tsexplain.jobs.layout import shard_tables, write_atomic
+    from tf_tsexplain.jobs.layout import (
+        ATTRIBUTIONS_DIR,
+        INSTANCES_DIR,
+        shard_name,
+        shard_tables,
+        write_atomic,
+    )
 
     explainer = worker_explainer(model_path, settings, tf_threads)
+    explainer.configure(shapes, padded)
     out = Path(out_dir)
     for block, masks in items:
         inputs, real = explainer.prepare(block, masks)
