@@ -35,7 +35,8 @@ def test_cli_explain_end_to_end(artifacts, tmp_path, capsys):
     np.testing.assert_allclose(instances.explained_prediction, model(x).numpy()[:, 1], atol=1e-6)
     assert sorted(p.name for p in out.glob("heatmap_*.png")) == ["heatmap_0.png", "heatmap_3.png"]
     printed = capsys.readouterr().out
-    assert re.search(r"\d+(us|ms|s)/path points", printed)  # the progress bar's rate
+    # the progress line: the count of a known total and the rate
+    assert re.search(r"100% 160/160 path points \| \S+ path points/s", printed), printed
 
 
 def test_cli_export_then_explain_the_export(artifacts, tmp_path, capsys):

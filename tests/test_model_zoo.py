@@ -29,6 +29,7 @@ from tf_tsexplain import (
     SISExplainer,
     SmoothGrad,
     TemporalSaliencyRescaling,
+    TimingExplainer,
 )
 from tf_tsexplain.smooth import piecewise_linear_layers
 
@@ -179,7 +180,7 @@ def explainers(model, x):
         "feature_permutation": FeaturePermutation(model),
         "tsr": TemporalSaliencyRescaling(sal),
     }
-    return {
+    table = {
         "ig": lambda t: path.attributions(
             x, zeros, num_samples=16, use_expectation=False, output_indices=t
         ),
@@ -196,6 +197,12 @@ def explainers(model, x):
         ),
         "tsr": lambda t: built["tsr"].attributions(x, output_indices=t),
     }
+    if not isinstance(x, list):  # TIMING masks segments of one sequence input
+        timing = TimingExplainer(model)
+        table["timing"] = lambda t: timing.attributions(
+            x, num_samples=8, num_segments=4, output_indices=t, seed=0
+        )
+    return table
 
 
 def _target(kind):

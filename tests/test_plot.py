@@ -2,6 +2,7 @@
 
 import matplotlib.image
 import matplotlib.pyplot as plt
+import matplotlib.text
 import numpy as np
 import pytest
 from plot_support import every_figure_renders, pixel  # noqa: F401 (autouse fixture)
@@ -303,8 +304,8 @@ def test_sis_plot_outlines_every_sis_cell():
     collection = sis_collection(total, 2.5, x, np.zeros_like(x))
     assert len(collection) == 2
     fig, ax = sis_plot(x, collection, feature_names=["a", "b"])
-    corners = sorted((p.get_x() + 0.5, p.get_y() + 0.5) for p in ax.patches)
-    assert corners == [(1.0, 0.0), (4.0, 1.0)]
+    corners = [(p.get_x() + 0.5, p.get_y() + 0.5) for p in ax.patches]
+    np.testing.assert_allclose(corners, [(1.0, 0.0), (4.12, 1.12)])  # SIS 2 inset
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["SIS 1", "SIS 2"]
     steps = np.ones((6, 1), bool)
     steps[:] = False
@@ -321,6 +322,41 @@ def test_sis_plot_outlines_every_sis_cell():
         sis_plot(
             x, SISResult(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.ones((3, 2), bool))
         )
+
+
+def test_sis_plot_overlapping_sis_stay_visible_and_empty_collections_say_why():
+    from tf_tsexplain.sis import SISCollection, SISResult
+
+    x = np.arange(20.0).reshape(10, 2)
+    first = np.zeros((10, 2), bool)
+    first[2:6, 0] = True
+    second = np.zeros((10, 2), bool)
+    second[3:5, 0] = True  # inside the first one's run of steps (as outlines go)
+    second[:, 1] = False
+    results = [
+        SISResult(np.argwhere(m), np.argwhere(m), np.zeros(m.sum()), m) for m in (first, second)
+    ]
+    # the runs overlap on the drawing: SIS 2 inset and dashed, SIS 1 solid
+    _, ax = sis_plot(x, results, title="two SIS")
+    one, two = ax.patches
+    assert one.get_linestyle() == "-" and two.get_linestyle() == "--"
+    assert two.get_x() > one.get_x() and two.get_y() > one.get_y()
+    assert two.get_x() + two.get_width() < 6 - 0.5  # inside SIS 1's box, not on its edge
+    fig = ax.figure
+    fig.canvas.draw()  # the legend clear of the title: their boxes do not intersect
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    (title,) = [
+        child.get_window_extent(renderer)
+        for child in ax.get_children()
+        if isinstance(child, matplotlib.text.Text) and child.get_text() == "two SIS"
+    ]
+    assert not legend.overlaps(title)
+    empty = SISCollection([], initial_value=0.31, threshold=0.5)
+    _, ax = sis_plot(x, empty)
+    assert [t.get_text() for t in ax.texts] == ["no sufficient subset: f(x) = 0.31 < threshold 0.5"]
+    _, ax = sis_plot(x, [])  # a plain empty list: nothing is known, no note
+    assert not ax.texts
 
 
 # ----------------------------------------------------------------- real lengths: T = 100

@@ -100,3 +100,48 @@ def test_pruning_plot_marks_the_windows():
     assert len(ax.lines) >= 2
     np.testing.assert_allclose(ax.lines[1].get_ydata(), curves[1])
     np.testing.assert_allclose(ax.collections[0].get_offsets(), [[2, 0.01], [2, 0.02]])
+
+
+def test_pruned_column_clip_and_hide():
+    """A dominant pruned player (global-pooling models) no longer washes out events."""
+    values = RNG.normal(size=(3, 8)) * 0.1
+    start = np.array([4, 4, 4])
+    values[:, :4] = 0.0
+    pruned = np.array([5.0, -4.0, 3.0])
+    _, shown = shapley_event_heatmap(values, start, pruned)
+    assert shown.images[0].get_clim()[1] >= 5.0  # "show": the pruned value sets the scale
+    _, clipped = shapley_event_heatmap(values, start, pruned, pruned_column="clip")
+    low, high = clipped.images[0].get_clim()
+    assert high == pytest.approx(np.abs(values).max()) and low == -high
+    assert [t.get_text() for t in clipped.texts] == ["5", "-4", "3"]  # its own numbers
+    _, hidden = shapley_event_heatmap(values, start, pruned, pruned_column="hide")
+    assert hidden.images[0].get_array().shape == (3, 4)
+    assert "pruned events" not in [t.get_text() for t in hidden.get_xticklabels()]
+    with pytest.raises(ValueError, match="pruned_column"):
+        shapley_event_heatmap(values, start, pruned, pruned_column="shrink")
+
+
+def test_plots_take_what_attributions_returns_on_a_four_class_model():
+    """The guide's calls on a 4-class classifier, as written (issue 26)."""
+    import keras
+
+    from tf_tsexplain import SequenceShap
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((8, 3)), keras.layers.LSTM(4), keras.layers.Dense(4, activation="softmax")]
+    )
+    x = RNG.normal(size=(5, 8, 3)).astype("float32")
+    explainer = SequenceShap(model, 0.0)
+    events = explainer.attributions(x, level="event", pruning_tolerance=0.05)
+    np.testing.assert_array_equal(events.target, np.argmax(model.predict(x, verbose=0), 1))
+    _, ax = shapley_event_heatmap(events)
+    drawn = ax.images[0].get_array()
+    np.testing.assert_allclose(drawn[:, -1], events.values[:, -1], rtol=1e-6)
+    features = explainer.attributions(x, level="feature")
+    _, bar = shapley_feature_bar(features, feature_names=["a", "b", "c"])
+    np.testing.assert_allclose(
+        sorted(p.get_width() for p in bar.patches), sorted(np.abs(features.values).mean(0))
+    )
+    with pytest.raises(ValueError, match="draws feature values"):
+        shapley_feature_bar(events)

@@ -324,11 +324,27 @@ def test_contract_shapes_dtypes_and_targets():
         explainer.attributions(X, level="event", output_indices="predicted").values,
         explainer.attributions(X, level="event", output_indices=predicted).values,
     )
-    every = explainer.attributions(X, level="event", output_indices=None)
-    assert every.values.shape == (C, 4, T) and every.pruned.shape == (C, 4)
-    np.testing.assert_allclose(every.values, np.stack([r.values for r in per_class]), atol=1e-6)
-    pruning = explainer.prune(X, 0.01, output_indices=None)
-    assert pruning.contribution.shape == (C, 4, T + 1)
+    # a classifier without output_indices: each sequence's predicted class (issue 26)
+    default = explainer.attributions(X, level="event")
+    assert default.values.shape == (4, T)
+    np.testing.assert_array_equal(default.target, predicted)
+    np.testing.assert_allclose(
+        default.values, np.stack([per_class[c].values[i] for i, c in enumerate(predicted)])
+    )
+    assert explainer.prune(X, 0.01).contribution.shape == (4, T + 1)
+
+
+def test_every_output_of_a_sequence_model_gets_leading_axes():
+    """Outputs (N, T, C) are not one vector of classes: None explains each of them."""
+
+    def per_step(x):
+        return tf.nn.softmax(tf.tanh(x[..., :2]) * 3.0)  # (N, T, 2)
+
+    explainer = SequenceShap(per_step, 0.0)
+    every = explainer.attributions(X, level="feature", output_indices=None)
+    assert every.values.shape == (T, 2, 4, F) and every.target is None
+    one = explainer.attributions(X, level="feature", output_indices=(T - 1, 1))
+    np.testing.assert_allclose(every.values[T - 1, 1], one.values, atol=1e-6)
 
 
 BAD = [
@@ -415,7 +431,13 @@ def test_result_tables():
     assert set(table["feature"]) == {"a", "b", "c", "pruned events"}
     with pytest.raises(ValueError, match="cells are per sequence"):
         explainer.attributions(X, level="cell").to_frame()
-    every = SequenceShap(Classifier(), 0.0).attributions(X, level="feature")
+    default = SequenceShap(Classifier(), 0.0).attributions(X, level="feature")
+    assert len(default.to_frame()) == 4 * F  # the predicted class: one table
+
+    def per_step(x):
+        return tf.nn.softmax(tf.tanh(x[..., :2]))  # (N, T, 2): every output explained
+
+    every = SequenceShap(per_step, 0.0).attributions(X, level="feature")
     with pytest.raises(ValueError, match="index one output first"):
         every.to_frame()
 

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tf_tsexplain.sis import (
+    SISCollection,
     SISExplainer,
     SISResult,
     find_sis,
@@ -99,6 +100,14 @@ def test_result_equality_and_tolerance():
     assert a != b and a.approx_equal(b) and not a.approx_equal(b, rtol=0, atol=1e-12)
     sis, ordering, values, mask = a  # unpacks like the reference's namedtuple
     assert np.array_equal(sis, a.sis) and mask is a.mask
+    by_keyword = SISResult(  # the reference's field names, in another order
+        mask=a.mask,
+        values_over_entire_backselect=a.values_over_entire_backselect,
+        sis=a.sis,
+        ordering_over_entire_backselect=a.ordering_over_entire_backselect,
+    )
+    assert by_keyword == a and by_keyword == SISResult(*a)
+    assert by_keyword.ordering_over_entire_backselect is a.ordering_over_entire_backselect
 
 
 # ----------------------------------------------------------------- bad input
@@ -163,6 +172,27 @@ def test_batched_keras_path_equals_plain_function_path(classifier, mask_over):
         for ours, theirs in zip(batched[i], reference, strict=True):
             np.testing.assert_array_equal(ours.sis, theirs.sis)
             assert ours.approx_equal(theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_inputs_below_the_threshold_are_reported(classifier):
+    """No silently empty collections (issue 26): a warning names them with f(x), and
+    each collection carries f(x) and ``below_threshold``."""
+    model, x = classifier
+    top = model(x).numpy().max(1)
+    threshold = float(np.median(top))
+    explainer = SISExplainer(model, threshold=threshold, fully_masked_input=0.0)
+    with pytest.warns(UserWarning, match="below the threshold") as caught:
+        collections = explainer.explain(x)
+    below = np.flatnonzero(top < threshold)
+    message = str([w.message for w in caught if "below" in str(w.message)][0])
+    for i in below:
+        assert f"{i} (f = {top[i]:.4g})" in message
+    for i, collection in enumerate(collections):
+        assert isinstance(collection, SISCollection) and isinstance(collection, list)
+        assert collection.initial_value == pytest.approx(float(top[i]), rel=1e-6)
+        assert collection.below_threshold == (i in below)
+        assert (len(collection) == 0) == (i in below)
+    assert collections[int(below[0])] == []  # still compares as the list it is
 
 
 def test_approximate_mode_is_sufficient_and_close(classifier):

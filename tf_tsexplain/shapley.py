@@ -99,8 +99,9 @@ class Pruning:
         tolerance: the pruning tolerance used (None: nothing pruned).
         evaluations: ``(N,)`` model rows spent per sequence.
 
-    With ``output_indices=None`` on a model with several outputs, every array gets
-    the output shape as leading axes.
+    With ``output_indices=None`` on a model whose outputs are not one vector of
+    classes (e.g. ``(N, T, C)``), every array gets the output shape as leading axes;
+    a classifier ``(N, C)`` is explained at its predicted class.
     """
 
     window_start: np.ndarray
@@ -136,11 +137,15 @@ class ShapleyValues:
         top_events: cells only, ``(N, E)`` time steps, ranked (-1 where the window
             holds fewer than E events); else None.
         top_features: cells only, ``(N, K)`` feature indices, ranked; else None.
+        target: ``(N,)`` int, the flat index of the output explained for each
+            sequence (the predicted class when ``output_indices`` was left at None on
+            a classifier), or None when every output was explained.
 
     Efficiency: ``values`` summed over the players plus ``pruned`` equals
     ``prediction - baseline_prediction`` (exactly up to float rounding, for KernelSHAP
-    too). With ``output_indices=None`` on a model with several outputs, every array
-    gets the output shape as leading axes.
+    too). With ``output_indices=None`` on a model whose outputs are not one vector of
+    classes (e.g. ``(N, T, C)``), every array gets the output shape as leading axes;
+    a classifier ``(N, C)`` is explained at its predicted class (``target``).
     """
 
     level: str
@@ -154,6 +159,7 @@ class ShapleyValues:
     evaluations: np.ndarray
     top_events: np.ndarray | None = None
     top_features: np.ndarray | None = None
+    target: np.ndarray | None = None
 
     def total(self) -> np.ndarray:
         """Sum of every player's value, pruned events included: ``f(x) - f(baseline)``."""
@@ -567,6 +573,10 @@ class SequenceShap(Explainer):
             level: ``"event"``, ``"feature"`` or ``"cell"`` (see the module docstring).
             output_indices: the explained output (see :class:`tf_tsexplain.Explainer`):
                 None, an int, one per input, ``(time, class)``, or ``"predicted"``.
+                None on a model with outputs ``(N, C)``, ``C > 1`` (a classifier)
+                explains each sequence's predicted class, as ``"predicted"`` (the
+                class is in ``target``); on a model with one output, that output;
+                on outputs of other shapes, every output (leading axes).
             pruning_tolerance: None (default: nothing pruned) or a tolerance in ``[0,
                 1)`` for :meth:`prune`; the pruned events become one player.
             num_samples: None (default) computes exact values, and refuses more than
@@ -652,6 +662,10 @@ class SequenceShap(Explainer):
                 known = max(known, int(real.sum(1).max()))
             if known is not None and known > MAX_EXACT_PLAYERS:
                 raise ValueError(_too_many_players(known, level))
+        if output_indices is None and _is_classifier(self._output_shape(x)):
+            # the values of every class at once do not fit one plot or table, and a
+            # user asking "why this prediction" means the predicted class
+            output_indices = "predicted"
         targets, leading = self._targets(x, output_indices, batch_size)
         return _Plan(
             x=x,
@@ -989,6 +1003,7 @@ class SequenceShap(Explainer):
             evaluations=cost,
             top_events=top_e,
             top_features=top_f,
+            target=None if plan.leading else np.asarray(targets, np.int64),
         )
 
     def _solve(self, plan, targets, stage, ids, n_ids, start, progress) -> dict:
@@ -1058,6 +1073,11 @@ class SequenceShap(Explainer):
 
 
 # ---------------------------------------------------------------------- player maps
+def _is_classifier(output_shape) -> bool:
+    """Outputs ``(N, C)`` with ``C > 1``: explained at the predicted class by default."""
+    return len(output_shape) == 1 and int(output_shape[0]) > 1
+
+
 def _coalition_rows(xs, bs, players, coalitions, seq, code):
     """Model rows: cell kept where its player is in the row's coalition (or id -1)."""
     member = tf.gather(coalitions, code)  # (rows, P)

@@ -60,12 +60,23 @@ class SISResult(_SISFields):
         values_over_entire_backselect: ``(m,)`` value of f after masking each of them.
         mask: boolean mask (shape of the mask), True exactly on the SIS.
 
-    ``len(result)`` is the SIS size; ``==`` compares every field exactly;
+    Built by position or by keyword with these names, as the SIS reference's
+    ``SISResult``. ``len(result)`` is the SIS size; ``==`` compares every field exactly;
     ``approx_equal`` allows float tolerance on the values.
     """
 
-    def __new__(cls, sis, ordering, values, mask, initial_value=None):
-        self = super().__new__(cls, sis, ordering, values, mask)
+    def __new__(
+        cls,
+        sis,
+        ordering_over_entire_backselect,
+        values_over_entire_backselect,
+        mask,
+        initial_value=None,
+    ):
+        # the reference's field names as keywords: code written for it builds results so
+        self = super().__new__(
+            cls, sis, ordering_over_entire_backselect, values_over_entire_backselect, mask
+        )
         self._initial_value = initial_value  # f of the input the selection started from
         return self
 
@@ -205,6 +216,37 @@ def _read_back(values, threshold, initial_value, cuts) -> int | None:
     return 0
 
 
+class SISCollection(list):
+    """The SIS collection of one input: a list of :class:`SISResult`, with the output
+    that tells why it may be empty.
+
+    Attributes:
+        initial_value: f of the explained output on the unmasked input (None when not
+            known).
+        threshold: the threshold every SIS of the collection reaches (None when not
+            known).
+        below_threshold: True when ``initial_value < threshold``: the input has no
+            sufficient subset and the list is empty.
+    """
+
+    def __init__(self, results=(), *, initial_value=None, threshold=None):
+        super().__init__(results)
+        self.initial_value = initial_value
+        self.threshold = threshold
+
+    @property
+    def below_threshold(self) -> bool:
+        if self.initial_value is None or self.threshold is None:
+            return False
+        return bool(self.initial_value < self.threshold)
+
+    def __repr__(self) -> str:
+        return (
+            f"SISCollection({list.__repr__(self)}, initial_value={self.initial_value!r}, "
+            f"threshold={self.threshold!r})"
+        )
+
+
 def _make_result(ordering, values, cut, mask_shape, initial_value) -> SISResult:
     sis = ordering[cut:][::-1]
     mask = np.zeros(mask_shape, dtype=bool)
@@ -219,7 +261,7 @@ def _collections(evaluate, threshold, masks, progress=None, max_sis=None) -> lis
         evaluate: ``(input_index (R,), masks (R, *M)) -> scores (R,)``.
         threshold: the SIS threshold.
         masks: ``(N, *M)`` initial masks (True = available).
-        progress: optional ``Progress`` advanced by one per SIS found, showing the
+        progress: optional ``Progress`` set to the inputs done after each SIS found, showing the
             inputs done and the model rows evaluated.
         max_sis: stop a collection after this many SIS (1 for ``find_sis``).
 
@@ -287,8 +329,9 @@ def _collections(evaluate, threshold, masks, progress=None, max_sis=None) -> lis
                     or (max_sis is not None and len(results[i]) >= max_sis)
                 )
                 if progress is not None:
-                    progress.advance(
-                        1, [("inputs done", int(done.sum())), ("rows", rows_evaluated)]
+                    found = sum(len(r) for r in results)
+                    progress.update(
+                        int(done.sum()), [("SIS found", found), ("model rows", rows_evaluated)]
                     )
     return results
 
@@ -442,7 +485,7 @@ class SISExplainer(Explainer):
         verbose: bool = False,
         padding_mask=None,
         input_name: str | int | None = None,
-    ) -> list[list[SISResult]]:
+    ) -> list[SISCollection]:
         """SIS collections of every input.
 
         When the fully masked input alone already reaches the threshold for an input,
@@ -476,7 +519,9 @@ class SISExplainer(Explainer):
                 are masked (its name or index); None: the only sequence input.
 
         Returns:
-            N lists of ``SISResult`` (empty where f(input) < threshold). Indices in
+            N :class:`SISCollection` (lists of ``SISResult``; empty where f(input) <
+            threshold, with ``below_threshold`` True and a ``UserWarning`` naming those
+            inputs and their outputs; ``initial_value`` holds f(input)). Indices in
             the results refer to the mask: ``(t, f)`` for cells, ``(t, 0)`` for time
             steps, ``(0, f)`` for features.
 
@@ -533,26 +578,52 @@ class SISExplainer(Explainer):
             mask_shape,
             self._rows_per_call(rows, batch_size),
         )
-        # counts SIS found (the total is unknown), with inputs done and model rows
-        progress = Progress(None, verbose, unit="SIS", shown=("inputs done", "rows"))
+        # counts inputs whose collection is complete (a known total), with the SIS
+        # found and the model rows so far
+        progress = Progress(n, verbose, unit="inputs", shown=("SIS found", "model rows"))
         masks = np.ones((n,) + mask_shape, bool)
         if frozen is not None and self.mask_over != "features":
             masks &= ~frozen[:, :, :1] if self.mask_over == "time" else ~frozen
-        self._warn_if_fully_masked_suffices(scorer, n, mask_shape)
+        initial = self._check_ends(scorer, n, mask_shape)
         if not self.approximate:
             collections = _collections(scorer.values, self.threshold, masks, progress, max_sis)
-            progress.finish()
-            return collections
-        evaluate_with_gradients = scorer.values_and_gradients
-        collections = _approximate_collections(
-            evaluate_with_gradients, self.threshold, masks, x, masked, self.k, progress, max_sis
-        )
+        else:
+            collections = _approximate_collections(
+                scorer.values_and_gradients,
+                self.threshold,
+                masks,
+                x,
+                masked,
+                self.k,
+                progress,
+                max_sis,
+            )
         progress.finish()
-        return collections
+        return [
+            SISCollection(c, initial_value=float(v), threshold=self.threshold)
+            for c, v in zip(collections, initial, strict=True)
+        ]
 
-    def _warn_if_fully_masked_suffices(self, scorer, n, mask_shape):
-        """One warning naming the inputs whose fully masked input reaches tau."""
-        values = scorer.values(np.arange(n), np.zeros((n,) + mask_shape, bool))
+    def _check_ends(self, scorer, n, mask_shape) -> np.ndarray:
+        """f of every unmasked input ``(N,)`` (one model call with the fully masked
+        ones); a warning names the inputs below the threshold (no SIS) and one the
+        inputs whose fully masked input already reaches it (one empty SIS)."""
+        index = np.concatenate([np.arange(n), np.arange(n)])
+        ends = np.concatenate([np.ones((n,) + mask_shape, bool), np.zeros((n,) + mask_shape, bool)])
+        both = scorer.values(index, ends)
+        initial, values = both[:n], both[n:]
+        below = np.flatnonzero(initial < self.threshold)
+        if len(below):
+            shown = ", ".join(f"{i} (f = {initial[i]:.4g})" for i in below[:10])
+            warnings.warn(
+                f"{len(below)} of {n} input(s) have an output below the threshold "
+                f"{self.threshold:g}, so they have no sufficient input subset and their "
+                f"collections are empty: {shown}{' ...' if len(below) > 10 else ''}. Their "
+                "`SISCollection.below_threshold` is True; lower `threshold` or explain "
+                "another output to get SIS for them.",
+                UserWarning,
+                stacklevel=3,
+            )
         concerned = np.flatnonzero(values >= self.threshold)
         if len(concerned):
             shown = ", ".join(map(str, concerned[:20])) + (" ..." if len(concerned) > 20 else "")
@@ -565,6 +636,7 @@ class SISExplainer(Explainer):
                 UserWarning,
                 stacklevel=3,
             )
+        return initial
 
     def _compiled_fn(self, rows: _Rows, mask_shape, with_gradients: bool, xla: bool):
         """One tf.function per input and mask shape: masked copies -> scores (and, for
@@ -800,7 +872,10 @@ def _approximate_collections(
                 or (max_sis is not None and len(results[i]) >= max_sis)
             )
             if progress is not None:
-                progress.advance(1, [("inputs done", int(done.sum())), ("rows", rows_evaluated)])
+                found = sum(len(r) for r in results)
+                progress.update(
+                    int(done.sum()), [("SIS found", found), ("model rows", rows_evaluated)]
+                )
     return results
 
 

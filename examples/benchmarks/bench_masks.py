@@ -332,9 +332,17 @@ def run_state_group(epochs: int, series: int, full: bool) -> None:
         "2.4 hours (all 2,000 rows in one call, XLA)"
     )
 
-    def fit(n_epoch, **kw):
-        group = MaskGroup(blur, task="classification", **kw)
-        group.fit(x, model, areas, loss_function=log_loss, n_epoch=n_epoch, **settings)
+    def fit(n_epoch, batch_size=None, jit_compile="auto"):
+        group = MaskGroup(blur, task="classification", jit_compile=jit_compile)
+        group.fit(
+            x,
+            model,
+            areas,
+            loss_function=log_loss,
+            n_epoch=n_epoch,
+            batch_size=batch_size,
+            **settings,
+        )
         return group
 
     clear_fit_cache()

@@ -347,6 +347,9 @@ def _outlines(mask: np.ndarray, t: int, f: int) -> list[tuple[float, float, int,
     ]
 
 
+LINESTYLES = ("-", "--", ":", "-.")
+
+
 def sis_plot(
     inputs,
     collection,
@@ -360,9 +363,13 @@ def sis_plot(
 
     Args:
         inputs: ``(T, F)`` input values, drawn as a heatmap (time on x).
-        collection: one ``SISResult`` or a list of them (a SIS collection); masks over
-            cells ``(T, F)``, time steps ``(T, 1)`` or features ``(1, F)`` are
-            broadcast to cells. SIS k gets the k-th colour of the "tab10" cycle.
+        collection: one ``SISResult`` or a list of them (a SIS collection, e.g. the
+            ``SISCollection`` of ``SISExplainer.explain``); masks over cells
+            ``(T, F)``, time steps ``(T, 1)`` or features ``(1, F)`` are broadcast to
+            cells. SIS k gets the k-th colour of the "tab10" cycle and its own line
+            style, inset a little so that overlapping outlines stay visible. An
+            empty ``SISCollection`` below its threshold gets the note "no sufficient
+            subset: f(x) = ... < threshold ...".
         feature_names: F row labels.
         ax, title, figsize: as usual.
         padding_mask: ``(T,)`` booleans, True on real steps: padded steps are
@@ -392,19 +399,36 @@ def sis_plot(
     )
     colours = plt.get_cmap("tab10")
     for k, mask in enumerate(cells):
+        # SIS of a collection are disjoint, but their outlines (runs of steps) can
+        # overlap: each later SIS is inset a little and dashed differently, so that
+        # none hides another
+        inset = 0.12 * (k % 3)
         for n, (x0, y0, width, height) in enumerate(_outlines(mask, t, f)):
             outline = plt.Rectangle(
-                (x0, y0),
-                width,
-                height,
+                (x0 + inset, y0 + inset),
+                max(width - 2 * inset, 0.2),
+                max(height - 2 * inset, 0.2),
                 fill=False,
                 lw=2 if t <= 200 else 1.2,
                 edgecolor=colours(k % 10),
+                linestyle=LINESTYLES[k % len(LINESTYLES)],
             )
             outline.set_label(f"SIS {k + 1}" if n == 0 else None)  # one legend entry per SIS
             ax.add_patch(outline)
     if real is not None and not real.all():
         shade_padding(ax, real)
+    if not cells and getattr(collection, "below_threshold", False):
+        ax.text(
+            0.5,
+            0.5,
+            f"no sufficient subset: f(x) = {collection.initial_value:.4g} < threshold "
+            f"{collection.threshold:.4g}",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize="medium",
+            bbox={"facecolor": "white", "edgecolor": "#c0392b", "alpha": 0.9},
+        )
     if ax.patches:
         ax.legend(
             loc="lower right",

@@ -28,6 +28,25 @@ def _per_sequence(value, n: int, name: str, default) -> np.ndarray:
     return array
 
 
+def _unpack(values, level: str, **given):
+    """A :class:`~tf_tsexplain.shapley.ShapleyValues` as its arrays (what
+    ``SequenceShap.attributions`` returns), the explicit arguments winning."""
+    if not hasattr(values, "values") or not hasattr(values, "level"):
+        return values, given
+    if values.level != level:
+        raise ValueError(
+            f"This plot draws {level} values. Received: ShapleyValues of level {values.level!r}."
+        )
+    values._one_target()  # the result's own check: one output, no leading axes
+    filled = {k: getattr(values, k) if v is None else v for k, v in given.items()}
+    if "pruned" in filled and given.get("pruned") is None and not np.any(values.window_start):
+        filled["pruned"] = None  # nothing was pruned: no pruned column
+    return values.values, filled
+
+
+PRUNED_COLUMN = ("show", "clip", "hide")
+
+
 def shapley_event_heatmap(
     values,
     window_start=None,
@@ -38,6 +57,7 @@ def shapley_event_heatmap(
     title: str | None = None,
     cmap: str = "RdBu_r",
     figsize=None,
+    pruned_column: str = "show",
 ):
     """Event Shapley values of one or many sequences, aligned on the most recent event.
 
@@ -46,18 +66,32 @@ def shapley_event_heatmap(
     sequence's kept window are left blank (grey). Colours are diverging around 0.
 
     Args:
-        values: ``(N, T)`` event values, or ``(T,)`` for one sequence.
+        values: ``(N, T)`` event values, ``(T,)`` for one sequence, or the
+            ``ShapleyValues`` of ``SequenceShap.attributions(level="event")`` (its
+            ``window_start`` and ``pruned`` are then used unless given).
         window_start: ``(N,)`` first kept step (default 0).
         pruned: ``(N,)`` value of the pruned events (default: no pruned column).
         max_events: show at most this many positions from the end.
         sample_labels: N row labels (default ``0..N-1``; none for one sequence).
-        ax, title, figsize: as usual.
+        ax: the axes to draw on (default: a new figure).
+        title: the axes' title.
         cmap: a diverging colormap.
+        figsize: the new figure's size in inches.
+        pruned_column: ``"show"`` (default: the pruned events' column on the colour
+            scale of the events), ``"clip"`` (the colour scale from the kept events
+            only, the pruned column clipped to its ends and its values written in
+            the cells: when one pruned player of a global-pooling model would
+            otherwise wash out every event) or ``"hide"`` (no pruned column).
 
     Returns:
         ``(figure, axes)``; the drawn matrix (NaN where blank) is
         ``axes.images[0].get_array()``.
     """
+    values, got = _unpack(values, "event", window_start=window_start, pruned=pruned)
+    window_start, pruned = got["window_start"], got["pruned"]
+    pruned_column = check_choice(pruned_column, "pruned_column", PRUNED_COLUMN)
+    if pruned_column == "hide":
+        pruned = None
     phi = as_numeric(values, "values", (1, 2))
     single = phi.ndim == 1
     phi = np.atleast_2d(phi)
@@ -77,7 +111,8 @@ def shapley_event_heatmap(
         matrix = np.concatenate([column[:, None], matrix], axis=1)
         labels = [PRUNED] + labels
     fig, ax = new_axes(ax, figsize or (max(4.0, 0.3 * len(labels) + 2.5), max(1.6, 0.3 * n + 1.4)))
-    low, high = signed_limits(np.nan_to_num(matrix))
+    clipped = pruned is not None and pruned_column == "clip"
+    low, high = signed_limits(np.nan_to_num(matrix[:, 1:] if clipped else matrix))
     colours = plt.get_cmap(cmap).with_extremes(bad=BLANK)
     image = ax.imshow(
         np.ma.masked_invalid(matrix),
@@ -93,6 +128,19 @@ def shapley_event_heatmap(
     ax.set_xticks(sorted(ticks), [labels[j] for j in sorted(ticks)], rotation=90)
     if pruned is not None:
         ax.axvline(0.5, color="black", lw=1.0)
+    if clipped and n <= 40:  # the clipped column's own numbers
+        for i in range(n):
+            if np.isfinite(matrix[i, 0]):
+                dark = abs(matrix[i, 0]) > 0.6 * high  # saturated colour: white text
+                ax.text(
+                    0,
+                    i,
+                    f"{matrix[i, 0]:.2g}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if dark else "black",
+                )
     if single:
         ax.set_yticks([])
     else:
@@ -121,7 +169,9 @@ def shapley_feature_bar(
 
     Args:
         values: ``(F,)`` for one sequence (signed bars: red raises the output, blue
-            lowers it), or ``(N, F)`` for many, reduced with ``how``.
+            lowers it), ``(N, F)`` for many, reduced with ``how``, or the
+            ``ShapleyValues`` of ``SequenceShap.attributions(level="feature")`` (its
+            ``pruned`` is used unless given, when events were pruned).
         pruned: the pruned events' value (a number, or ``(N,)``), one more bar.
         feature_names: F names.
         how: for ``(N, F)``: ``"mean_abs"`` (how much each feature matters; with the
@@ -132,6 +182,8 @@ def shapley_feature_bar(
     Returns:
         ``(figure, axes)``; bar k from the top is ``axes.patches[k]``.
     """
+    values, got = _unpack(values, "feature", pruned=pruned)
+    pruned = got["pruned"]
     phi = as_numeric(values, "values", (1, 2))
     how = check_choice(how, "how", ("mean_abs", "mean"))
     f = phi.shape[-1]
