@@ -1,16 +1,23 @@
-"""The worker side of Spark jobs: one model load per Python worker, then shards.
+"""The worker side of Spark jobs: one model load per Python worker, then shards or rows.
 
 Functions here run in Spark's Python workers. The model travels as a path string and
 is loaded once per worker process (:data:`LOADS` counts the loads by path); the
 explainer is built there from plain settings, so nothing traced is pickled.
+:func:`explain_blocks` writes shards of the Parquet layout (``run_spark``);
+:func:`explain_batches` turns Arrow batches of DataFrame rows into batches of tidy
+attributions (``explain_dataframe``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 from pathlib import Path
 
+import pyarrow as pa
+
+from tf_tsexplain.jobs.spark_frame import arrow_block, rows_block
 from tf_tsexplain.jobs.workers import cap_threads
 
 # model path -> number of times this process loaded it
@@ -57,7 +64,8 @@ def explain_blocks(
         padded: the padded inputs found on the driver.
 
     Yields:
-        ``(process id, block index, sequences, loads of the model in this process)``.
+        ``(process id, block index, sequences, loads of the model in this process,
+        peak resident memory of this process in MiB)``.
     """
     from tf_tsexplain.jobs.layout import (
         ATTRIBUTIONS_DIR,
@@ -77,4 +85,88 @@ def explain_blocks(
         name = shard_name(block.index)
         write_atomic(tables[0], out / ATTRIBUTIONS_DIR / name)
         write_atomic(tables[1], out / INSTANCES_DIR / name)
-        yield os.getpid(), block.index, len(block.ids), LOADS[model_path]
+        yield os.getpid(), block.index, len(block.ids), LOADS[model_path], _peak_mib()
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def explain_groups(groups, *, names, id_type, **kwargs):
+    """:func:`explain_blocks` of the ``(block index, keyed rows)`` groups of a
+    DataFrame source (:func:`~tf_tsexplain.jobs.spark_frame.keyed_row`).
+
+    Args:
+        groups: an iterator of ``(block index, rows)`` pairs.
+        names: the model's input names, in order.
+        id_type: the ``sample`` column's Arrow type.
+        **kwargs: the other arguments of :func:`explain_blocks`.
+
+    Yields:
+        What :func:`explain_blocks` yields.
+    """
+    items = ((rows_block(key, rows, names, id_type), {}) for key, rows in groups)
+    yield from explain_blocks(items, id_type=id_type, **kwargs)
+
+
+def explain_batches(
+    batches,
+    *,
+    model_path,
+    settings,
+    tf_threads,
+    columns,
+    id_column,
+    id_type,
+    feature_names,
+    shapes,
+    padded,
+    block_size,
+):
+    """Tidy attributions of Arrow batches of DataFrame rows (the function of
+    ``mapInArrow``).
+
+    Args:
+        batches: an iterator of ``pyarrow.RecordBatch`` with ``id_column`` and the
+            input columns.
+        model_path: the model's path.
+        settings: the explainer's keyword arguments.
+        tf_threads: threads per TensorFlow pool.
+        columns: ``{input name: column}``.
+        id_column: the column of sample ids.
+        id_type: the ``sample`` column's Arrow type.
+        feature_names: ``{input: names}``.
+        shapes: ``{input: per-sample shape}`` fixed on the driver.
+        padded: the padded inputs found on the driver.
+        block_size: most samples per call of the method.
+
+    Yields:
+        ``pyarrow.RecordBatch`` es of the tidy attributions (``sample, [input,] time,
+        feature, attribution, value``), names as plain strings.
+    """
+    from tf_tsexplain.jobs.layout import shard_tables
+
+    explainer = worker_explainer(model_path, settings, tf_threads)
+    explainer.configure(shapes, padded)
+    for batch in batches:
+        for start in range(0, batch.num_rows, block_size):
+            part = batch.slice(start, block_size)
+            block = arrow_block(part, columns, id_column, id_type)
+            try:
+                inputs, real = explainer.prepare(block)
+                result = explainer.explain(inputs, real)
+            except ValueError as err:  # say which samples
+                first, last = block.ids[[0, -1]].tolist()
+                raise ValueError(f"samples {first!r} to {last!r}: {err}") from err
+            table = shard_tables(block.ids, inputs, result, feature_names, id_type, real)[0]
+            yield from plain_names(table).to_batches()
+
+
+def plain_names(table: pa.Table) -> pa.Table:
+    """``table`` with its dictionary-encoded columns (``input``, ``feature``) as
+    strings, the types a Spark schema takes."""
+    fields = [
+        f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields))
