@@ -37,11 +37,12 @@ from tf_tsexplain.jobs.layout import (
 )
 from tf_tsexplain.jobs.padding import block_masks, check_lengths, padding_masks
 from tf_tsexplain.jobs.sources import open_source
-from tf_tsexplain.jobs.spark_frame import FrameSource, frame_columns, is_dataframe, keyed_row
+from tf_tsexplain.jobs.spark_frame import FrameSource, frame_columns, is_dataframe
 from tf_tsexplain.jobs.spark_worker import (
+    SHARD_ROW,
     explain_batches,
     explain_blocks,
-    explain_groups,
+    explain_frame_shards,
     plain_names,
 )
 
@@ -387,25 +388,43 @@ def _waves(spark, src, given, explainer, done, shard_size, wave, work, blocks_pe
 
 
 def _frame_job(df, src, done, shard_size, blocks_per_task, common):
-    """Run a DataFrame source on the executors: rows numbered in the DataFrame's
-    order, keyed by shard, grouped (the shards not done yet) and written."""
+    """Run a DataFrame source on the executors: rows numbered in the DataFrame's order
+    (partition by partition), each shard's rows brought to one task, explained and
+    written there; ``(rows of the workers, shards skipped)``."""
+    from pyspark.sql import functions as sf
+
     n_blocks = -(-src.count // shard_size)
     todo = [k for k in range(n_blocks) if k not in done]
     if not todo:
         return [], n_blocks
-    names = list(src.columns)
-    keep = frozenset(todo)
+    part, mid = sf.spark_partition_id(), sf.monotonically_increasing_id()
+    numbered = df.select(src.id_column, *dict.fromkeys(src.columns.values()))
+    numbered = numbered.withColumn("_part", part).withColumn("_mid", mid)
+    counts = dict(numbered.groupBy("_part").count().collect())
+    offsets, total = [], 0
+    for k in range(max(counts) + 1):  # rows before each partition
+        offsets.append(total)
+        total += counts.get(k, 0)
+    # monotonically_increasing_id is (partition << 33) + the row's place in it
+    offset = sf.element_at(sf.array(*[sf.lit(o) for o in offsets]), sf.col("_part") + 1)
+    index = offset + sf.col("_mid") - sf.shiftleft(sf.col("_part").cast("long"), 33)
+    numbered = numbered.withColumn("_index", index).withColumn(
+        "_block", sf.floor(sf.col("_index") / shard_size).cast("long")
+    )
+    if done:
+        numbered = numbered.filter(~sf.col("_block").isin(sorted(done)))
+    tasks = max(1, -(-len(todo) // blocks_per_task))
+    work = partial(
+        explain_frame_shards,
+        columns=src.columns,
+        id_column=src.id_column,
+        block_column="_block",
+        **common,
+    )
     rows = (
-        df.select(src.id_column, *src.columns.values())
-        .rdd.zipWithIndex()
-        .map(partial(keyed_row, shard_size=shard_size, names=names))
-        .filter(partial(_kept, keep=keep))
-        .groupByKey(numPartitions=max(1, -(-len(todo) // blocks_per_task)))
-        .mapPartitions(partial(explain_groups, names=names, **common))
+        numbered.repartitionByRange(tasks, "_block")
+        .sortWithinPartitions("_block", "_index")
+        .mapInArrow(work, SHARD_ROW)
         .collect()
     )
-    return rows, n_blocks - len(todo)
-
-
-def _kept(pair, keep) -> bool:
-    return pair[0] in keep
+    return [tuple(r) for r in rows], n_blocks - len(todo)

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from tf_tsexplain.jobs.arrow import column_ids
 from tf_tsexplain.jobs.names import INPUT_NAME, per_input
-from tf_tsexplain.jobs.sources.base import Block, Source, block_from_records, feature_names_for
+from tf_tsexplain.jobs.sources.base import Block, Source, feature_names_for
 
 _INTEGRAL = ("ByteType", "ShortType", "IntegerType", "LongType")
 _FLOATS = ("FloatType", "DoubleType")
@@ -223,17 +223,3 @@ def arrow_inputs(batch, columns: Mapping[str, str]) -> dict:
 def arrow_block(batch, columns: Mapping[str, str], id_column: str, id_type, index=0) -> Block:
     """A :class:`Block` of an Arrow batch of DataFrame rows."""
     return Block(index, column_ids(batch.column(id_column), id_type), arrow_inputs(batch, columns))
-
-
-def keyed_row(pair, shard_size: int, names: list[str]):
-    """``(block index, (row index, id, {input: array}))`` of a ``(row, row index)``
-    pair of ``df.select(id_column, *columns).rdd.zipWithIndex()``."""
-    row, index = pair
-    inputs = {name: np.asarray(row[k + 1], np.float32) for k, name in enumerate(names)}
-    return index // shard_size, (index, row[0], inputs)
-
-
-def rows_block(key: int, rows, names: list[str], id_type) -> Block:
-    """The :class:`Block` ``key`` of the keyed rows of :func:`keyed_row`, in row order."""
-    rows = sorted(rows, key=lambda r: r[0])
-    return block_from_records(key, [r[1] for r in rows], [r[2] for r in rows], names, id_type)

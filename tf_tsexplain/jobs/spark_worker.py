@@ -15,9 +15,10 @@ import os
 import resource
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
-from tf_tsexplain.jobs.spark_frame import arrow_block, rows_block
+from tf_tsexplain.jobs.spark_frame import arrow_block
 from tf_tsexplain.jobs.workers import cap_threads
 
 # model path -> number of times this process loaded it
@@ -92,21 +93,50 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def explain_groups(groups, *, names, id_type, **kwargs):
-    """:func:`explain_blocks` of the ``(block index, keyed rows)`` groups of a
-    DataFrame source (:func:`~tf_tsexplain.jobs.spark_frame.keyed_row`).
+# the rows explain_frame_shards yields, one per shard written
+SHARD_ROW = "pid long, block long, sequences long, loads long, peak_mib double"
+
+
+def explain_frame_shards(batches, *, columns, id_column, block_column, **kwargs):
+    """:func:`explain_blocks` of a DataFrame source's rows (the function of
+    ``mapInArrow``): Arrow batches sorted by ``block_column``, then row order.
 
     Args:
-        groups: an iterator of ``(block index, rows)`` pairs.
-        names: the model's input names, in order.
-        id_type: the ``sample`` column's Arrow type.
+        batches: an iterator of ``pyarrow.RecordBatch`` with ``id_column``, the input
+            columns and ``block_column`` (the shard of each row).
+        columns: ``{input name: column}``.
+        id_column: the column of sample ids.
+        block_column: the column of shard indices.
         **kwargs: the other arguments of :func:`explain_blocks`.
 
     Yields:
-        What :func:`explain_blocks` yields.
+        One ``pyarrow.RecordBatch`` of :data:`SHARD_ROW` per shard written.
     """
-    items = ((rows_block(key, rows, names, id_type), {}) for key, rows in groups)
-    yield from explain_blocks(items, id_type=id_type, **kwargs)
+
+    def blocks():
+        pending, key = [], None
+        for batch in batches:
+            keys = batch.column(block_column).to_numpy(zero_copy_only=False)
+            cuts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+            for start, stop in zip([0, *cuts], [*cuts, len(keys)], strict=True):
+                if start == stop:
+                    continue
+                if pending and keys[start] != key:
+                    yield _frame_block(pending, columns, id_column, kwargs["id_type"], key)
+                    pending = []
+                key = int(keys[start])
+                pending.append(batch.slice(start, stop - start))
+        if pending:
+            yield _frame_block(pending, columns, id_column, kwargs["id_type"], key)
+
+    names = ("pid", "block", "sequences", "loads", "peak_mib")
+    for row in explain_blocks(blocks(), **kwargs):
+        yield pa.RecordBatch.from_pydict({k: [v] for k, v in zip(names, row, strict=True)})
+
+
+def _frame_block(batches, columns, id_column, id_type, key):
+    table = pa.Table.from_batches(batches).combine_chunks()
+    return arrow_block(table, columns, id_column, id_type, index=key), {}
 
 
 def explain_batches(
