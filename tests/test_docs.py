@@ -43,7 +43,6 @@ PENDING_PAGES = {
     "guide/shapley.md",
     "guide/faithfulness.md",
     "guide/report.md",
-    "guide/batch-jobs.md",
 }
 
 NO_RUN = re.compile(r"^<!--\s*docs:\s*no-run\s*\((?P<reason>[^)]*\S[^)]*)\)\s*-->\s*$")
