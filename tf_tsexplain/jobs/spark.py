@@ -230,7 +230,8 @@ def run_spark(
             ``.npy``, Parquet paths, TFRecord, ``tf.data``, a dict by input name), read
             on the driver in waves; or a Spark DataFrame with an id column (layout in
             :mod:`~tf_tsexplain.jobs.spark_frame`), read on the executors by its own
-            session.
+            session; it must yield the same rows in the same partitions each time it
+            is computed (rows are numbered, then grouped into shards).
         out_dir: the job's directory (a local or shared file system).
         method: as :func:`~tf_tsexplain.jobs.local.explain_to_parquet`.
         baseline: as :func:`~tf_tsexplain.jobs.local.explain_to_parquet`.
