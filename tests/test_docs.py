@@ -41,7 +41,6 @@ PENDING_PAGES = {
     "guide/contralsp-timing.md",
     "guide/faithfulness.md",
     "guide/report.md",
-    "guide/batch-jobs.md",
 }
 
 NO_RUN = re.compile(r"^<!--\s*docs:\s*no-run\s*\((?P<reason>[^)]*\S[^)]*)\)\s*-->\s*$")

@@ -98,7 +98,7 @@ def test_reading_a_job_does_not_load_tensorflow():
     code = (
         "import sys; from tf_tsexplain.jobs.layout import load_attributions, read_attributions;"
         "from tf_tsexplain.jobs import read_instances;"
-        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules, 'pyspark' in sys.modules)"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
@@ -107,7 +107,16 @@ def test_reading_a_job_does_not_load_tensorflow():
         check=True,
         cwd=PACKAGE.parent,
     )
-    assert done.stdout.split() == ["False", "False"]
+    assert done.stdout.split() == ["False", "False", "False"]
+
+
+def test_spark_runner_is_exported_lazily():
+    pytest.importorskip("pyspark", reason="pyspark is not installed")
+    jobs = importlib.import_module("tf_tsexplain.jobs")
+    spark = importlib.import_module("tf_tsexplain.jobs.spark")
+    assert {"run_spark", "explain_dataframe"} <= set(jobs.__all__)
+    assert jobs.run_spark is spark.run_spark
+    assert jobs.explain_dataframe is spark.explain_dataframe
 
 
 @pytest.mark.parametrize(

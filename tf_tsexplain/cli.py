@@ -249,7 +249,8 @@ def _add_export_parser(sub) -> None:
 def _add_explain_batch_parser(sub) -> None:
     job = sub.add_parser(
         "explain-batch",
-        usage="tf-tsexplain explain-batch MODEL SOURCE --out DIR [options] [-- BEAM_OPTIONS]",
+        usage="tf-tsexplain explain-batch MODEL SOURCE --out DIR [options] "
+        "[-- BEAM_OPTIONS | -- SPARK_KEY=VALUE ...]",
         help="explain every sequence of a large source into a Parquet dataset",
         description="Explain every sequence of SOURCE, shard by shard, into --out: "
         "attributions/*.parquet (sample, time, feature, attribution, value) and "
@@ -260,7 +261,9 @@ def _add_explain_batch_parser(sub) -> None:
         "globs match several files; a model of several inputs takes NAME=PATH,NAME=PATH. "
         "Beam options follow '--', e.g. tf-tsexplain "
         "explain-batch model.keras 'x-*.npy' --out expl --runner beam -- "
-        "--direct_num_workers=2 --direct_running_mode=multi_processing",
+        "--direct_num_workers=2 --direct_running_mode=multi_processing. With --runner spark, "
+        "what follows '--' is Spark conf, key=value pairs, e.g. --runner spark --master "
+        "local[2] -- spark.executor.memory=4g",
     )
     job.add_argument("model", metavar="MODEL", help="a .keras file, SavedModel or export directory")
     job.add_argument("source", metavar="SOURCE", help="sequences: .npy, Parquet or TFRecord")
@@ -284,7 +287,10 @@ def _add_explain_batch_parser(sub) -> None:
     job.add_argument("--feature-names", help="comma-separated feature names")
     job.add_argument("--lengths", help="a .npy file (N,) of real steps per padded sequence")
     job.add_argument("--padding", choices=("pre", "post"), help="side of padding (default post)")
-    job.add_argument("--runner", choices=("local", "beam"), default="local")
+    job.add_argument("--runner", choices=("local", "beam", "spark"), default="local")
+    job.add_argument(
+        "--master", help="--runner spark: the Spark master, e.g. local[2], yarn (default local[*])"
+    )
     job.add_argument("--no-resume", action="store_true", help="refuse an existing job directory")
     job.add_argument("--unsafe", action="store_true", help="load .keras files without safe mode")
     _add_verbose(job)
@@ -352,7 +358,7 @@ def run_report(args) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tf-tsexplain`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    beam_options = []  # explain-batch: what follows '--' goes to Apache Beam as it is
+    beam_options = []  # explain-batch: what follows '--' goes to Beam (or Spark conf) as it is
     if argv[:1] == ["explain-batch"] and "--" in argv:
         split = argv.index("--")
         argv, beam_options = argv[:split], argv[split + 1 :]

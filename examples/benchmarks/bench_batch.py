@@ -12,10 +12,15 @@ An LSTM(32) regressor on sequences of 20 steps x 5 features; integrated gradient
 (c) the same job as a Beam pipeline on FnApiRunner, after a warm-up run: 1 worker (in
     process; best of 2 rounds alternating with in-process calls) and 2 worker
     processes (target for 1 worker: <= 1.3x (a)'s in-process time).
+(d) the same job on Apache Spark, ``run_spark`` on a ``local[2]`` session (2 Python
+    workers, 1 TensorFlow thread each, shards of 10,000): the session start timed
+    apart, a first run (workers start, import TensorFlow, load the model) and a
+    second on the warm workers; ratio to (a)'s in-process call (target: session start
+    + first run <= 1.5x) and to (c)'s 1-worker Beam time, the workers' peak RSS.
 
 Prints the machine, the load average around each measurement, every figure and ratio.
 
-    python examples/benchmarks/bench_batch.py [--quick] [--parts ac]
+    python examples/benchmarks/bench_batch.py [--quick] [--parts acd]
 """
 
 from __future__ import annotations
@@ -119,7 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2,000 / 20,000 sequences")
     parser.add_argument(
-        "--parts", default="abc", help="which of (a), (b), (c) to run, e.g. 'ac' (default abc)"
+        "--parts", default="abcd", help="which of (a)-(d) to run, e.g. 'acd' (default abcd)"
     )
     parser.add_argument("--rss-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -129,8 +134,15 @@ def main() -> None:
     small, large = (2_000, 20_000) if args.quick else (20_000, 200_000)
     import apache_beam
     import pyarrow
+    import pyspark
 
-    print(machine_line(f"pyarrow {pyarrow.__version__}", f"Apache Beam {apache_beam.__version__}"))
+    print(
+        machine_line(
+            f"pyarrow {pyarrow.__version__}",
+            f"Apache Beam {apache_beam.__version__}",
+            f"pyspark {pyspark.__version__}",
+        )
+    )
     print(f"model: LSTM(32) -> Dense(1) on {T} x {F}; integrated gradients, {NODES} nodes")
     print(f"load average (1, 5, 15 min) at start: {load()}")
     root = Path(tempfile.mkdtemp(prefix="bench_batch_"))
@@ -161,8 +173,9 @@ def main() -> None:
             report_a(small, calls, jobs)
         if "b" in args.parts:
             report_b(root, small, large)
-        if "c" in args.parts:
-            report_c(root, model, small, t_call)
+        t_beam = report_c(root, model, small, t_call) if "c" in args.parts else None
+        if "d" in args.parts:
+            report_d(root, small, t_call, t_beam)
         print(f"\nload average at end: {load()}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -220,6 +233,68 @@ def report_c(root, model, small, t_call) -> None:
     print(
         f"    2 worker processes            : {two:7.2f} s  = {two / t_call:.3f}x (a)'s "
         "in-process call (includes starting 2 Python/TensorFlow workers)"
+    )
+    return one
+
+
+def report_d(root, small, t_call, t_beam) -> None:
+    """(d) run_spark on a local[2] session started here (timed apart)."""
+    from pyspark.sql import SparkSession
+
+    from tf_tsexplain.jobs.spark import run_spark
+
+    checkout = str(Path(__file__).resolve().parents[2])  # the workers import this copy
+    os.environ["PYTHONPATH"] = os.pathsep.join([checkout, os.environ.get("PYTHONPATH", "")])
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    start = time.perf_counter()
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    t_session = time.perf_counter() - start
+    runs, summaries = [], []
+    try:
+        for k in range(2):
+            out = root / f"out_d{k}"
+            shutil.rmtree(out, ignore_errors=True)
+            begin = time.perf_counter()
+            summaries.append(
+                run_spark(
+                    str(root / "model.keras"),
+                    str(root / "small.npy"),
+                    out,
+                    num_samples=NODES,
+                    resume=False,
+                )
+            )
+            runs.append(time.perf_counter() - begin)
+            assert len(read_instances(out)) == small
+    finally:
+        spark.stop()
+    first, warm = runs
+    total = t_session + first
+    peaks = summaries[-1]["worker_peak_mib"]
+    print(f"\n(d) Spark run_spark, local[2], {small:,} sequences (load: {load()})")
+    print(f"    session start                 : {t_session:7.2f} s")
+    print(
+        f"    first run (workers start)     : {first:7.2f} s; with the session start "
+        f"{total:.2f} s = {total / t_call:.3f}x (a)'s in-process call  target <= 1.5x: "
+        f"{'met' if total / t_call <= 1.5 else 'NOT met'}"
+    )
+    print(f"    second run (warm workers)     : {warm:7.2f} s = {warm / t_call:.3f}x the call")
+    if t_beam is not None:
+        print(
+            f"    ratio to Beam (1 worker, (c)) : first run {first / t_beam:.3f}x, with the "
+            f"session {total / t_beam:.3f}x, warm {warm / t_beam:.3f}x"
+        )
+    print(
+        "    peak RSS of the Python workers: "
+        + ", ".join(f"{v:.0f} MiB" for v in peaks.values())
+        + f"; of this driver process (with TensorFlow and (a)-(c)): "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
     )
 
 

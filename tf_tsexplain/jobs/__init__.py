@@ -13,8 +13,9 @@ Shared pieces, used by every runner:
 One module per runner, each depending on the shared pieces only:
 :mod:`~tf_tsexplain.jobs.local` (:func:`explain_to_parquet`, on this machine),
 :mod:`~tf_tsexplain.jobs.beam` (Apache Beam, extra ``beam``) and
-:mod:`~tf_tsexplain.jobs.spark` (Apache Spark, extra ``spark``); the optional runners
-are imported from their modules.
+:mod:`~tf_tsexplain.jobs.spark` (Apache Spark, extra ``spark``: :func:`run_spark`,
+:func:`explain_dataframe`, exported here; pyspark is imported only when they run).
+The Beam runner is imported from its module.
 
 The names below are imported on first use, so that reading a job's output
 (``from tf_tsexplain.jobs.layout import load_attributions``) does not load TensorFlow.
@@ -44,6 +45,8 @@ _EXPORTS = {
     "METHOD_NAMES": "tf_tsexplain.jobs.explainer",
     "JobExplainer": "tf_tsexplain.jobs.explainer",
     "explain_to_parquet": "tf_tsexplain.jobs.local",
+    "run_spark": "tf_tsexplain.jobs.spark",
+    "explain_dataframe": "tf_tsexplain.jobs.spark",
 }
 
 __all__ = sorted(_EXPORTS)

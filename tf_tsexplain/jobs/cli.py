@@ -12,7 +12,11 @@ from tf_tsexplain.jobs.local import explain_to_parquet
 
 
 def run_explain_batch(args) -> dict:
-    """``tf-tsexplain explain-batch``: the parsed command line to a job (local or Beam)."""
+    """``tf-tsexplain explain-batch``: the parsed command line to a job (local, Beam or
+    Spark)."""
+    spark_conf = _cli_spark_conf(args) if args.runner == "spark" else None
+    if args.master is not None and args.runner != "spark":
+        raise ValueError(f"--master is for --runner spark. Received: --master {args.master}.")
     options = {}
     if args.num_samples is not None:
         options["num_samples"] = check_int(args.num_samples, "--num-samples", min_val=1)
@@ -50,11 +54,24 @@ def run_explain_batch(args) -> dict:
         summary = run_pipeline(
             args.model, source, args.out, pipeline_args=list(args.pipeline_args), **common
         )
+    elif args.runner == "spark":
+        from tf_tsexplain.jobs.spark import run_spark
+
+        summary = run_spark(
+            args.model,
+            source,
+            args.out,
+            resume=not args.no_resume,
+            master=args.master,
+            spark_conf=spark_conf,
+            **common,
+        )
+        summary = {k: v for k, v in summary.items() if not k.startswith("worker_")}
     else:
         if args.pipeline_args:
             raise ValueError(
-                "Beam pipeline options after '--' need --runner beam. Received: "
-                f"{' '.join(args.pipeline_args)}."
+                "Options after '--' need --runner beam (Beam pipeline options) or --runner "
+                f"spark (Spark conf). Received: {' '.join(args.pipeline_args)}."
             )
         summary = explain_to_parquet(
             args.model, source, args.out, resume=not args.no_resume, **common
@@ -63,6 +80,20 @@ def run_explain_batch(args) -> dict:
         " ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items())
     )
     return summary
+
+
+def _cli_spark_conf(args) -> dict:
+    """The ``key=value`` pairs after ``--`` as Spark conf."""
+    conf = {}
+    for item in args.pipeline_args:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value or key.startswith("-"):
+            raise ValueError(
+                "With --runner spark, what follows '--' is Spark conf as key=value pairs "
+                f"(e.g. spark.executor.memory=4g). Received: {item!r}."
+            )
+        conf[key.strip()] = value
+    return conf
 
 
 def _cli_load(path, flag):
