@@ -164,16 +164,9 @@ def explain_dataframe(
 
     tf_threads = check_int(tf_threads, "tf_threads", min_val=1)
     block_size = check_int(block_size, "block_size", min_val=1)
-    settings = {
-        "method": method,
-        "baseline": baseline,
-        "output_indices": output_indices,
-        "batch_size": batch_size,
-        "seed": seed,
-        "safe_mode": safe_mode,
-        "padding": padding,
-        **method_kwargs,
-    }
+    settings = _settings(
+        method, baseline, output_indices, batch_size, seed, safe_mode, padding, method_kwargs
+    )
     explainer = JobExplainer(path, **settings)
     columns = frame_columns(df, explainer.names, sequence_column, id_column)
     src = FrameSource(df, columns, id_column, feature_names, count=False)
@@ -194,6 +187,20 @@ def explain_dataframe(
     )
     selected = df.select(id_column, *dict.fromkeys(columns.values()))
     return selected.mapInArrow(work, from_arrow_schema(schema))
+
+
+def _settings(method, baseline, output_indices, batch_size, seed, safe_mode, padding, extra):
+    """The JobExplainer's keyword arguments, plain values the workers rebuild it from."""
+    return {
+        "method": method,
+        "baseline": baseline,
+        "output_indices": output_indices,
+        "batch_size": batch_size,
+        "seed": seed,
+        "safe_mode": safe_mode,
+        "padding": padding,
+        **extra,
+    }
 
 
 def run_spark(
@@ -291,16 +298,9 @@ def run_spark(
                 f"with their real steps only; drop `{extra[0]}`. Received: {extra[0]}="
                 f"{given[extra[0]]!r}."
             )
-    settings = {
-        "method": method,
-        "baseline": baseline,
-        "output_indices": output_indices,
-        "batch_size": batch_size,
-        "seed": seed,
-        "safe_mode": safe_mode,
-        "padding": padding,
-        **method_kwargs,
-    }
+    settings = _settings(
+        method, baseline, output_indices, batch_size, seed, safe_mode, padding, method_kwargs
+    )
     explainer = JobExplainer(path, **settings)
     if frame:
         columns = frame_columns(source, explainer.names, sequence_column, id_column)
