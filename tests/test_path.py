@@ -332,24 +332,49 @@ def test_hessian_methods_agree_and_auto_picks_by_model_kind(quadratic):
     )
     recurrent = keras.Sequential([keras.Input((T, F)), keras.layers.GRU(2), keras.layers.Dense(1)])
     assert PathExplainerTF(conv).hessian_method == "jacobian"
-    assert PathExplainerTF(recurrent).hessian_method == "tiled"
-    assert PathExplainerTF(quadratic).hessian_method == "tiled"
+    assert PathExplainerTF(recurrent).hessian_method == "loop"
+    assert PathExplainerTF(quadratic).hessian_method == "loop"
     x, base = _inputs(n=3), np.zeros((1, T, F), "float32")
     kw = dict(num_samples=6, use_expectation=False, batch_size=4)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # tanh is smooth: no piecewise-linear warning
         by_jacobian = PathExplainerTF(conv, hessian_method="jacobian").interactions(x, base, **kw)
         by_tiling = PathExplainerTF(conv, hessian_method="tiled").interactions(x, base, **kw)
+        by_loop = PathExplainerTF(conv, hessian_method="loop").interactions(x, base, **kw)
     assert np.abs(by_jacobian).max() > 1e-3
     np.testing.assert_allclose(by_jacobian, by_tiling, rtol=1e-4, atol=1e-6)
-    exact = PathExplainerTF(quadratic, hessian_method="jacobian").interactions(
-        x, base, num_samples=3, use_expectation=False
-    )
+    np.testing.assert_allclose(by_jacobian, by_loop, rtol=1e-4, atol=1e-6)
+    # a recurrent model: the loop route against tiling, full and one row
+    loop = PathExplainerTF(recurrent, hessian_method="loop")
+    tiled = PathExplainerTF(recurrent, hessian_method="tiled")
+    full = loop.interactions(x, base, **kw)
+    assert loop.last_interactions_info.hessian_method == "loop"
+    assert np.abs(full).max() > 1e-4
+    np.testing.assert_allclose(full, tiled.interactions(x, base, **kw), rtol=1e-4, atol=1e-7)
+    one = loop.interactions(x, base, interaction_index=(2, 1), **kw)
+    np.testing.assert_allclose(one, full[:, 2, 1], rtol=1e-4, atol=1e-7)
+    # "auto" loops over rows only when a call holds enough path points to repay it
+    auto = PathExplainerTF(recurrent)
+    auto.interactions(x, base, num_samples=6, use_expectation=False)  # 18 points
+    assert auto.last_interactions_info.hessian_method == "tiled"
+    many = auto.interactions(x, base, num_samples=22, use_expectation=False)  # 66 points
+    assert auto.last_interactions_info.hessian_method == "loop"
     np.testing.assert_allclose(
-        exact, quadratic.integrated_hessians(x, base).reshape(exact.shape), rtol=1e-4, atol=1e-5
+        many,
+        tiled.interactions(x, base, num_samples=22, use_expectation=False),
+        rtol=1e-4,
+        atol=1e-7,
     )
+    for method in ("jacobian", "loop"):
+        exact = PathExplainerTF(quadratic, hessian_method=method).interactions(
+            x, base, num_samples=3, use_expectation=False
+        )
+        np.testing.assert_allclose(
+            exact, quadratic.integrated_hessians(x, base).reshape(exact.shape), rtol=1e-4, atol=1e-5
+        )
     with pytest.raises(
-        ValueError, match=r"`hessian_method` must be one of \('auto', 'tiled', 'jacobian'\)"
+        ValueError,
+        match=r"`hessian_method` must be one of \('auto', 'loop', 'tiled', 'jacobian'\)",
     ):
         PathExplainerTF(conv, hessian_method="pfor")
 

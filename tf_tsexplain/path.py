@@ -46,10 +46,11 @@ from tf_tsexplain.smooth import (
 # a warning says the model's second derivative is not symmetric (float32 rounding of
 # a smooth model stays near 1e-6).
 ASYMMETRY_TOLERANCE = 1e-4
-# "auto" moves a recurrent model to the Jacobian route from this many (path point,
-# Hessian row) pairs: pfor's 35-45 s trace of a recurrent loop is then paid back by
-# its ~2x faster rows (measured on an LSTM(64), 2 CPU cores).
-JACOBIAN_MIN_ROWS = 1_000_000
+# "auto" takes the loop route for a recurrent model or a callable from this many path
+# points per call: each of its per-row reverse passes has a fixed cost (about 8-15 ms
+# for an LSTM over 20 steps on 2 CPU cores) that fewer points do not repay, where
+# tiling is faster (LSTM(64): 10 points 0.3 s tiled vs 1.7 s; 400 points 3.3x faster).
+LOOP_MIN_POINTS = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +69,7 @@ class InteractionsInfo:
             None when the model itself was explained.
         surrogate_gap: how far the surrogate's outputs are from the model's on the
             explained inputs and baselines (None without ``smooth``).
-        hessian_method: the Hessian route used ("tiled" or "jacobian").
+        hessian_method: the Hessian route used ("loop", "tiled" or "jacobian").
     """
 
     asymmetry: float | None
@@ -138,17 +139,21 @@ class PathExplainerTF(Explainer):
             computation across the batch axis at inference).
         allow_nonfinite: accept NaN/Inf in inputs and baselines (results will then
             contain NaN). By default they are an error.
-        hessian_method: how :meth:`interactions` computes Hessian rows. "tiled":
-            Hessian-vector products vectorised by tiling the path points, traces in
-            seconds for any model. "jacobian": a pfor-vectorised batch Jacobian, about
-            twice as fast once compiled, but its first call takes 35-45 s to trace on
-            a recurrent model (LSTM, GRU) on 2 CPU cores: worth it for large jobs.
-            "auto" (default): "jacobian" for Keras models without a recurrent layer
-            (Dense, Conv1D, attention), where pfor traces quickly; for recurrent
-            models and plain callables "tiled", unless one call needs at least
-            ``JACOBIAN_MIN_ROWS`` (path point, Hessian row) pairs, where the
-            Jacobian's faster rows repay its trace. Results agree to float
-            precision.
+        hessian_method: how :meth:`interactions` computes Hessian rows. "loop": the
+            model's forward and first backward pass once per path point, then one
+            reverse pass per Hessian row in a compiled loop (a batch Jacobian without
+            pfor); traces in seconds for any model, the fastest route for recurrent
+            models. "tiled": Hessian-vector products vectorised by tiling the path
+            points (forward and first backward pass repeated for every row), traces in
+            seconds, about twice the FLOPs. "jacobian": a pfor-vectorised batch
+            Jacobian, fast for Dense, Conv1D and attention models, but its first call
+            takes 35-45 s to trace on a recurrent model (LSTM, GRU) on 2 CPU cores.
+            "auto" (default): "jacobian" for Keras models without a recurrent layer,
+            where pfor traces quickly; "loop" for recurrent models and plain
+            callables, except calls of fewer than ``LOOP_MIN_POINTS`` (64) path
+            points or of one Hessian row, which are tiled (each pass of the loop has
+            a fixed cost that few points do not repay). Results agree to float
+            precision; ``last_interactions_info.hessian_method`` names the route.
         memory_budget: working memory per model call when ``batch_size`` is None
             (bytes; default: the process-wide budget, 1 GiB).
 
@@ -183,12 +188,12 @@ class PathExplainerTF(Explainer):
         memory_budget: int | None = None,
     ):
         hessian_method = check_choice(
-            hessian_method, "hessian_method", ("auto", "tiled", "jacobian")
+            hessian_method, "hessian_method", ("auto", "loop", "tiled", "jacobian")
         )
         super().__init__(model, allow_nonfinite=allow_nonfinite, memory_budget=memory_budget)
         self._auto_route = hessian_method == "auto"
         if hessian_method == "auto":
-            hessian_method = "jacobian" if _is_non_recurrent_keras(model) else "tiled"
+            hessian_method = "jacobian" if _is_non_recurrent_keras(model) else "loop"
         self.hessian_method = hessian_method
         self.last_interactions_info: InteractionsInfo | None = None
         self._pieces: tuple[PiecewiseLinearPiece, ...] | None = None
@@ -408,14 +413,13 @@ class PathExplainerTF(Explainer):
         return self._pieces
 
     def _hessian_route(self, plan: _Plan, rows_per_point: int) -> str:
-        """The Hessian route for this call: "auto" moves recurrent models to the
-        Jacobian route when the job is large enough to repay pfor's trace."""
-        if not self._auto_route or self.hessian_method == "jacobian":
+        """The Hessian route of this call: "auto" on a recurrent model or a callable
+        tiles calls of fewer than ``LOOP_MIN_POINTS`` path points (or of one row)."""
+        if not self._auto_route or self.hessian_method != "loop":
             return self.hessian_method
-        pairs = plan.targets.shape[0] * plan.n_inputs * plan.num_samples * rows_per_point
-        if pairs >= JACOBIAN_MIN_ROWS and isinstance(self.model, keras.layers.Layer):
-            return "jacobian"
-        return self.hessian_method
+        q = _hessian_rows_per_call(rows_per_point, plan.rows_per_call)
+        points = min(plan.n_inputs * plan.num_samples, max(plan.rows_per_call // q, 1))
+        return "loop" if points >= LOOP_MIN_POINTS and rows_per_point > 1 else "tiled"
 
     def _smooth_interactions(self, beta: float, inputs, baseline, **kwargs) -> np.ndarray:
         """Interactions of the smooth surrogate, with its distance to the model."""
@@ -827,16 +831,46 @@ def _hessians_jacobian(model_fn, points, target, rows, d):
     return grads, tf.reshape(hess, [n, -1, d])
 
 
+def _hessians_loop(model_fn, points, target, rows, d):
+    """Gradient ``(n, d)`` and Hessian rows ``(n, r, d)``, one reverse pass per row.
+
+    The forward and first backward pass run once per path point (a persistent tape
+    keeps them); a compiled while loop then takes one reverse pass of the gradient
+    per Hessian row, for all points at once (``batch_jacobian`` without pfor). Traces
+    in seconds for any model; on recurrent models faster than both other routes,
+    since pfor's rewrite of the recurrent loop's double gradient is slow to run too.
+    """
+    n = tf.shape(points)[0]
+    with tf.GradientTape(persistent=True, watch_accessed_variables=False) as outer:
+        outer.watch(points)
+        with tf.GradientTape(watch_accessed_variables=False) as inner:
+            inner.watch(points)
+            y = select_output(tf.cast(model_fn(points), points.dtype), target)
+        grads = tf.reshape(inner.gradient(y, points), [n, d])
+        grad_rows = tf.gather(grads, rows, axis=1)
+    hess = outer.batch_jacobian(
+        grad_rows,
+        points,
+        unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        experimental_use_pfor=False,
+    )
+    return grads, tf.reshape(hess, [n, -1, d])
+
+
 def _hessian_rows(model_fn, x_shape, dtype, method):
     """Compiled: per-input sums of the interaction rows listed in ``rows``.
 
     For a row position i and every j:
     w * (s * d_i * d_j * H_ij(p) + [i == j] * d_i * g_i(p)), d = x - x'.
-    ``method`` is "tiled" or "jacobian" (see the two helpers above).
+    ``method`` is "loop", "tiled" or "jacobian" (see the three helpers above).
     """
     d = int(np.prod(x_shape))
     signature = _row_signature(x_shape, dtype) + [tf.TensorSpec((None,), tf.int32)]
-    hessian_fn = _hessians_tiled if method == "tiled" else _hessians_jacobian
+    hessian_fn = {
+        "loop": _hessians_loop,
+        "tiled": _hessians_tiled,
+        "jacobian": _hessians_jacobian,
+    }[method]
 
     @tf.function(input_signature=signature)
     def hessians(
