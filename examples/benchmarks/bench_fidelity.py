@@ -10,20 +10,25 @@ The first 800 series are for training, the last 200 are explained and scored. A 
 (``--folds``, 0..4) is one of 5 shuffled KFold splits of the 800 into 640 training and
 160 validation series (tint's DataModule), with its own classifier initialisation.
 
-Black box (tint's ``StateClassifierNet`` as trained there): a one-layer GRU with 200
-units and a per-step 2-class softmax head, trained 50 epochs with Adam (learning rate
-1e-4), batches of 32, L2 1e-3 (torch's Adam ``weight_decay``; here an L2 penalty with
-the same gradient on the weights, not the biases).
+Black box (tint's ``StateClassifierNet``, as ``experiments/hmm`` and ContraLSP's
+``hmm`` and ``switchstate`` train it): a one-layer GRU with 200 units, then BatchNorm,
+ReLU, Dropout(0.5) and a linear map to 2 logits, trained 50 epochs with Adam (learning
+rate 1e-4), batches of 32, L2 1e-3 (torch's Adam ``weight_decay``; here an L2 penalty
+with the same gradient on the weights, not the biases). Where we differ: the head is
+applied at every step and the loss is the cross-entropy of every step, where tint trains
+each batch on one random step t of ``x[:, :t+1]`` (the GRU is causal, so the output at t
+is the same function of ``x[:, :t+1]`` either way).
 
 Methods (``--methods``), each with its defaults, plus a tuned row where one is defined:
-- ``extremal_mask``: ``ExtremalMask()`` defaults (mse on the per-step outputs).
-- ``dynamask``: ``MaskGroup(GaussianBlur(sigma_max=1))``, areas 0.25..0.34, the
-  State settings of ``bench_extremal.py`` (Dynamask's own), extremal mask at the
-  ``log_loss(f(x), f(x))`` threshold.
-- ``contralsp``: ``ContraLSP()`` defaults on the classifier's logits (as the reference,
-  whose classifiers return logits: see :func:`class_logits`); tuned: ``lambda_1`` in
-  {1, 2}, ``sigma`` in {0.5, 0.8} (the reference's State and Switch-Feature settings),
-  chosen on validation series.
+- ``extremal_mask``: ``ExtremalMask()`` defaults (mse on the per-step logits, as tint's
+  ``ExtremalMaskNet`` on ``classifier(x, return_all=True)``).
+- ``dynamask``: ``MaskGroup(GaussianBlur(sigma_max=1))`` on the per-step probabilities,
+  areas 0.25..0.34, the State settings of ``bench_extremal.py`` (Dynamask's own),
+  extremal mask at the ``log_loss(f(x), f(x))`` threshold.
+- ``contralsp``: ``ContraLSP()`` defaults on the per-step logits (the reference's mse on
+  its classifiers' logits); tuned among the defaults, the reference's State settings
+  (``lambda_1 = 2``), its Switch-Feature settings (``lambda_2 = 2, sigma = 0.8``) and
+  both changes together, chosen on validation series.
 - ``integrated_gradients``, ``occlusion`` (baseline: the training mean of each cell),
   ``timing`` (``TimingExplainer()`` defaults; tuned: ``num_segments`` in {5, 20, 50} x
   ``max_seg_len`` in {T/10, T} on validation series): gradient and perturbation methods
@@ -148,6 +153,8 @@ def fold_split(n_train: int, fold: int, seed: int = 42):
 
 
 def classifier(steps: int, units: int) -> keras.Model:
+    """tint's ``StateClassifier`` per step: GRU, then BatchNorm, ReLU, Dropout(0.5) and a
+    linear map to 2 logits at every step (tint's ``return_all``); no softmax, as there."""
     l2 = keras.regularizers.L2(5e-4)  # gradient 1e-3 w, as torch's weight_decay=1e-3
     return keras.Sequential(
         [
@@ -155,14 +162,26 @@ def classifier(steps: int, units: int) -> keras.Model:
             keras.layers.GRU(
                 units, return_sequences=True, kernel_regularizer=l2, recurrent_regularizer=l2
             ),
-            keras.layers.Dense(2, activation="softmax", kernel_regularizer=l2),
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(2, kernel_regularizer=l2),
         ]
     )
 
 
+def probabilities(model):
+    """The classifier's per-step class probabilities (softmax of its logits)."""
+
+    def probs(batch):
+        return tf.nn.softmax(model(batch, training=False), axis=-1)
+
+    return probs
+
+
 def class_one_total(model):
     def total(batch):
-        return tf.reduce_sum(model(batch, training=False)[..., 1], axis=1)[:, None]
+        return tf.reduce_sum(tf.nn.softmax(model(batch, training=False))[..., 1], axis=1)[:, None]
 
     return total
 
@@ -191,25 +210,8 @@ def run_extremal(model, xs, cfg, seed, **settings):
     return ExtremalMask().fit(xs, model, n_epoch=cfg["epochs"], seed=seed, **settings).mask_tensor
 
 
-def class_logits(model):
-    """The classifier's logits (its last Dense layer without the softmax), per step.
-
-    The reference code explains tint's classifiers, which return logits: its mse compares
-    logits. On softmax probabilities the error is far smaller than the sparsity penalty
-    (``lambda_1 = 1``) and ContraLSP's gates close almost everywhere (mask area ~0.001 on
-    Switch-Feature, AUROC below 0.5).
-    """
-    dense = model.layers[-1]
-    body = keras.Model(model.inputs, model.layers[-2].output)
-
-    def logits(batch):
-        return tf.matmul(body(batch), dense.kernel) + dense.bias
-
-    return logits
-
-
 def run_contralsp(model, xs, cfg, seed, **settings):
-    fitted = ContraLSP().fit(xs, class_logits(model), n_epoch=cfg["epochs"], seed=seed, **settings)
+    fitted = ContraLSP().fit(xs, model, n_epoch=cfg["epochs"], seed=seed, **settings)
     return fitted.mask_tensor
 
 
@@ -232,9 +234,9 @@ def run_occlusion(model, xs, cfg, seed):
 def run_dynamask(model, xs, cfg, seed):
     settings = {**DYNAMASK, "n_epoch": cfg["dynamask_epochs"]}
     group = MaskGroup(GaussianBlur(sigma_max=1.0), task="classification").fit(
-        xs, model, AREAS, **settings
+        xs, probabilities(model), AREAS, **settings
     )
-    probs = model(xs, training=False)
+    probs = probabilities(model)(xs)
     thresholds = np.asarray(log_loss(probs, probs))
     below = group.errors < thresholds[None]
     chosen = np.where(below.any(0), np.argmax(below, 0), np.argmin(group.errors, 0))
@@ -263,7 +265,12 @@ RUNNERS = {
 def grid(method: str, t: int) -> list[dict]:
     """The tuning grid of a method (empty: defaults only)."""
     if method == "contralsp":
-        return [dict(lambda_1=a, sigma=s) for a in (1.0, 2.0) for s in (0.5, 0.8)]
+        # the defaults, the reference's State (lambda_1 2) and Switch-Feature settings
+        # (lambda_2 2, sigma 0.8), and both changes together
+        return [
+            dict(lambda_1=a, lambda_2=b, sigma=s)
+            for a, b, s in ((1.0, 1.0, 0.5), (2.0, 1.0, 0.5), (1.0, 2.0, 0.8), (2.0, 2.0, 0.8))
+        ]
     if method == "timing":
         return [
             dict(num_segments=k, max_seg_len=m) for k in (5, 20, 50) for m in (max(1, t // 10), t)
@@ -274,7 +281,7 @@ def grid(method: str, t: int) -> list[dict]:
 def is_default(method: str, setting: dict, t: int) -> bool:
     """Whether a tuned setting is the method's defaults (its row is then not rerun)."""
     defaults = {
-        "contralsp": dict(lambda_1=1.0, sigma=0.5),
+        "contralsp": dict(lambda_1=1.0, lambda_2=1.0, sigma=0.5),
         "timing": dict(num_segments=50, max_seg_len=t),
     }.get(method, {})
     return all(defaults.get(k) == v for k, v in setting.items())
@@ -305,7 +312,7 @@ def run_fold(name, fold, data, cfg, methods, writer, handle) -> list[dict]:
     model = classifier(x.shape[1], cfg["units"])
     model.compile(
         optimizer=keras.optimizers.Adam(1e-4 if not cfg["quick"] else 1e-2),
-        loss="sparse_categorical_crossentropy",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
     _, t_train = timed(
