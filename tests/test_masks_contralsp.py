@@ -167,3 +167,21 @@ def test_switch_feature_logits_recovers_the_state_features():
     truth = np.broadcast_to(read.astype(bool), x.shape)
     assert metrics.auroc(truth, m) > 0.8
     assert metrics.area_under_precision(truth, m, integration="trapezoid") > 0.8
+
+
+def test_explainer_reuses_its_compiled_loop_and_equals_the_fit():
+    from tf_tsexplain.masks.contralsp import ContraLSPExplainer
+
+    network = linear_network()
+    start = network.get_weights()
+    explainer = ContraLSPExplainer(reads_segment, perturbation_network=network)
+    first = explainer.attributions(X, seed=4, n_epoch=15)
+    second = explainer.attributions(X, seed=4, n_epoch=15)
+    np.testing.assert_array_equal(first, second)  # the network reset to its start
+    (loop,) = explainer._fitter._loops.values()
+    assert loop._epochs.experimental_get_tracing_count() == 1  # traced once, two calls
+    fresh = linear_network()
+    fresh.set_weights(start)  # the network's weights before the explainer trained it
+    direct = ContraLSP(fresh).fit(X, reads_segment, n_epoch=15, seed=4).mask_tensor
+    np.testing.assert_allclose(first, direct, atol=1e-6)
+    assert first.shape == X.shape and first.dtype == np.float32

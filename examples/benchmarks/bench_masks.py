@@ -310,6 +310,17 @@ def run_speed(cfg) -> None:
     )
 
 
+def _cpu_mhz() -> float | None:
+    """The current clock of the first CPU (Linux), or None."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("cpu MHz"):
+                return float(line.split(":")[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def run_state_group(epochs: int, series: int, full: bool) -> None:
     """Dynamask's State group (issue 28): 10 areas x 200 series, GRU(200), the paper's
     settings, with the defaults (areas in chunks from the memory budget, compilation
@@ -384,6 +395,22 @@ def run_state_group(epochs: int, series: int, full: bool) -> None:
         f"is {per_epoch / bound:.2f}x it; 1,000 epochs of the bound alone: "
         f"{1000 * bound / 60:.1f} min; peak RSS {_mask_speed.peak_rss_mib():.0f} MiB"
     )
+    # The GRU's arithmetic alone: per step and row, the forward pass's matrix products
+    # are 3H * (F + H) multiply-adds (2 FLOP each); the backward pass to the input (no
+    # weight gradients: the mask is the only variable) costs about as much again.
+    units, steps, nf = 200, 200, 3
+    flop = 1000 * rows * steps * 2 * (2 * 3 * units * (nf + units))
+    mhz = _cpu_mhz()
+    if mhz:
+        peak = (os.cpu_count() or 1) * mhz * 1e6 * 32  # AVX2: 2 FMA units x 8 fp32 x 2
+        print(
+            f"  arithmetic bound: the GRU's 1,000 epochs are {flop / 1e12:.0f} TFLOP; at this "
+            f"CPU's peak ({os.cpu_count()} cores x {mhz:.0f} MHz x 32 fp32 FLOP per cycle, "
+            f"AVX2 FMA) = {peak / 1e9:.0f} GFLOP/s that is {flop / peak / 60:.1f} min, so "
+            "no implementation reaches 15 min here"
+            if flop / peak > 15 * 60
+            else f"  arithmetic bound: {flop / 1e12:.0f} TFLOP = {flop / peak / 60:.1f} min at peak"
+        )
     if full:
         clear_fit_cache()
         _, total = _mask_speed.timed(lambda: fit(1000))

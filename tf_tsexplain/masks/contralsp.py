@@ -650,15 +650,21 @@ class ContraLSPExplainer(Explainer):
     **fit_options)`` fits :class:`ContraLSP` on the inputs (``batch_size`` = series fitted
     together) and returns its masks ``(N, T, F)`` (in [0, 1], 1 = salient).
 
+    One :class:`ContraLSP` serves every call, so its compiled training loop (one per
+    chunk shape) is traced once and reused by later calls of the same shapes.
+
     Args:
         model: a Keras model or a callable mapping ``(rows, T, F)`` to outputs.
+        perturbation_network: as :class:`ContraLSP` (None: the default bidirectional
+            GRU).
         memory_budget: bytes per model call when ``batch_size`` is None.
     """
 
     derivative_order = 1
 
-    def __init__(self, model, *, memory_budget: int | None = None):
+    def __init__(self, model, *, perturbation_network=None, memory_budget: int | None = None):
         super().__init__(model, memory_budget=memory_budget)
+        self._fitter = ContraLSP(perturbation_network)
 
     def attributions(
         self,
@@ -690,7 +696,7 @@ class ContraLSPExplainer(Explainer):
             TypeError, ValueError: as :meth:`ContraLSP.fit`.
         """
         x = as_float_array(inputs, "inputs", min_rank=3, dtype=np.float32)
-        fitted = ContraLSP().fit(
+        fitted = self._fitter.fit(
             x,
             self.model,
             output_indices=output_indices,
