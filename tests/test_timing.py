@@ -143,3 +143,19 @@ def test_batch_job_method_table_runs_timing_as_the_explainer_does():
     check_method("contralsp", {"n_epoch": 5, "sigma": 0.8})
     with pytest.raises(TypeError, match="num_segments"):
         check_method("contralsp", {"num_segments": 5})
+
+
+def test_default_segments_scale_with_the_features():
+    from tf_tsexplain.timing import default_num_segments
+
+    # the reference's 50 segments on 31 features, the same density for other F
+    assert [default_num_segments(f) for f in (1, 3, 31, 62)] == [2, 5, 50, 100]
+    explainer = TimingExplainer(reads_one_cell)
+    by_default = explainer.attributions(X, seed=5, num_samples=10)
+    explicit = explainer.attributions(X, seed=5, num_samples=10, num_segments=5)
+    np.testing.assert_array_equal(by_default, explicit)
+    free = explainer.free_cells(len(X), T, F, num_samples=10, seed=5)
+    np.testing.assert_array_equal(
+        free, explainer.free_cells(len(X), T, F, num_samples=10, num_segments=5, seed=5)
+    )
+    assert free.mean() > 0.1  # cells do move: 5 segments leave many of the 48 free

@@ -16,8 +16,14 @@ attribution of a cell sums its gradients over the points where it was free::
 Segments (the reference's sampling, per path point and input): ``num_segments``
 segments, each on one feature drawn uniformly, of a length drawn uniformly in
 ``[min_seg_len, max_seg_len]`` (default ``[1, T]``), starting uniformly among the
-positions where it fits. Defaults: ``num_samples=50`` points, ``num_segments=50``,
-``min_seg_len=1``, ``max_seg_len=T`` (the reference's experiment defaults), baseline 0.
+positions where it fits. Defaults: ``num_samples=50`` points, ``min_seg_len=1``,
+``max_seg_len=T`` (the reference's experiment defaults), baseline 0, and
+``num_segments`` scaled to the number of features: ``round(50 F / 31)`` (at least 1),
+the reference's 50 segments over the 31 features of its MIMIC-III experiment, at the
+same density per feature. A fixed 50 on few features holds nearly every cell at every
+point (on Switch-Feature, F = 3 and T = 100, 50 segments of up to 100 steps leave almost
+no cell free, and the attributions rank cells at chance: AUROC 0.51; 5 segments, the
+scaled default, give 0.99).
 
 Normalisation and completeness:
 
@@ -53,7 +59,7 @@ from tf_tsexplain._explainer import Explainer
 from tf_tsexplain._targets import select_output
 from tf_tsexplain._validation import as_float_array, check_choice, check_int
 
-__all__ = ["TimingExplainer"]
+__all__ = ["TimingExplainer", "default_num_segments"]
 
 NORMALIZATIONS = ("free", "steps")
 
@@ -82,7 +88,7 @@ class TimingExplainer(Explainer):
         baseline=None,
         *,
         num_samples: int = 50,
-        num_segments: int = 50,
+        num_segments: int | None = None,
         min_seg_len: int = 1,
         max_seg_len: int | None = None,
         normalize: str = "free",
@@ -100,7 +106,8 @@ class TimingExplainer(Explainer):
                 ``(1, T, F)``) for every input, or one per input ``(N, T, F)``.
             num_samples: path points S per input (>= 1).
             num_segments: segments held at each point (>= 0; 0 gives integrated
-                gradients with left Riemann points).
+                gradients with left Riemann points); None: ``round(50 F / 31)``, at
+                least 1 (see :func:`default_num_segments`).
             min_seg_len: shortest segment, in steps (1 <= min_seg_len <= T).
             max_seg_len: longest segment (min_seg_len <= max_seg_len <= T); None: T.
             normalize: "free" (the paper's: each cell's gradients averaged over the
@@ -127,7 +134,8 @@ class TimingExplainer(Explainer):
         """
         batch_size, seed, verbose = self._check_common(batch_size, seed, verbose)
         num_samples = check_int(num_samples, "num_samples", min_val=1)
-        num_segments = check_int(num_segments, "num_segments", min_val=0)
+        if num_segments is not None:
+            num_segments = check_int(num_segments, "num_segments", min_val=0)
         normalize = check_choice(normalize, "normalize", NORMALIZATIONS)
         x, frozen = self._rows(inputs, padding_mask)
         if x.ndim != 3:
@@ -136,6 +144,8 @@ class TimingExplainer(Explainer):
                 f"Received: inputs of shape {x.shape}."
             )
         n, t, nf = x.shape
+        if num_segments is None:
+            num_segments = default_num_segments(nf)
         min_seg_len, max_seg_len = _check_lengths(min_seg_len, max_seg_len, t)
         b = _check_baseline(baseline, x)
         targets, leading = self._targets(x, output_indices, batch_size)
@@ -198,7 +208,7 @@ class TimingExplainer(Explainer):
         features: int,
         *,
         num_samples: int = 50,
-        num_segments: int = 50,
+        num_segments: int | None = None,
         min_seg_len: int = 1,
         max_seg_len: int | None = None,
         seed: int | None = None,
@@ -220,7 +230,11 @@ class TimingExplainer(Explainer):
         t = check_int(steps, "steps", min_val=1)
         nf = check_int(features, "features", min_val=1)
         s = check_int(num_samples, "num_samples", min_val=1)
-        k = check_int(num_segments, "num_segments", min_val=0)
+        k = (
+            default_num_segments(nf)
+            if num_segments is None
+            else check_int(num_segments, "num_segments", min_val=0)
+        )
         lo, hi = _check_lengths(min_seg_len, max_seg_len, t)
         starts, lengths, dims = _segments(range(n), s, k, t, nf, lo, hi, _base_seed(seed))
         steps_ = np.arange(t)
@@ -228,6 +242,13 @@ class TimingExplainer(Explainer):
         onehot = dims[..., None] == np.arange(nf)  # (N, S, K, F)
         held = (in_seg[..., None] & onehot[..., None, :]).any(axis=2)  # (N, S, T, F)
         return ~held
+
+
+def default_num_segments(n_features: int) -> int:
+    """The default segments per path point for ``F`` features: ``round(50 F / 31)``,
+    at least 1 (the reference's 50 segments on its 31-feature MIMIC-III experiment)."""
+    n_features = check_int(n_features, "n_features", min_val=1)
+    return max(1, round(50 * n_features / 31))
 
 
 def _check_lengths(min_seg_len, max_seg_len, t: int) -> tuple[int, int]:

@@ -30,7 +30,8 @@ Methods (``--methods``), each with its defaults, plus a tuned row where one is d
   (``lambda_1 = 2``), its Switch-Feature settings (``lambda_2 = 2, sigma = 0.8``) and
   both changes together, chosen on validation series.
 - ``integrated_gradients``, ``occlusion`` (baseline: the training mean of each cell),
-  ``timing`` (``TimingExplainer()`` defaults; tuned: ``num_segments`` in {5, 20, 50} x
+  ``timing`` (``TimingExplainer()`` defaults, 5 segments for 3 features; tuned:
+  ``num_segments`` in {5, 20, 50} x
   ``max_seg_len`` in {T/10, T} on validation series): gradient and perturbation methods
   explain the scalar ``sum_t p(class 1 at t)`` in one pass, where tint explains the
   output at each step t on ``x[:t+1]`` (``TimeForwardTunnel``, T times the cost); absolute
@@ -87,7 +88,7 @@ from tf_tsexplain.masks import (  # noqa: E402
     log_loss,  # noqa: E402
 )
 from tf_tsexplain.saliency import Occlusion  # noqa: E402
-from tf_tsexplain.timing import TimingExplainer  # noqa: E402
+from tf_tsexplain.timing import TimingExplainer, default_num_segments  # noqa: E402
 
 DATASETS = ("state", "switch")
 METHODS = (
@@ -282,7 +283,7 @@ def is_default(method: str, setting: dict, t: int) -> bool:
     """Whether a tuned setting is the method's defaults (its row is then not rerun)."""
     defaults = {
         "contralsp": dict(lambda_1=1.0, lambda_2=1.0, sigma=0.5),
-        "timing": dict(num_segments=50, max_seg_len=t),
+        "timing": dict(num_segments=default_num_segments(3), max_seg_len=t),
     }.get(method, {})
     return all(defaults.get(k) == v for k, v in setting.items())
 
