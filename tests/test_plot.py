@@ -352,6 +352,16 @@ def test_sis_plot_overlapping_sis_stay_visible_and_empty_collections_say_why():
         if isinstance(child, matplotlib.text.Text) and child.get_text() == "two SIS"
     ]
     assert not legend.overlaps(title)
+    # a long title over narrow axes: the legend moves below the time axis instead
+    long_title = "SIS collection over cells (threshold p >= 0.9, p = 1.000), one input"
+    _, ax = sis_plot(x, results, title=long_title, figsize=(5, 2.5))
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert not legend.overlaps(ax.title.get_window_extent(renderer))
+    assert not legend.overlaps(ax.get_window_extent(renderer))  # clear of the cells too
+    assert not legend.overlaps(ax.xaxis.label.get_window_extent(renderer))
     empty = SISCollection([], initial_value=0.31, threshold=0.5)
     _, ax = sis_plot(x, empty)
     assert [t.get_text() for t in ax.texts] == ["no sufficient subset: f(x) = 0.31 < threshold 0.5"]

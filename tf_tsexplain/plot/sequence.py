@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.text import Text
 
 from tf_tsexplain._validation import check_labels, check_positive_int
 from tf_tsexplain.plot._common import (
@@ -429,8 +430,9 @@ def sis_plot(
             fontsize="medium",
             bbox={"facecolor": "white", "edgecolor": "#c0392b", "alpha": 0.9},
         )
+    legend = None
     if ax.patches:
-        ax.legend(
+        legend = ax.legend(
             loc="lower right",
             bbox_to_anchor=(1.0, 1.0),
             ncol=min(len(cells), 6),
@@ -443,4 +445,20 @@ def sis_plot(
     fig.colorbar(image, ax=ax, label="input value")
     if title:
         ax.set_title(title, loc="left" if ax.patches else "center")  # legend on the right
+        if legend is not None:
+            _legend_clear_of_title(fig, ax, legend, title)
     return fig, ax
+
+
+def _legend_clear_of_title(fig, ax, legend, title: str) -> None:
+    """Move a legend drawn above the axes on the right below the time-axis label when a
+    long title (or narrow axes) would make the two overlap."""
+    fig.draw_without_rendering()  # text extents need a layout
+    # the title artist: set_title(loc="left") draws a Text other than ``ax.title``
+    texts = [c for c in ax.get_children() if isinstance(c, Text) and c.get_text() == title]
+    if not any(legend.get_window_extent().overlaps(t.get_window_extent()) for t in texts):
+        return
+    label = ax.xaxis.label.get_window_extent()
+    below = ax.transAxes.inverted().transform((0.0, label.y0))[1]
+    legend.set_loc("upper right")
+    legend.set_bbox_to_anchor((1.0, below), transform=ax.transAxes)
