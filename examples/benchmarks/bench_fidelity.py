@@ -371,7 +371,8 @@ def run_fold(name, fold, data, cfg, methods, writer, handle) -> list[dict]:
                 f"  {method:<21} {variant:<8} AUP {row['AUP']:.3f} AUR {row['AUR']:.3f} "
                 f"AUROC {row['AUROC']:.3f} I/cell {row['I_per_cell']:.3f} S/cell "
                 f"{row['S_per_cell']:.3f}  {row['seconds_per_series']:.3f} s/series "
-                f"({len(subset)} series)",
+                f"({len(subset)} series); process peak RSS so far "
+                f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB",
                 flush=True,
             )
     return rows
