@@ -21,7 +21,8 @@ is the same function of ``x[:, :t+1]`` either way).
 
 Methods (``--methods``), each with its defaults, plus a tuned row where one is defined:
 - ``extremal_mask``: ``ExtremalMask()`` defaults (mse on the per-step logits, as tint's
-  ``ExtremalMaskNet`` on ``classifier(x, return_all=True)``).
+  ``ExtremalMaskNet`` on ``classifier(x, return_all=True)``), and a ``paper`` row with
+  the paper's ``lambda_1 = lambda_2 = 1`` (``lambda_area``, ``lambda_perturbation``).
 - ``dynamask``: ``MaskGroup(GaussianBlur(sigma_max=1))`` on the per-step probabilities,
   areas 0.25..0.34, the State settings of ``bench_extremal.py`` (Dynamask's own),
   extremal mask at the ``log_loss(f(x), f(x))`` threshold.
@@ -333,6 +334,8 @@ def run_fold(name, fold, data, cfg, methods, writer, handle) -> list[dict]:
     rows = []
     for method in methods:
         variants = [("default", {}, "")]
+        if method == "extremal_mask":  # the paper's lambda_1 = lambda_2 = 1 (not tuned)
+            variants.append(("paper", dict(lambda_area=1.0, lambda_perturbation=1.0), ""))
         if grid(method, x.shape[1]) and cfg["tune_series"]:
             (best, summary), t_tune = timed(lambda m=method: tune(m, model, xv, tv, cfg, fold))
             print(f"  {method} tuning on {len(xv)} validation series ({t_tune:.0f} s): {summary}")
@@ -415,7 +418,7 @@ def report(all_rows: list[dict], quick: bool) -> None:
     for d, (method, aup, aur) in TARGETS.items():
         if (d, method, "default", "AUP") not in means:
             continue
-        for v in ("default", "tuned"):
+        for v in ("default", "paper", "tuned"):
             if (d, method, v, "AUP") not in means:
                 continue
             got_p, got_r = means[(d, method, v, "AUP")], means[(d, method, v, "AUR")]
