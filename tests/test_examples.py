@@ -150,3 +150,17 @@ def test_shapley_example_finds_the_recent_events_and_features(tmp_path):
     assert result["event_table"]["position"].iloc[0] == -1
     assert set(result["feature_table"]["feature"].iloc[:2]) == {"amount", "velocity"}
     assert all(path.stat().st_size > 0 for path in result["figures"].values())
+
+
+def test_sis_box_example_finds_cells_of_the_box(tmp_path):
+    example = _load("sis_box")
+    result = example.main(tmp_path, epochs=4, n_train=800)
+    assert result["accuracy"] > 0.9
+    collection, x, model = result["collection"], result["x"], result["model"]
+    assert len(collection) >= 1 and result["probability"] >= example.THRESHOLD
+    for sis in collection:  # each SIS alone (the rest masked to 0) keeps p >= 0.9
+        kept = np.where(sis.mask, x, 0.0)[None].astype("float32")
+        assert float(model(kept)[0, 1]) >= example.THRESHOLD
+        assert 0 < len(sis) < 20
+    assert result["in_box"] >= 0.5  # mostly cells of the raised box
+    assert result["figure"].stat().st_size > 0
