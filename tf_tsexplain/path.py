@@ -828,38 +828,20 @@ def _hessians_tiled(model_fn, points, target, rows, d):
     return tf.reshape(grads, [n, r, d])[:, 0, :], tf.reshape(hess, [n, r, d])
 
 
-def _hessians_jacobian(model_fn, points, target, rows, d):
-    """Gradient ``(n, d)`` and Hessian rows ``(n, r, d)`` by a vectorised batch Jacobian.
+def _hessians_jacobian(model_fn, points, target, rows, d, use_pfor: bool = True):
+    """Gradient ``(n, d)`` and Hessian rows ``(n, r, d)`` by a batch Jacobian of the
+    gradient: the forward and first backward pass once per path point, then one
+    reverse pass per Hessian row for all points at once.
 
-    pfor vectorises the second backward pass over the rows: about twice as fast as
-    tiling once compiled, but tracing it takes 35-45 s for any Keras LSTM or GRU on 2
-    CPU cores (pfor rewrites the recurrent while loop's double gradient).
+    With ``use_pfor`` pfor vectorises those reverse passes: fast for Dense and Conv1D
+    models, but tracing it takes 35-45 s for any Keras LSTM or GRU on 2 CPU cores (pfor
+    rewrites the recurrent while loop's double gradient) and its rows are no faster
+    than the loop's there. Without it (the "loop" route) a compiled while loop runs
+    them, ``LOOP_PARALLEL`` at a time, over a persistent tape: traces in seconds for
+    any model.
     """
     n = tf.shape(points)[0]
-    with tf.GradientTape(watch_accessed_variables=False) as outer:
-        outer.watch(points)
-        with tf.GradientTape(watch_accessed_variables=False) as inner:
-            inner.watch(points)
-            y = select_output(tf.cast(model_fn(points), points.dtype), target)
-        grads = tf.reshape(inner.gradient(y, points), [n, d])
-        grad_rows = tf.gather(grads, rows, axis=1)
-    hess = outer.batch_jacobian(
-        grad_rows, points, unconnected_gradients=tf.UnconnectedGradients.ZERO
-    )
-    return grads, tf.reshape(hess, [n, -1, d])
-
-
-def _hessians_loop(model_fn, points, target, rows, d):
-    """Gradient ``(n, d)`` and Hessian rows ``(n, r, d)``, one reverse pass per row.
-
-    The forward and first backward pass run once per path point (a persistent tape
-    keeps them); a compiled while loop then takes one reverse pass of the gradient
-    per Hessian row, for all points at once (``batch_jacobian`` without pfor). Traces
-    in seconds for any model; on recurrent models faster than both other routes,
-    since pfor's rewrite of the recurrent loop's double gradient is slow to run too.
-    """
-    n = tf.shape(points)[0]
-    with tf.GradientTape(persistent=True, watch_accessed_variables=False) as outer:
+    with tf.GradientTape(persistent=not use_pfor, watch_accessed_variables=False) as outer:
         outer.watch(points)
         with tf.GradientTape(watch_accessed_variables=False) as inner:
             inner.watch(points)
@@ -870,10 +852,15 @@ def _hessians_loop(model_fn, points, target, rows, d):
         grad_rows,
         points,
         unconnected_gradients=tf.UnconnectedGradients.ZERO,
-        parallel_iterations=LOOP_PARALLEL,
-        experimental_use_pfor=False,
+        parallel_iterations=None if use_pfor else LOOP_PARALLEL,
+        experimental_use_pfor=use_pfor,
     )
     return grads, tf.reshape(hess, [n, -1, d])
+
+
+def _hessians_loop(model_fn, points, target, rows, d):
+    """The "loop" route: :func:`_hessians_jacobian` without pfor."""
+    return _hessians_jacobian(model_fn, points, target, rows, d, use_pfor=False)
 
 
 def _hessian_rows(model_fn, x_shape, dtype, method):
