@@ -276,7 +276,7 @@ class ExtremalMask(Mask):
         target=None,
         n_epoch: int = 500,
         learning_rate: float = 0.01,
-        lambda_area: float = 0.1,
+        lambda_area: float = 1.0,
         lambda_perturbation: float = 100.0,
         keep_ratio: float = 0.1,
         initial_mask_coeff: float = 0.5,
@@ -305,16 +305,14 @@ class ExtremalMask(Mask):
                 input set to zeros (deletion).
             n_epoch: Adam steps (>= 1).
             learning_rate: Adam's step size (> 0).
-            lambda_area: weight (>= 0) of the area penalty. Default 0.1 with
-                ``lambda_perturbation=100``: the best of a grid (``lambda_area`` in
-                {1, 0.1} x ``lambda_perturbation`` in {1, 10, 100}) on an unscored seed
-                of Dynamask's rare-feature and rare-time experiments (both chose it;
-                ``examples/benchmarks/bench_mask_defaults.py``). The paper's
-                ``lambda_1 = lambda_2 = 1`` are tuned for its shared GRU network: with
-                the default per-series network, which copies cells more easily, they
-                left rare-feature recall at 0.50 (AUR, trapezoids) against 0.89.
-            lambda_perturbation: weight (>= 0) of ``mean |NN(x)|`` (default 100, see
-                ``lambda_area``).
+            lambda_area: weight (>= 0) of the area penalty (the paper's lambda_1 = 1).
+            lambda_perturbation: weight (>= 0) of ``mean |NN(x)|``. Default 100, not
+                the paper's lambda_2 = 1, which suits its shared GRU network: the
+                default per-series network copies cells more easily, and at 1 it left
+                rare-feature recall at 0.49 (AUR, trapezoids, on an unscored seed)
+                against 0.78 at 100, the best of {1, 10, 100} there and on rare time
+                (``examples/benchmarks/bench_mask_defaults.py``). On State the learned
+                replacement stays near 0 from 0.1 on, so 1 and 100 fit alike.
             keep_ratio: the area aimed at by ``area_penalty="sorted"``, in (0, 1].
             initial_mask_coeff: starting mask value, in [0, 1].
             batch_size: series fitted at once (model rows per call); None: from the
