@@ -334,7 +334,7 @@ def run_fold(name, fold, data, cfg, methods, writer, handle) -> list[dict]:
     rows = []
     for method in methods:
         variants = [("default", {}, "")]
-        if method == "extremal_mask":  # the paper's lambda_1 = lambda_2 = 1 (not tuned)
+        if method == "extremal_mask" and cfg["paper_row"]:  # lambda_1 = lambda_2 = 1
             variants.append(("paper", dict(lambda_area=1.0, lambda_perturbation=1.0), ""))
         if grid(method, x.shape[1]) and cfg["tune_series"]:
             (best, summary), t_tune = timed(lambda m=method: tune(m, model, xv, tv, cfg, fold))
@@ -457,6 +457,9 @@ def main(argv=None) -> int:
     parser.add_argument("--dynamask-epochs", type=int, default=1000, help="the paper: 1000")
     parser.add_argument("--csv", default="bench_fidelity.csv")
     parser.add_argument("--resume", action="store_true", help="skip folds already in --csv")
+    parser.add_argument(
+        "--no-paper-row", action="store_true", help="no ExtremalMask row at the paper's (1, 1)"
+    )
     args = parser.parse_args(argv)
     if any(f not in range(5) for f in args.folds):
         parser.error(f"--folds must be in 0..4. Received: {args.folds}")
@@ -469,6 +472,7 @@ def main(argv=None) -> int:
         test_series=args.test_series,
         tune_series=args.tune_series,
         tsr_series=args.tsr_series,
+        paper_row=not args.no_paper_row,
     )
     if args.quick:
         cfg.update(units=16, train_epochs=3, epochs=30, dynamask_epochs=30, test_series=8)
