@@ -332,8 +332,8 @@ def test_hessian_methods_agree_and_auto_picks_by_model_kind(quadratic):
     )
     recurrent = keras.Sequential([keras.Input((T, F)), keras.layers.GRU(2), keras.layers.Dense(1)])
     assert PathExplainerTF(conv).hessian_method == "jacobian"
-    assert PathExplainerTF(recurrent).hessian_method == "loop"
-    assert PathExplainerTF(quadratic).hessian_method == "loop"
+    assert PathExplainerTF(recurrent).hessian_method == "tiled"
+    assert PathExplainerTF(quadratic).hessian_method == "tiled"
     x, base = _inputs(n=3), np.zeros((1, T, F), "float32")
     kw = dict(num_samples=6, use_expectation=False, batch_size=4)
     with warnings.catch_warnings():
@@ -353,18 +353,6 @@ def test_hessian_methods_agree_and_auto_picks_by_model_kind(quadratic):
     np.testing.assert_allclose(full, tiled.interactions(x, base, **kw), rtol=1e-4, atol=1e-7)
     one = loop.interactions(x, base, interaction_index=(2, 1), **kw)
     np.testing.assert_allclose(one, full[:, 2, 1], rtol=1e-4, atol=1e-7)
-    # "auto" loops over rows only when a call holds enough path points to repay it
-    auto = PathExplainerTF(recurrent)
-    auto.interactions(x, base, num_samples=6, use_expectation=False)  # 18 points
-    assert auto.last_interactions_info.hessian_method == "tiled"
-    many = auto.interactions(x, base, num_samples=22, use_expectation=False)  # 66 points
-    assert auto.last_interactions_info.hessian_method == "loop"
-    np.testing.assert_allclose(
-        many,
-        tiled.interactions(x, base, num_samples=22, use_expectation=False),
-        rtol=1e-4,
-        atol=1e-7,
-    )
     for method in ("jacobian", "loop"):
         exact = PathExplainerTF(quadratic, hessian_method=method).interactions(
             x, base, num_samples=3, use_expectation=False

@@ -46,11 +46,10 @@ from tf_tsexplain.smooth import (
 # a warning says the model's second derivative is not symmetric (float32 rounding of
 # a smooth model stays near 1e-6).
 ASYMMETRY_TOLERANCE = 1e-4
-# "auto" takes the loop route for a recurrent model or a callable from this many path
-# points per call: each of its per-row reverse passes has a fixed cost (about 8-15 ms
-# for an LSTM over 20 steps on 2 CPU cores) that fewer points do not repay, where
-# tiling is faster (LSTM(64): 10 points 0.3 s tiled vs 1.7 s; 400 points 3.3x faster).
-LOOP_MIN_POINTS = 64
+# "auto" moves a recurrent model to the Jacobian route from this many (path point,
+# Hessian row) pairs: pfor's 35-45 s trace of a recurrent loop is then paid back by
+# its ~2x faster rows (measured on an LSTM(64), 2 CPU cores).
+JACOBIAN_MIN_ROWS = 1_000_000
 # Reverse passes of the loop route run in parallel (tf.while_loop's parallel_iterations).
 LOOP_PARALLEL = 10
 
@@ -141,21 +140,23 @@ class PathExplainerTF(Explainer):
             computation across the batch axis at inference).
         allow_nonfinite: accept NaN/Inf in inputs and baselines (results will then
             contain NaN). By default they are an error.
-        hessian_method: how :meth:`interactions` computes Hessian rows. "loop": the
-            model's forward and first backward pass once per path point, then one
-            reverse pass per Hessian row in a compiled loop (a batch Jacobian without
-            pfor); traces in seconds for any model, the fastest route for recurrent
-            models. "tiled": Hessian-vector products vectorised by tiling the path
-            points (forward and first backward pass repeated for every row), traces in
-            seconds, about twice the FLOPs. "jacobian": a pfor-vectorised batch
-            Jacobian, fast for Dense, Conv1D and attention models, but its first call
-            takes 35-45 s to trace on a recurrent model (LSTM, GRU) on 2 CPU cores.
-            "auto" (default): "jacobian" for Keras models without a recurrent layer,
-            where pfor traces quickly; "loop" for recurrent models and plain
-            callables, except calls of fewer than ``LOOP_MIN_POINTS`` (64) path
-            points or of one Hessian row, which are tiled (each pass of the loop has
-            a fixed cost that few points do not repay). Results agree to float
-            precision; ``last_interactions_info.hessian_method`` names the route.
+        hessian_method: how :meth:`interactions` computes Hessian rows. "tiled":
+            Hessian-vector products vectorised by tiling the path points, traces in
+            seconds for any model. "jacobian": a pfor-vectorised batch Jacobian, about
+            twice as fast once compiled, but its first call takes 35-45 s to trace on
+            a recurrent model (LSTM, GRU) on 2 CPU cores: worth it for large jobs.
+            "loop": the forward and first backward pass once per path point, then
+            one reverse pass per Hessian row in a compiled while loop (a batch
+            Jacobian without pfor); traces in seconds, but each reverse pass has a
+            fixed cost, so it beats tiling only when a call holds hundreds of path
+            points (on the LSTM(64) of ``bench_path.py``, 77 points per call within
+            the default budget, it took 1.6x the tiled time). "auto" (default):
+            "jacobian" for Keras models without a recurrent layer (Dense, Conv1D,
+            attention), where pfor traces quickly; for recurrent models and plain
+            callables "tiled", unless one call needs at least ``JACOBIAN_MIN_ROWS``
+            (path point, Hessian row) pairs, where the Jacobian's faster rows repay
+            its trace. Results agree to float precision;
+            ``last_interactions_info.hessian_method`` names the route.
         memory_budget: working memory per model call when ``batch_size`` is None
             (bytes; default: the process-wide budget, 1 GiB).
 
@@ -195,7 +196,7 @@ class PathExplainerTF(Explainer):
         super().__init__(model, allow_nonfinite=allow_nonfinite, memory_budget=memory_budget)
         self._auto_route = hessian_method == "auto"
         if hessian_method == "auto":
-            hessian_method = "jacobian" if _is_non_recurrent_keras(model) else "loop"
+            hessian_method = "jacobian" if _is_non_recurrent_keras(model) else "tiled"
         self.hessian_method = hessian_method
         self.last_interactions_info: InteractionsInfo | None = None
         self._pieces: tuple[PiecewiseLinearPiece, ...] | None = None
@@ -415,14 +416,14 @@ class PathExplainerTF(Explainer):
         return self._pieces
 
     def _hessian_route(self, plan: _Plan, rows_per_point: int) -> str:
-        """The Hessian route of this call: "auto" on a recurrent model or a callable
-        tiles calls of fewer than ``LOOP_MIN_POINTS`` path points (or of one row)."""
-        if not self._auto_route or self.hessian_method != "loop":
+        """The Hessian route for this call: "auto" moves recurrent models to the
+        Jacobian route when the job is large enough to repay pfor's trace."""
+        if not self._auto_route or self.hessian_method == "jacobian":
             return self.hessian_method
-        q = _hessian_rows_per_call(rows_per_point, plan.rows_per_call)
-        points = _points_per_call("loop", q, plan.rows_per_call)
-        points = min(plan.n_inputs * plan.num_samples, points)
-        return "loop" if points >= LOOP_MIN_POINTS and rows_per_point > 1 else "tiled"
+        pairs = plan.targets.shape[0] * plan.n_inputs * plan.num_samples * rows_per_point
+        if pairs >= JACOBIAN_MIN_ROWS and isinstance(self.model, keras.layers.Layer):
+            return "jacobian"
+        return self.hessian_method
 
     def _smooth_interactions(self, beta: float, inputs, baseline, **kwargs) -> np.ndarray:
         """Interactions of the smooth surrogate, with its distance to the model."""
