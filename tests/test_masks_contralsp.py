@@ -175,13 +175,13 @@ def test_explainer_reuses_its_compiled_loop_and_equals_the_fit():
     network = linear_network()
     start = network.get_weights()
     explainer = ContraLSPExplainer(reads_segment, perturbation_network=network)
-    first = explainer.attributions(X, seed=4, n_epoch=15)
-    second = explainer.attributions(X, seed=4, n_epoch=15)
+    first = explainer.attributions(X, seed=4, n_epoch=6)
+    second = explainer.attributions(X, seed=4, n_epoch=6)
     np.testing.assert_array_equal(first, second)  # the network reset to its start
     (loop,) = explainer._fitter._loops.values()
     assert loop._epochs.experimental_get_tracing_count() == 1  # traced once, two calls
     fresh = linear_network()
     fresh.set_weights(start)  # the network's weights before the explainer trained it
-    direct = ContraLSP(fresh).fit(X, reads_segment, n_epoch=15, seed=4).mask_tensor
+    direct = ContraLSP(fresh).fit(X, reads_segment, n_epoch=6, seed=4).mask_tensor
     np.testing.assert_allclose(first, direct, atol=1e-6)
     assert first.shape == X.shape and first.dtype == np.float32

@@ -340,10 +340,8 @@ def test_hessian_methods_agree_and_auto_picks_by_model_kind(quadratic):
         warnings.simplefilter("error")  # tanh is smooth: no piecewise-linear warning
         by_jacobian = PathExplainerTF(conv, hessian_method="jacobian").interactions(x, base, **kw)
         by_tiling = PathExplainerTF(conv, hessian_method="tiled").interactions(x, base, **kw)
-        by_loop = PathExplainerTF(conv, hessian_method="loop").interactions(x, base, **kw)
     assert np.abs(by_jacobian).max() > 1e-3
     np.testing.assert_allclose(by_jacobian, by_tiling, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(by_jacobian, by_loop, rtol=1e-4, atol=1e-6)
     # a recurrent model: the loop route against tiling, full and one row
     loop = PathExplainerTF(recurrent, hessian_method="loop")
     tiled = PathExplainerTF(recurrent, hessian_method="tiled")
