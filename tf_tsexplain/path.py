@@ -836,8 +836,8 @@ def _hessians_jacobian(model_fn, points, target, rows, d, use_pfor: bool = True)
 
     With ``use_pfor`` pfor vectorises those reverse passes: fast for Dense and Conv1D
     models, but tracing it takes 35-45 s for any Keras LSTM or GRU on 2 CPU cores (pfor
-    rewrites the recurrent while loop's double gradient) and its rows are no faster
-    than the loop's there. Without it (the "loop" route) a compiled while loop runs
+    rewrites the recurrent while loop's double gradient). Without it (the "loop"
+    route) a compiled while loop runs
     them, ``LOOP_PARALLEL`` at a time, over a persistent tape: traces in seconds for
     any model.
     """

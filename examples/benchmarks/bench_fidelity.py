@@ -280,11 +280,11 @@ def grid(method: str, t: int) -> list[dict]:
     return []
 
 
-def is_default(method: str, setting: dict, t: int) -> bool:
+def is_default(method: str, setting: dict, t: int, nf: int) -> bool:
     """Whether a tuned setting is the method's defaults (its row is then not rerun)."""
     defaults = {
         "contralsp": dict(lambda_1=1.0, lambda_2=1.0, sigma=0.5),
-        "timing": dict(num_segments=default_num_segments(3), max_seg_len=t),
+        "timing": dict(num_segments=default_num_segments(nf), max_seg_len=t),
     }.get(method, {})
     return all(defaults.get(k) == v for k, v in setting.items())
 
@@ -341,7 +341,7 @@ def run_fold(name, fold, data, cfg, methods, writer, handle) -> list[dict]:
             print(f"  {method} tuning on {len(xv)} validation series ({t_tune:.0f} s): {summary}")
             variants.append(("tuned", best, f"{len(xv)} validation series of fold {fold}"))
         for variant, settings, tuned_on in variants:
-            if variant == "tuned" and is_default(method, settings, x.shape[1]):
+            if variant == "tuned" and is_default(method, settings, x.shape[1], x.shape[2]):
                 row = {**rows[-1], "variant": "tuned", "tuned_on": tuned_on}
                 row["settings"] = f"{settings!r} (= the defaults: the default row, not rerun)"
                 rows.append(row)

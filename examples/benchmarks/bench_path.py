@@ -689,14 +689,14 @@ def run_only_ih(cfg, reference_cls):
     cold, ih, cold_mib = peak_rss_during(ours)
     warm, _ = timed(ours, repeat=WARM_REPEATS_B)
     route = explainer.last_interactions_info.hessian_method
-    tiled_explainer = PathExplainerTF(model, hessian_method="loop")  # the other fast-trace route
+    loop_explainer = PathExplainerTF(model, hessian_method="loop")  # the other fast-trace route
 
-    def tiled():
-        return tiled_explainer.interactions(data["x_ih"], data["zero"], **kwargs)
+    def loop():
+        return loop_explainer.interactions(data["x_ih"], data["zero"], **kwargs)
 
-    tiled_cold, ih_tiled, tiled_mib = peak_rss_during(tiled)
-    tiled_warm, _ = timed(tiled, repeat=WARM_REPEATS_B)
-    tiled_gap = float(np.abs(ih - ih_tiled).max() / np.abs(ih_tiled).max())
+    loop_cold, ih_loop, loop_mib = peak_rss_during(loop)
+    loop_warm, _ = timed(loop, repeat=WARM_REPEATS_B)
+    loop_gap = float(np.abs(ih - ih_loop).max() / np.abs(ih_loop).max())
     ig = explainer.attributions(data["x_ih"], data["zero"], **kwargs)
     completeness = completeness_deviation(ih, ig)
     pe_seconds = pe_mib = None
@@ -718,20 +718,20 @@ def run_only_ih(cfg, reference_cls):
     )
     print(f"  tf_tsexplain cold {cold:7.2f} s (+{cold_mib:.0f} MiB peak RSS), warm {warm:7.2f} s")
     print(
-        f"  loop route   cold {tiled_cold:7.2f} s (+{tiled_mib:.0f} MiB peak RSS), warm "
-        f"{tiled_warm:7.2f} s (hessian_method='loop'; max |diff| / max vs defaults "
-        f"{tiled_gap:.1e})"
+        f"  loop route   cold {loop_cold:7.2f} s (+{loop_mib:.0f} MiB peak RSS), warm "
+        f"{loop_warm:7.2f} s (hessian_method='loop'; max |diff| / max vs defaults "
+        f"{loop_gap:.1e})"
     )
     if pe_seconds is not None:
         print(f"  path_explain       {pe_seconds:7.2f} s (+{pe_mib:.0f} MiB peak RSS), one run")
         target = TARGET_SPEEDUP["b"]
-        for kind, ours_s, tiled_s in (("cold", cold, tiled_cold), ("warm", warm, tiled_warm)):
+        for kind, ours_s, loop_s in (("cold", cold, loop_cold), ("warm", warm, loop_warm)):
             ratio = pe_seconds / ours_s
             verdict = mark(ratio >= target) if kind == "cold" else "-"
             print(
                 f"  after: speedup path_explain / tf_tsexplain {kind}: {ratio:6.1f}x "
                 f"(target >= {target:.0f}x cold: {verdict}); loop route: "
-                f"{pe_seconds / tiled_s:.1f}x"
+                f"{pe_seconds / loop_s:.1f}x"
             )
         print(
             f"  completeness max |rows - IG| / max |IG|: tf_tsexplain {completeness:.2e}, "
