@@ -293,7 +293,9 @@ class Explainer:
     ) -> int:
         """Model rows per call: ``batch_size``, or what fits in the memory budget."""
         order = self.derivative_order if order is None else order
-        cost = row_bytes(self.model, x.shape[1:], x.dtype.itemsize, order)
+        # flat rows (N, D) of a multi-input model: the steps come from the structure
+        steps = None if self._structure is None else self._structure.steps
+        cost = row_bytes(self.model, x.shape[1:], x.dtype.itemsize, order, steps=steps)
         return rows_per_call(batch_size, cost, self.memory_budget)
 
     # ------------------------------------------------------------------ execution

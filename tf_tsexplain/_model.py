@@ -43,9 +43,15 @@ def as_model_fn(model) -> Callable[[tf.Tensor], tf.Tensor]:
 # Factors round up; order 0 = outputs only, 1 = gradients, 2 = Hessian rows.
 _RECURRENT_FACTOR = {0: 0.5, 1: 1.25, 2: 9.0}
 _OTHER_FACTOR = {0: 0.5, 1: 1.25, 2: 2.5}
-# Per input float when the model's layers cannot be read (callables, SavedModels):
-# counted as recurrent, the costlier kind.
+# When the model's layers cannot be read (callables, SavedModels) the activations are
+# counted as recurrent, the costlier kind: 64 floats per input float, and at least
+# what a 256-unit recurrent layer (8 floats per unit and step) and a 256-wide head on
+# every step (3 per value) keep per time step. The floor
+# matters for few features and many units: per input float alone, a callable around a
+# GRU(200) over 200 x 3 was estimated at an eighth of the Keras model's 1.6 MB per row,
+# so the default chunk took 8x the memory budget (3.2 GB above it for IG on 40 series).
 _UNKNOWN_MODEL_FLOATS_PER_INPUT = 64
+_UNKNOWN_MODEL_FLOATS_PER_STEP = (8 * 256, 3 * 256)  # (recurrent, other)
 
 
 def activation_floats(model, x_shape: tuple[int, ...]) -> tuple[int, int] | None:
@@ -91,18 +97,32 @@ def _rnn_floats(layer, steps: int) -> int:
     return 8 * steps * int(units)
 
 
-def row_bytes(model, x_shape: tuple[int, ...], itemsize: int, order: int) -> int:
+def row_bytes(
+    model, x_shape: tuple[int, ...], itemsize: int, order: int, steps: int | None = None
+) -> int:
     """Estimated working memory of one model row in bytes.
 
     Args:
         model: the user's model (Keras model, callable, ...).
-        x_shape: one input row's shape.
+        x_shape: one input row's shape, ``(T, F)`` for a sequence.
         itemsize: bytes per float (4 or 8).
         order: 0 for model outputs only, 1 with gradients, 2 with Hessian rows.
+        steps: time steps of the longest sequence in the row; None reads them from
+            ``x_shape`` (its first axis when it has two or more). Flat rows of a
+            multi-input model pass them, since their shape ``(D,)`` does not hold them.
     """
     inputs = int(np.prod(x_shape))
+    if steps is None:
+        steps = int(x_shape[0]) if len(x_shape) >= 2 else 1
     floats = activation_floats(model, x_shape)
-    recurrent, other = (_UNKNOWN_MODEL_FLOATS_PER_INPUT * inputs, 0) if floats is None else floats
+    if floats is None:
+        per_step_recurrent, per_step_other = _UNKNOWN_MODEL_FLOATS_PER_STEP
+        recurrent = _UNKNOWN_MODEL_FLOATS_PER_INPUT * inputs
+        if recurrent < per_step_recurrent * steps:
+            floats = per_step_recurrent * steps, per_step_other * steps
+        else:
+            floats = recurrent, 0
+    recurrent, other = floats
     other += 4 * inputs  # the row, its path point or copy, gradients and tangents
     return int(itemsize * (_RECURRENT_FACTOR[order] * recurrent + _OTHER_FACTOR[order] * other))
 

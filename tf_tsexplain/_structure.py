@@ -49,6 +49,11 @@ class InputStructure:
         return (self.kind, tuple(self.names), tuple(self.shapes))
 
     @property
+    def steps(self) -> int:
+        """Time steps of the longest sequence input (1 when no input is a sequence)."""
+        return max((int(s[0]) for s in self.shapes if len(s) >= 2), default=1)
+
+    @property
     def size(self) -> int:
         """D, the length of a flat row (all inputs' cells)."""
         return int(self.offsets[-1])
