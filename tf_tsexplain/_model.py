@@ -49,10 +49,10 @@ _OTHER_FACTOR = {0: 0.5, 1: 1.25, 2: 2.5}
 # When the model's layers cannot be read (callables, SavedModels) the activations are
 # counted as recurrent, the costlier kind: 64 floats per input float, and at least
 # what a 256-unit recurrent layer (8 floats per unit and step) and a 256-wide head on
-# every step (3 per value) keep per time step. The floor
-# matters for few features and many units: per input float alone, a callable around a
-# GRU(200) over 200 x 3 was estimated at an eighth of the Keras model's 1.6 MB per row,
-# so the default chunk took 8x the memory budget (3.2 GB above it for IG on 40 series).
+# every step (3 per value) keep per time step. The floor matters for few features and
+# many units: per input float alone, a callable around a GRU(200) over 200 x 3 was
+# estimated at an eighth of the Keras model's cost per row, and integrated gradients'
+# default call took 6.3x the memory budget (bench_callable_memory.py; now 0.61x).
 _UNKNOWN_MODEL_FLOATS_PER_INPUT = 64
 _UNKNOWN_MODEL_FLOATS_PER_STEP = (8 * 256, 3 * 256)  # (recurrent, other)
 
