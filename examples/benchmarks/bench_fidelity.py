@@ -407,9 +407,14 @@ def report(all_rows: list[dict], quick: bool) -> None:
             means[(d, m, v, k)] = vals.mean()
         sec = np.mean([float(r["seconds_per_series"]) for r in sel])
         ratio = f"{sec / ig_time[d]:.1f}" if d in ig_time else "-"
-        settings = sel[-1]["settings"] + (
-            f" (tuned on {sel[-1]['tuned_on']})" if sel[-1]["tuned_on"] != "-" else ""
-        )
+        # a tuned row's settings may differ by fold (each fold's own validation series)
+        chosen = sorted({r["settings"].split(" (")[0] for r in sel})
+        if len(chosen) == 1:
+            settings = sel[-1]["settings"] + (
+                f" (tuned on {sel[-1]['tuned_on']})" if sel[-1]["tuned_on"] != "-" else ""
+            )
+        else:
+            settings = f"by fold ({v} on each fold's own series): {' | '.join(chosen)}"
         print(
             f"  {d:<7} {m:<21} {v:<8} {len(sel):>5}" + "".join(cells)
             + f"{sec:>12.3f}{ratio:>10}  {settings}"
