@@ -22,7 +22,9 @@ is the same function of ``x[:, :t+1]`` either way).
 Methods (``--methods``), each with its defaults, plus a tuned row where one is defined:
 - ``extremal_mask``: ``ExtremalMask()`` defaults (mse on the per-step logits, as tint's
   ``ExtremalMaskNet`` on ``classifier(x, return_all=True)``), and a ``paper`` row with
-  the paper's ``lambda_1 = lambda_2 = 1`` (``lambda_area``, ``lambda_perturbation``).
+  the paper's ``lambda_1 = lambda_2 = 1`` (``lambda_area``, ``lambda_perturbation``);
+  tuned among ``lambda_area`` in {1, 2} x ``lambda_perturbation`` in {100, 10} (the
+  defaults are (1, 100)) on validation series.
 - ``dynamask``: ``MaskGroup(GaussianBlur(sigma_max=1))`` on the per-step probabilities,
   areas 0.25..0.34, the State settings of ``bench_extremal.py`` (Dynamask's own),
   extremal mask at the ``log_loss(f(x), f(x))`` threshold.
@@ -51,8 +53,8 @@ all test cells pooled, ``precision_recall_curve`` and ``auc(thresholds, precisio
 salient cell (tint's are sums: multiply by the number of salient cells, printed).
 
 CSV (``--csv``): one row per (dataset, fold, method, variant), written as soon as it is
-measured, so that runs can be split (``--resume`` skips the methods of a fold already in
-the CSV)::
+measured, so that runs can be split (``--resume`` skips the rows of a fold already in
+the CSV: a method, or one of its variants, e.g. a tuned row added later)::
 
     flock /tmp/heavy.lock env PYTHONPATH=. python examples/benchmarks/bench_fidelity.py --quick
     flock /tmp/heavy.lock env PYTHONPATH=. python examples/benchmarks/bench_fidelity.py \\
@@ -273,6 +275,13 @@ def grid(method: str, t: int) -> list[dict]:
             dict(lambda_1=a, lambda_2=b, sigma=s)
             for a, b, s in ((1.0, 1.0, 0.5), (2.0, 1.0, 0.5), (1.0, 2.0, 0.8), (2.0, 2.0, 0.8))
         ]
+    if method == "extremal_mask":
+        # the defaults (lambda_perturbation 100, chosen on the rare experiments), a
+        # weaker pull of the replacements (10), and each with a doubled area penalty
+        # (sparser masks: precision for recall)
+        return [
+            dict(lambda_area=a, lambda_perturbation=p) for a in (1.0, 2.0) for p in (100.0, 10.0)
+        ]
     if method == "timing":
         return [
             dict(num_segments=k, max_seg_len=m) for k in (5, 20, 50) for m in (max(1, t // 10), t)
@@ -284,9 +293,21 @@ def is_default(method: str, setting: dict, t: int, nf: int) -> bool:
     """Whether a tuned setting is the method's defaults (its row is then not rerun)."""
     defaults = {
         "contralsp": dict(lambda_1=1.0, lambda_2=1.0, sigma=0.5),
+        "extremal_mask": dict(lambda_area=1.0, lambda_perturbation=100.0),
         "timing": dict(num_segments=default_num_segments(nf), max_seg_len=t),
     }.get(method, {})
     return all(defaults.get(k) == v for k, v in setting.items())
+
+
+def variants_of(method: str, cfg: dict, t: int) -> list[str]:
+    """The rows a fold has for ``method``: its defaults, the paper's (ExtremalMask) and a
+    tuned one where the method has a grid and tuning series are given."""
+    variants = ["default"]
+    if method == "extremal_mask" and cfg["paper_row"]:
+        variants.append("paper")
+    if grid(method, t) and cfg["tune_series"]:
+        variants.append("tuned")
+    return variants
 
 
 def tune(method, model, xv, tv, cfg, seed) -> tuple[dict, str]:
@@ -302,8 +323,11 @@ def tune(method, model, xv, tv, cfg, seed) -> tuple[dict, str]:
 
 
 # ---------------------------------------------------------------------------- run
-def run_fold(name, fold, data, cfg, methods, writer, handle) -> list[dict]:
-    """Train the fold's classifier, then run and score ``methods``, writing each row."""
+def run_fold(name, fold, data, cfg, methods, writer, handle, done=(), old=()) -> list[dict]:
+    """Train the fold's classifier, then run and score ``methods``, writing each row.
+
+    ``done``: the ``(method, variant)`` rows of this fold already measured (skipped);
+    ``old``: those rows (a tuned setting equal to the defaults copies their row)."""
     x, y, truth = data
     n_train = int(0.8 * len(x))
     train, val = fold_split(n_train, fold)
@@ -333,16 +357,22 @@ def run_fold(name, fold, data, cfg, methods, writer, handle) -> list[dict]:
     xv, tv = x[val][: cfg["tune_series"]], truth[val][: cfg["tune_series"]]
     rows = []
     for method in methods:
+        wanted = variants_of(method, cfg, x.shape[1])
         variants = [("default", {}, "")]
-        if method == "extremal_mask" and cfg["paper_row"]:  # lambda_1 = lambda_2 = 1
+        if "paper" in wanted:  # lambda_1 = lambda_2 = 1
             variants.append(("paper", dict(lambda_area=1.0, lambda_perturbation=1.0), ""))
-        if grid(method, x.shape[1]) and cfg["tune_series"]:
+        if "tuned" in wanted and (method, "tuned") not in done:
             (best, summary), t_tune = timed(lambda m=method: tune(m, model, xv, tv, cfg, fold))
             print(f"  {method} tuning on {len(xv)} validation series ({t_tune:.0f} s): {summary}")
             variants.append(("tuned", best, f"{len(xv)} validation series of fold {fold}"))
         for variant, settings, tuned_on in variants:
+            if (method, variant) in done:
+                continue
             if variant == "tuned" and is_default(method, settings, x.shape[1], x.shape[2]):
-                row = {**rows[-1], "variant": "tuned", "tuned_on": tuned_on}
+                defaults = [
+                    r for r in [*old, *rows] if (r["method"], r["variant"]) == (method, "default")
+                ]
+                row = {**defaults[-1], "variant": "tuned", "tuned_on": tuned_on}
                 row["settings"] = f"{settings!r} (= the defaults: the default row, not rerun)"
                 rows.append(row)
                 writer.writerow(row)
@@ -497,7 +527,7 @@ def main(argv=None) -> int:
     if args.resume and path.exists():
         with path.open() as f:
             old_rows = list(csv.DictReader(f))
-        done = {(r["dataset"], int(r["fold"]), r["method"]) for r in old_rows}
+        done = {(r["dataset"], int(r["fold"]), r["method"], r["variant"]) for r in old_rows}
     new_file = not path.exists() or not args.resume
     handle = path.open("w" if new_file else "a", newline="")
     writer = csv.DictWriter(handle, fieldnames=FIELDS)
@@ -508,12 +538,17 @@ def main(argv=None) -> int:
     for name in args.datasets:
         data = load(name, args.quick)
         for fold in args.folds:
-            todo = [m for m in args.methods if (name, fold, m) not in done]
+            here = {(m, v) for d, f, m, v in done if (d, f) == (name, fold)}
+            todo = [
+                m for m in args.methods
+                if any((m, v) not in here for v in variants_of(m, cfg, data[0].shape[1]))
+            ]  # fmt: skip
             if len(todo) < len(args.methods):
                 print(f"{name} fold {fold}: {sorted(set(args.methods) - set(todo))} in {path}, "
                       "skipped (--resume)")  # fmt: skip
             if todo:
-                rows += run_fold(name, fold, data, cfg, todo, writer, handle)
+                old = [r for r in old_rows if (r["dataset"], int(r["fold"])) == (name, fold)]
+                rows += run_fold(name, fold, data, cfg, todo, writer, handle, here, old)
     handle.close()
     report(rows, args.quick)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
