@@ -179,9 +179,52 @@ def test_explainer_reuses_its_compiled_loop_and_equals_the_fit():
     second = explainer.attributions(X, seed=4, n_epoch=6)
     np.testing.assert_array_equal(first, second)  # the network reset to its start
     (loop,) = explainer._fitter._loops.values()
-    assert loop._epochs.experimental_get_tracing_count() == 1  # traced once, two calls
+    assert list(loop._epochs) == [False]  # no GPU: 'auto' runs without XLA
+    assert loop._epochs[False].experimental_get_tracing_count() == 1  # traced once, two calls
     fresh = linear_network()
     fresh.set_weights(start)  # the network's weights before the explainer trained it
     direct = ContraLSP(fresh).fit(X, reads_segment, n_epoch=6, seed=4).mask_tensor
     np.testing.assert_allclose(first, direct, atol=1e-6)
     assert first.shape == X.shape and first.dtype == np.float32
+
+
+@pytest.mark.parametrize("xla_seconds, xla_wins", [(5.0, False), (0.01, True)])
+def test_auto_compilation_runs_the_mode_its_timings_favour(monkeypatch, xla_seconds, xla_wins):
+    # timings injected (XLA 5 s or 10 ms per call against 1 s plain), timed on this CPU
+    import tf_tsexplain.masks._compile as compile_choice
+
+    def timed(call, xla):
+        call()
+        return xla_seconds if xla else 1.0
+
+    monkeypatch.setattr(compile_choice, "timed", timed)
+    monkeypatch.setattr(compile_choice, "TIME_WITHOUT_GPU", True)
+    network = linear_network()
+    start = network.get_weights()
+    auto = ContraLSP(network).fit(X, reads_segment, n_epoch=12, seed=3)
+    assert auto.compilation.xla is xla_wins and auto.compilation.reason == "measured"
+    network.set_weights(start)
+    fixed = ContraLSP(network, jit_compile=xla_wins).fit(X, reads_segment, n_epoch=12, seed=3)
+    assert fixed.compilation.xla is xla_wins and fixed.compilation.reason == "set"
+    # the chosen mode's masks: the kept plain epochs continue, or the fit restarts
+    # under XLA from its initial state (XLA may reorder float sums: a tolerance)
+    atol = 1e-5 if xla_wins else 0.0
+    np.testing.assert_allclose(auto.mask_tensor, fixed.mask_tensor, atol=atol)
+    assert auto.compilation is auto.fit(X, reads_segment, n_epoch=12, seed=3).compilation
+
+
+def test_auto_compilation_without_gpu_is_plain_and_untimed(monkeypatch):
+    import tf_tsexplain.masks._compile as compile_choice
+
+    def timed(call, xla):  # the rule decides before any trial
+        raise AssertionError("timed a trial")
+
+    monkeypatch.setattr(compile_choice, "timed", timed)
+    monkeypatch.setattr(compile_choice.tf.config, "list_physical_devices", lambda kind: [])
+    network = linear_network()
+    start = network.get_weights()
+    auto = ContraLSP(network).fit(X, reads_segment, n_epoch=12, seed=3)
+    assert auto.compilation.xla is False and "no GPU" in auto.compilation.reason
+    network.set_weights(start)
+    plain = ContraLSP(network, jit_compile=False).fit(X, reads_segment, n_epoch=12, seed=3)
+    np.testing.assert_array_equal(auto.mask_tensor, plain.mask_tensor)

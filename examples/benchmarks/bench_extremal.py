@@ -263,9 +263,8 @@ def run_state(seed, cfg, results: Path) -> dict:
 # ------------------------------------------------------------------------- speed
 def run_speed(cfg) -> None:
     """ExtremalMask per epoch with the default jit_compile="auto" vs XLA off vs XLA on
-    (issue 28), on the State GRU(200) and an InceptionTime-like Conv1D classifier."""
-    from tf_tsexplain.masks import clear_fit_cache
-
+    (issue 28), on the State GRU(200) and an InceptionTime-like Conv1D classifier; then
+    ContraLSP on the State GRU(200)."""
     epochs = cfg["speed_epochs"]
     n = cfg["speed_series"]
     x_state = dynamask_state_data(n + 800, 200, seed=0)[0][800:]
@@ -290,25 +289,16 @@ def run_speed(cfg) -> None:
         "XLA off 1.23 s/epoch; Conv1D about 10x slower with XLA"
     )
     for name, model, x in cases:
-        per = {}
-        for label, jit in (("XLA off", False), ("XLA on", True), ("default 'auto'", "auto")):
-            clear_fit_cache()
-            mask = ExtremalMask(task="classification", jit_compile=jit)
 
-            def fit(mask=mask, x=x, model=model):
-                return mask.fit(
-                    x, model, loss_function=log_loss, n_epoch=epochs, seed=0, **settings
-                )
+        def fit_extremal(mask, x=x, model=model):
+            return mask.fit(x, model, loss_function=log_loss, n_epoch=epochs, seed=0, **settings)
 
-            _, first = _mask_speed.timed(fit)
-            _, second = _mask_speed.timed(fit)
-            per[label] = second / epochs
-            print(
-                f"  {name}: {label:<15} first fit {first / epochs:7.3f} s/epoch, second "
-                f"{second / epochs:7.3f} s/epoch  [{mask.compilation.describe()}]; peak RSS "
-                f"{_mask_speed.peak_rss_mib():.0f} MiB",
-                flush=True,
-            )
+        per = time_modes(
+            f"{name}:",
+            lambda jit: ExtremalMask(task="classification", jit_compile=jit),
+            fit_extremal,
+            epochs,
+        )
         off, on, auto = per["XLA off"], per["XLA on"], per["default 'auto'"]
         ok = auto <= off * 1.05
         print(
@@ -316,28 +306,13 @@ def run_speed(cfg) -> None:
             f"-> target default no slower than XLA off (5% timing noise allowed): "
             f"{'met' if ok else 'NOT met'}; load average {os.getloadavg()[0]:.2f}"
         )
-    run_speed_contralsp(cases[0][1], cases[0][2], epochs)
-
-
-def run_speed_contralsp(model, x, epochs: int) -> None:
-    """ContraLSP per epoch with XLA off, on and the default "auto" (which compiles with
-    XLA on every device, unlike the other masks' "auto"), on the State GRU(200)."""
-    per = {}
-    for label, jit in (("XLA off", False), ("XLA on", True), ("default 'auto'", "auto")):
-        explainer = ContraLSP(jit_compile=jit)
-
-        def fit(explainer=explainer):
-            return explainer.fit(x, model, n_epoch=epochs, seed=0)
-
-        _, first = _mask_speed.timed(fit)
-        _, second = _mask_speed.timed(fit)
-        per[label] = second / epochs
-        print(
-            f"  ContraLSP, State GRU(200), {len(x)} series: {label:<15} first fit "
-            f"{first / epochs:7.3f} s/epoch, second {second / epochs:7.3f} s/epoch; peak RSS "
-            f"{_mask_speed.peak_rss_mib():.0f} MiB",
-            flush=True,
-        )
+    model, x = cases[0][1], cases[0][2]
+    per = time_modes(
+        f"ContraLSP, State GRU(200), {len(x)} series:",
+        lambda jit: ContraLSP(jit_compile=jit),
+        lambda explainer: explainer.fit(x, model, n_epoch=epochs, seed=0),
+        epochs,
+    )
     off, on, auto = per["XLA off"], per["XLA on"], per["default 'auto'"]
     print(
         f"  ContraLSP: XLA on / XLA off = {on / off:.2f}, default / XLA off = {auto / off:.2f} "
@@ -345,6 +320,30 @@ def run_speed_contralsp(model, x, epochs: int) -> None:
         f"{'yes' if auto <= min(on, off) * 1.05 else 'NO'}; load average "
         f"{os.getloadavg()[0]:.2f}"
     )
+
+
+def time_modes(name: str, make, fit, epochs: int) -> dict:
+    """Seconds per epoch of the second fit with XLA off, on and the default "auto".
+
+    ``make(jit_compile)`` builds an explainer, ``fit(explainer)`` fits it; each mode
+    times two fits of one object (the first traces or compiles, and for "auto" runs its
+    timing trial; the second reuses the cached loop, as a user's next fit does)."""
+    from tf_tsexplain.masks import clear_fit_cache
+
+    per = {}
+    for label, jit in (("XLA off", False), ("XLA on", True), ("default 'auto'", "auto")):
+        clear_fit_cache()
+        explainer = make(jit)
+        _, first = _mask_speed.timed(lambda explainer=explainer: fit(explainer))
+        _, second = _mask_speed.timed(lambda explainer=explainer: fit(explainer))
+        per[label] = second / epochs
+        print(
+            f"  {name} {label:<15} first fit {first / epochs:7.3f} s/epoch, second "
+            f"{second / epochs:7.3f} s/epoch  [{explainer.compilation.describe()}]; peak RSS "
+            f"{_mask_speed.peak_rss_mib():.0f} MiB",
+            flush=True,
+        )
+    return per
 
 
 # ------------------------------------------------------------------------ report

@@ -87,6 +87,7 @@ from tf_tsexplain._validation import (
     check_seed,
     check_verbose,
 )
+from tf_tsexplain.masks._compile import Choice, choose
 from tf_tsexplain.masks._fit import check_probabilities, resolve_target
 from tf_tsexplain.masks._inputs import explained_inputs
 from tf_tsexplain.masks._series import batch_function
@@ -154,7 +155,12 @@ class ContraLSP(Mask):
             (``x' = (1 - m) x + m x^r``, error maximised) instead of those that keep it.
         task: "regression" or "classification" (the log losses need the latter).
         eps: > 0, the default of ``get_information``.
-        jit_compile: True, False or "auto" (XLA, falling back without it).
+        jit_compile: True (XLA), False (no XLA) or "auto" (default), chosen as for
+            :class:`Mask`: without a GPU the loop runs without XLA (on 2 CPU cores a
+            GRU(200) State fit was 1.22x slower with XLA, ``bench_extremal.py --part
+            speed``); with one, both modes are timed on the first chunk and the faster
+            is kept for the loop's later fits (``tf_tsexplain.masks._compile``). The
+            choice of the last fit is ``compilation``.
 
     Raises:
         TypeError: an argument of the wrong kind.
@@ -365,6 +371,7 @@ class ContraLSP(Mask):
             real=None if padding.all() else padding,
         )
         self._replacement = replacement
+        self._compilation = loop.last_choice
         area = (masks * padding[..., None]).sum(axis=(1, 2)) / (padding.sum(axis=1) * nf)
         self._keep_ratio = float(area[0]) if single else area
         return self
@@ -476,7 +483,6 @@ class _ContraLoop:
         self.shape = shape
         self.deletion_mode = bool(deletion_mode)
         self.select = bool(select)
-        self.jit_compile = jit_compile
         b, t, nf = shape
         self.default_network = bool(default_network)
         network(tf.zeros(shape))  # builds the weights outside the compiled loop
@@ -498,7 +504,9 @@ class _ContraLoop:
         ]
         self.step = tf.Variable(0, dtype=tf.int32, trainable=False)
         self.bad = tf.Variable([-1, -1], dtype=tf.int32, trainable=False)  # epoch, row
-        self._epochs = None
+        self._epochs = {}  # one tf.function per mode (XLA or not)
+        self.choice = None if jit_compile == "auto" else Choice(bool(jit_compile), reason="set")
+        self.last_choice = self.choice
 
     def initialise(self, seed) -> None:
         """The initial weights of a fit with ``seed``: the trend MLPs (Glorot-uniform
@@ -556,7 +564,10 @@ class _ContraLoop:
         mask = cells * tf.clip_by_value(smooth, 0.0, 1.0)
         return total, error, mask, replacement
 
-    def _function(self):
+    def _function(self, xla: bool):
+        if xla in self._epochs:
+            return self._epochs[xla]
+
         def run_epochs(x, real, live, target, picks, hyper, noise_seed, count):
             lr = hyper[0]
             i = tf.constant(0)
@@ -588,7 +599,18 @@ class _ContraLoop:
                 i += 1
             return i
 
-        return tf.function(run_epochs, jit_compile=self.jit_compile is not False)
+        self._epochs[xla] = tf.function(run_epochs, jit_compile=bool(xla))
+        return self._epochs[xla]
+
+    def _check_finite(self, n_epoch: int, first_series: int) -> None:
+        """Raise if the objective of some series stopped being finite."""
+        epoch, row = (int(v) for v in self.bad.numpy())
+        if epoch >= 0:
+            raise ValueError(
+                f"The ContraLSP objective became NaN or Inf at epoch {epoch} of {n_epoch} "
+                f"(series {first_series + row}): lower learning_rate, check that `f` is "
+                "finite on perturbed inputs, or use a bounded loss."
+            )
 
     def _reset(self) -> None:
         self.mu.assign(tf.fill(self.shape, 0.5))  # the reference's start: 0.5 (+ based)
@@ -614,28 +636,41 @@ class _ContraLoop:
             tf.constant(noise_seed, tf.int32),
         )
         self._reset()
-        if self._epochs is None:
-            self._epochs = self._function()
-        step = n_epoch if not verbose else max(1, n_epoch // 50)
+
+        def runner(xla: bool):
+            def run(count: int) -> None:
+                self._function(xla)(*args, tf.constant(count, tf.int32))
+                self._check_finite(n_epoch, first_series)
+
+            return run
+
+        variables = [*self.params, self.step, self.bad]
+        variables += [slot for pair in self.slots for slot in pair]
+
+        def save():
+            return [v.numpy() for v in variables]
+
+        def restore(state) -> None:
+            for var, value in zip(variables, state, strict=True):
+                var.assign(value)
+
         done = 0
+        if self.choice is None:  # "auto", first chunk of the first fit: time both modes
+            choice, done = choose(runner(False), runner(True), save, restore, n_epoch)
+            if choice.reason == "measured" or choice.reason.startswith("XLA failed"):
+                self.choice = choice  # fits too short to time decide again next time
+            if done == 0:
+                self._reset()
+            progress.advance(done)
+            used = choice
+        else:
+            used = self.choice
+        self.last_choice = used
+        run = runner(used.xla)
+        step = n_epoch if not verbose else max(1, n_epoch // 50)
         while done < n_epoch:
             count = min(step, n_epoch - done)
-            try:
-                self._epochs(*args, tf.constant(count, tf.int32))
-            except (tf.errors.OpError, NotImplementedError):
-                if self.jit_compile != "auto" or done > 0:
-                    raise
-                self.jit_compile = False  # an op XLA cannot compile: run without XLA
-                self._epochs = self._function()
-                self._reset()
-                self._epochs(*args, tf.constant(count, tf.int32))
-            epoch, row = (int(v) for v in self.bad.numpy())
-            if epoch >= 0:
-                raise ValueError(
-                    f"The ContraLSP objective became NaN or Inf at epoch {epoch} of {n_epoch} "
-                    f"(series {first_series + row}): lower learning_rate, check that `f` is "
-                    "finite on perturbed inputs, or use a bounded loss."
-                )
+            run(count)
             done += count
             progress.advance(count)
         zeros = tf.zeros(self.shape)
