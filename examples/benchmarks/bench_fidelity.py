@@ -27,7 +27,9 @@ Methods (``--methods``), each with its defaults, plus a tuned row where one is d
   defaults are (1, 100)) on validation series.
 - ``dynamask``: ``MaskGroup(GaussianBlur(sigma_max=1))`` on the per-step probabilities,
   areas 0.25..0.34, the State settings of ``bench_extremal.py`` (Dynamask's own),
-  extremal mask at the ``log_loss(f(x), f(x))`` threshold.
+  extremal mask at the ``log_loss(f(x), f(x))`` threshold; ``--dynamask-series N``
+  fits only the first N test series (1,000 epochs x 10 areas per series take about 2 h
+  per fold for all 200 on 2 cores), as the ``series`` column says.
 - ``contralsp``: ``ContraLSP()`` defaults on the per-step logits (the reference's mse on
   its classifiers' logits); tuned among the defaults, the reference's State settings
   (``lambda_1 = 2``), its Switch-Feature settings (``lambda_2 = 2, sigma = 0.8``) and
@@ -379,7 +381,8 @@ def run_fold(name, fold, data, cfg, methods, writer, handle, done=(), old=()) ->
                 handle.flush()
                 print(f"  {method:<21} tuned    = the defaults (the row above)", flush=True)
                 continue
-            subset = xs[: cfg["tsr_series"]] if method == "tsr" else xs
+            limit = {"tsr": cfg["tsr_series"], "dynamask": cfg["dynamask_series"]}.get(method)
+            subset = xs[:limit] if limit else xs
             truth_subset = ts[: len(subset)]
             saliency, seconds = timed(
                 lambda m=method, s=settings, sub=subset: RUNNERS[m](model, sub, cfg, fold, **s)
@@ -424,7 +427,7 @@ def report(all_rows: list[dict], quick: bool) -> None:
                     if (r["dataset"], r["method"]) == (d, m)
                 ]
             )
-    header = f"  {'dataset':<7} {'method':<21} {'variant':<8} {'folds':>5}"
+    header = f"  {'dataset':<7} {'method':<21} {'variant':<8} {'folds':>5} {'series':>6}"
     header += "".join(f"{k:>17}" for k in ("AUP", "AUR", "AUROC", "I/cell", "S/cell"))
     print(header + f"{'s/series':>12}{'x IG time':>10}  settings")
     means = {}
@@ -445,8 +448,9 @@ def report(all_rows: list[dict], quick: bool) -> None:
             )
         else:
             settings = f"by fold ({v} on each fold's own series): {' | '.join(chosen)}"
+        series = "/".join(sorted({str(r["series"]) for r in sel}, key=int))  # per fold
         print(
-            f"  {d:<7} {m:<21} {v:<8} {len(sel):>5}" + "".join(cells)
+            f"  {d:<7} {m:<21} {v:<8} {len(sel):>5} {series:>6}" + "".join(cells)
             + f"{sec:>12.3f}{ratio:>10}  {settings}"
         )  # fmt: skip
     note = " (quick run: not the benchmark)" if quick else ""
@@ -488,6 +492,9 @@ def main(argv=None) -> int:
     parser.add_argument("--test-series", type=int, default=0, help="0: all 200 (the paper)")
     parser.add_argument("--tune-series", type=int, default=40, help="validation series, 0: none")
     parser.add_argument("--tsr-series", type=int, default=4)
+    parser.add_argument(
+        "--dynamask-series", type=int, default=0, help="first test series for Dynamask, 0: all"
+    )
     parser.add_argument("--mask-epochs", type=int, default=500, help="the papers: 500")
     parser.add_argument("--dynamask-epochs", type=int, default=1000, help="the paper: 1000")
     parser.add_argument("--csv", default="bench_fidelity.csv")
@@ -507,6 +514,7 @@ def main(argv=None) -> int:
         test_series=args.test_series,
         tune_series=args.tune_series,
         tsr_series=args.tsr_series,
+        dynamask_series=args.dynamask_series,
         paper_row=not args.no_paper_row,
     )
     if args.quick:
@@ -519,7 +527,8 @@ def main(argv=None) -> int:
         f"settings: datasets {args.datasets}, folds {args.folds}, methods {args.methods}; "
         f"GRU({cfg['units']}) trained {cfg['train_epochs']} epochs; masks "
         f"{cfg['epochs']} epochs; test series {cfg['test_series'] or 'all 200'}; tuning on "
-        f"{cfg['tune_series']} validation series; TSR on {cfg['tsr_series']} test series"
+        f"{cfg['tune_series']} validation series; TSR on {cfg['tsr_series']} test series; "
+        f"Dynamask on {cfg['dynamask_series'] or 'all'} test series"
     )
     path = Path(args.csv)
     done = set()
