@@ -528,7 +528,7 @@ def main(argv=None) -> int:
         f"GRU({cfg['units']}) trained {cfg['train_epochs']} epochs; masks "
         f"{cfg['epochs']} epochs; test series {cfg['test_series'] or 'all 200'}; tuning on "
         f"{cfg['tune_series']} validation series; TSR on {cfg['tsr_series']} test series; "
-        f"Dynamask on {cfg['dynamask_series'] or 'all'} test series"
+        f"Dynamask {cfg['dynamask_epochs']} epochs on {cfg['dynamask_series'] or 'all'} test series"
     )
     path = Path(args.csv)
     done = set()
