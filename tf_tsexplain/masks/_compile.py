@@ -136,6 +136,50 @@ def choose(run_plain, run_xla, save, restore, n_epoch: int) -> tuple[Choice, int
     return Choice(use, plain, xla, compile_seconds), 0 if use else done
 
 
+def run_fit(choice, runner, save, restore, reset, n_epoch: int, verbose: bool, progress):
+    """Run a fit's ``n_epoch`` epochs in the mode of ``choice``, or choose it first.
+
+    Args:
+        choice: the loop's kept :class:`Choice`, or None ("auto", not yet decided).
+        runner: ``runner(xla)`` returns ``run(count)``, which runs ``count`` epochs.
+        save, restore: as for :func:`choose`; ``reset()`` puts the initial state back.
+        n_epoch: epochs of the fit; verbose: run in steps of ``n_epoch // 50``.
+        progress: advanced by the epochs run.
+
+    Returns:
+        ``(kept, used)``: the choice the loop keeps for later fits (None while fits
+        are too short to time) and the one this fit ran with.
+    """
+    done = 0
+    kept = used = choice
+    if choice is None:  # "auto", first chunk of the first fit: time both modes
+        used, done = choose(runner(False), runner(True), save, restore, n_epoch)
+        if used.reason == "measured" or used.reason.startswith("XLA failed"):
+            kept = used  # fits too short to time decide again next time
+        if done == 0:
+            reset()
+        progress.advance(done)
+    run = runner(used.xla)
+    step = n_epoch if not verbose else max(1, n_epoch // 50)
+    while done < n_epoch:
+        count = min(step, n_epoch - done)
+        run(count)
+        done += count
+        progress.advance(count)
+    return kept, used
+
+
+def check_finite(bad, name: str, n_epoch: int, first_series: int) -> None:
+    """Raise if the loop's ``bad`` flag (``[epoch, row]``, -1 while finite) is set."""
+    epoch, row = (int(v) for v in bad.numpy())
+    if epoch >= 0:
+        raise ValueError(
+            f"The {name} objective became NaN or Inf at epoch {epoch} of {n_epoch} "
+            f"(series {first_series + row}): lower learning_rate, check that `f` is "
+            "finite on perturbed inputs, or use a bounded loss."
+        )
+
+
 # Choices of fits whose compiled loops are not shared (each ExtremalMask keeps its own),
 # keyed by what the timings depend on; each entry keeps the objects whose ids are in
 # its key alive, so the ids cannot be reused while it is remembered.

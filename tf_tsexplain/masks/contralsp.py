@@ -87,7 +87,7 @@ from tf_tsexplain._validation import (
     check_seed,
     check_verbose,
 )
-from tf_tsexplain.masks._compile import Choice, choose
+from tf_tsexplain.masks._compile import Choice, check_finite, run_fit
 from tf_tsexplain.masks._fit import check_probabilities, resolve_target
 from tf_tsexplain.masks._inputs import explained_inputs
 from tf_tsexplain.masks._series import batch_function
@@ -602,16 +602,6 @@ class _ContraLoop:
         self._epochs[xla] = tf.function(run_epochs, jit_compile=bool(xla))
         return self._epochs[xla]
 
-    def _check_finite(self, n_epoch: int, first_series: int) -> None:
-        """Raise if the objective of some series stopped being finite."""
-        epoch, row = (int(v) for v in self.bad.numpy())
-        if epoch >= 0:
-            raise ValueError(
-                f"The ContraLSP objective became NaN or Inf at epoch {epoch} of {n_epoch} "
-                f"(series {first_series + row}): lower learning_rate, check that `f` is "
-                "finite on perturbed inputs, or use a bounded loss."
-            )
-
     def _reset(self) -> None:
         self.mu.assign(tf.fill(self.shape, 0.5))  # the reference's start: 0.5 (+ based)
         for var, value in zip(self.trained, self.initial, strict=True):
@@ -640,7 +630,7 @@ class _ContraLoop:
         def runner(xla: bool):
             def run(count: int) -> None:
                 self._function(xla)(*args, tf.constant(count, tf.int32))
-                self._check_finite(n_epoch, first_series)
+                check_finite(self.bad, "ContraLSP", n_epoch, first_series)
 
             return run
 
@@ -654,25 +644,9 @@ class _ContraLoop:
             for var, value in zip(variables, state, strict=True):
                 var.assign(value)
 
-        done = 0
-        if self.choice is None:  # "auto", first chunk of the first fit: time both modes
-            choice, done = choose(runner(False), runner(True), save, restore, n_epoch)
-            if choice.reason == "measured" or choice.reason.startswith("XLA failed"):
-                self.choice = choice  # fits too short to time decide again next time
-            if done == 0:
-                self._reset()
-            progress.advance(done)
-            used = choice
-        else:
-            used = self.choice
-        self.last_choice = used
-        run = runner(used.xla)
-        step = n_epoch if not verbose else max(1, n_epoch // 50)
-        while done < n_epoch:
-            count = min(step, n_epoch - done)
-            run(count)
-            done += count
-            progress.advance(count)
+        self.choice, self.last_choice = run_fit(
+            self.choice, runner, save, restore, lambda: self._reset(), n_epoch, verbose, progress
+        )
         zeros = tf.zeros(self.shape)
         _, error, mask, replacement = self._parts(*args[:6], zeros)
         return mask.numpy(), replacement.numpy(), error.numpy()

@@ -53,7 +53,13 @@ from tf_tsexplain._validation import (
     check_seed,
     check_verbose,
 )
-from tf_tsexplain.masks._compile import Choice, choose, remember_choice, remembered_choice
+from tf_tsexplain.masks._compile import (
+    Choice,
+    check_finite,
+    remember_choice,
+    remembered_choice,
+    run_fit,
+)
 from tf_tsexplain.masks._fit import (
     check_probabilities,
     resolve_target,
@@ -641,16 +647,6 @@ class _ExtremalLoop:
         self._epochs[xla] = tf.function(run_epochs, jit_compile=bool(xla))
         return self._epochs[xla]
 
-    def _check_finite(self, n_epoch: int, first_series: int) -> None:
-        """Raise if the objective of some series stopped being finite."""
-        epoch, row = (int(v) for v in self.bad.numpy())
-        if epoch >= 0:
-            raise ValueError(
-                f"The ExtremalMask objective became NaN or Inf at epoch {epoch} of "
-                f"{n_epoch} (series {first_series + row}): lower learning_rate, check "
-                "that `f` is finite on perturbed inputs, or use a bounded loss."
-            )
-
     def _reset(self, initial_mask_coeff: float) -> None:
         self.mask.assign(tf.fill(self.shape, tf.constant(initial_mask_coeff, tf.float32)))
         for var, value in zip(self.net_vars, self.initial, strict=True):
@@ -693,7 +689,7 @@ class _ExtremalLoop:
         def runner(xla: bool):
             def run(count: int) -> None:
                 self._function(xla)(*args, tf.constant(count, tf.int32))
-                self._check_finite(n_epoch, first_series)
+                check_finite(self.bad, "ExtremalMask", n_epoch, first_series)
 
             return run
 
@@ -707,25 +703,12 @@ class _ExtremalLoop:
             for var, value in zip(variables, state, strict=True):
                 var.assign(value)
 
-        done = 0
-        if self.choice is None:  # "auto", first chunk of the first fit: time both modes
-            choice, done = choose(runner(False), runner(True), save, restore, n_epoch)
-            if choice.reason == "measured" or choice.reason.startswith("XLA failed"):
-                self.choice = choice
-            if done == 0:
-                self._reset(initial_mask_coeff)
-            progress.advance(done)
-            used = choice
-        else:
-            used = self.choice
-        self.last_choice = used
-        run = runner(used.xla)
-        step = n_epoch if not verbose else max(1, n_epoch // 50)
-        while done < n_epoch:
-            count = min(step, n_epoch - done)
-            run(count)
-            done += count
-            progress.advance(count)
+        def reset() -> None:
+            self._reset(initial_mask_coeff)
+
+        self.choice, self.last_choice = run_fit(
+            self.choice, runner, save, restore, reset, n_epoch, verbose, progress
+        )
         _, error, replacement = self._parts(*args[:7], hyper[1], hyper[2])
         real = np.asarray(real, np.float32)[..., None]
         mask = real * self.mask.numpy()  # padded cells hold no mask value: 0, as Mask
